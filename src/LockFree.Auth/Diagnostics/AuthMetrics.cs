@@ -1,0 +1,36 @@
+using System.Diagnostics.Metrics;
+
+namespace LockFree.Auth;
+
+/// <summary>
+/// The <see cref="System.Diagnostics.Metrics"/> instruments of LockFree.Auth (meter <c>LockFree.Auth</c>).
+/// </summary>
+/// <remarks>
+/// <para>Every measurement carries the tag <c>lockfree.auth.coordinator</c> with <see cref="AuthCoordinatorOptions.Name"/>.</para>
+/// <para>Concurrency: the instruments are thread-safe; nothing is recorded on the fast path.</para>
+/// </remarks>
+public static class AuthMetrics
+{
+    /// <summary>The meter name to listen to.</summary>
+    public const string MeterName = "LockFree.Auth";
+
+    /// <summary>The tag that names the coordinator.</summary>
+    public const string CoordinatorTag = "lockfree.auth.coordinator";
+
+    private static readonly Meter s_meter = new(MeterName, "1.0.0");
+
+    internal static readonly Counter<long> AcquisitionsStarted =
+        s_meter.CreateCounter<long>("lockfree.auth.acquisitions.started", "{acquisition}", "Acquisitions (token exchanges, metadata fetches) started.");
+
+    internal static readonly Counter<long> CallersCoalesced =
+        s_meter.CreateCounter<long>("lockfree.auth.callers.coalesced", "{caller}", "Callers that joined an acquisition already in flight instead of starting one.");
+
+    internal static readonly Counter<long> Invalidations =
+        s_meter.CreateCounter<long>("lockfree.auth.invalidations", "{invalidation}", "Invalidations that changed the state (unconditional, or conditional ones that matched).");
+
+    internal static readonly Counter<long> Failures =
+        s_meter.CreateCounter<long>("lockfree.auth.acquisitions.failed", "{acquisition}", "Acquisitions that failed or were cancelled.");
+
+    internal static readonly Counter<long> Discarded =
+        s_meter.CreateCounter<long>("lockfree.auth.acquisitions.discarded", "{acquisition}", "Acquisitions whose result was returned to its waiters but not cached because an invalidation won.");
+}
