@@ -24,6 +24,9 @@ internal sealed class TestAcquirer
 
     public Action<AcquisitionContext<TokenContainer>>? OnStart { get; set; }
 
+    /// <summary>When set, the fake work ignores cancellation of its token (a slow server that does not stop).</summary>
+    public bool CancelIgnored { get; set; }
+
     public IReadOnlyList<Gate> Gates { get { lock (_gates) { return [.. _gates]; } } }
 
     public Gate Last => Gates[^1];
@@ -59,7 +62,10 @@ internal sealed class TestAcquirer
             Context = context;
             Token = token;
             _owner = owner;
-            token.Register(() => _tcs.TrySetCanceled(token));
+            if (!owner.CancelIgnored)
+            {
+                token.Register(() => _tcs.TrySetCanceled(token));
+            }
         }
 
         public int Number { get; }
@@ -70,10 +76,20 @@ internal sealed class TestAcquirer
         public TokenContainer Complete()
         {
             var token = _owner.NewToken(Number);
-            _tcs.SetResult(token);
+            WithoutSynchronizationContext(() => _tcs.SetResult(token));
             return token;
         }
 
-        public void Fail(Exception exception) => _tcs.SetException(exception);
+        public void Fail(Exception exception) => WithoutSynchronizationContext(() => _tcs.SetException(exception));
+
+        // xunit's SynchronizationContext makes the runtime queue continuations instead of running them inline;
+        // completing outside it makes "completed" mean "published" when Complete() returns, deterministically.
+        private static void WithoutSynchronizationContext(Action action)
+        {
+            var previous = SynchronizationContext.Current;
+            SynchronizationContext.SetSynchronizationContext(null);
+            try { action(); }
+            finally { SynchronizationContext.SetSynchronizationContext(previous); }
+        }
     }
 }
