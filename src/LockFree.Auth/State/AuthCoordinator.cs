@@ -101,8 +101,9 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     public Task<T> GetAsync(CancellationToken cancellationToken = default)
     {
         // I1 fast path: one acquire read of the cell; the cached completed task is returned as is. Expiry is
-        // enforced by the snapshot's timer, which retires the value at UsableUntil, so no clock is read here.
-        return _cell.Current.Cached ?? GetSlowAsync(cancellationToken);
+        // enforced by the snapshot's timer, which retires the value at UsableUntil (and marks a refresh due at
+        // RefreshAt), so no clock is read here.
+        return _cell.Current.Fast ?? GetSlowAsync(cancellationToken);
     }
 
     private Task<T> GetSlowAsync(CancellationToken cancellationToken)
@@ -120,8 +121,26 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             }
 
             var snapshot = _cell.Current;
+            if (snapshot.Fast is { } fresh)
+            {
+                return fresh;
+            }
+
             if (snapshot.Cached is { } cached)
             {
+                // A refresh is due (or the timer is late): the slow path may read the clock.
+                var now = _time.GetUtcNow();
+                if (!snapshot.IsUsable(now))
+                {
+                    Retire(snapshot);
+                    continue;
+                }
+
+                if (snapshot.Pending is null && !TryStartBackgroundRefresh(snapshot, now))
+                {
+                    continue;
+                }
+
                 return cached;
             }
 
@@ -331,7 +350,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
 
     private static TimeSpan? NextDeadline(AuthSnapshot<T> snapshot, DateTimeOffset now)
     {
-        DateTimeOffset? at = snapshot.Pending is null && snapshot.RefreshAt is { } refresh && refresh < (snapshot.UsableUntil ?? DateTimeOffset.MaxValue)
+        DateTimeOffset? at = snapshot.Pending is null && snapshot.IsFresh && snapshot.RefreshAt is { } refresh && refresh < (snapshot.UsableUntil ?? DateTimeOffset.MaxValue)
             ? refresh
             : snapshot.UsableUntil;
         if (at is not { } when)
@@ -343,7 +362,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         return due > TimeSpan.Zero ? due : TimeSpan.Zero;
     }
 
-    /// <summary>Timer callback: retire an expired value (I7) or start the coalesced background refresh.</summary>
+    /// <summary>Timer callback: retire an expired value, or mark its refresh as due (I7).</summary>
     internal void OnTimer(long valueGeneration)
     {
         while (true)
@@ -357,29 +376,23 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             var now = _time.GetUtcNow();
             if (!snapshot.IsUsable(now))
             {
-                var retired = snapshot.WithRetired();
-                if (_cell.TryReplace(snapshot, retired))
+                if (Retire(snapshot))
                 {
-                    retired.AssertInvariants();
-                    snapshot.Timer?.Dispose();
                     return;
                 }
 
                 continue;
             }
 
-            if (snapshot.IsRefreshDue(now))
+            if (snapshot.IsRefreshDue(now) && snapshot.IsFresh)
             {
-                // Refresh-ahead: a background acquisition, coalesced like any other. It is pinned (never
-                // abandoned by waiters) because the coordinator itself wants its result.
-                var candidate = new Acquisition<T>(this, snapshot.Generation + 1, snapshot.Value, isBackgroundRefresh: true);
-                var next = snapshot.WithPending(candidate);
-                if (_cell.TryReplace(snapshot, next))
+                // The fast path stops serving; the next caller starts the background refresh (I7). An idle
+                // client therefore causes no traffic; its value simply expires.
+                var due = snapshot.WithRefreshDue();
+                if (_cell.TryReplace(snapshot, due))
                 {
-                    next.AssertInvariants();
-                    Count(ref _started, AuthMetrics.AcquisitionsStarted);
-                    candidate.Start();
-                    Reschedule(next, now);
+                    due.AssertInvariants();
+                    Reschedule(due, now);
                     return;
                 }
 
@@ -389,6 +402,38 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             Reschedule(snapshot, now);
             return;
         }
+    }
+
+    /// <summary>Refresh-ahead: installs a background acquisition, coalesced like any other (I2), while the value is still served.</summary>
+    private bool TryStartBackgroundRefresh(AuthSnapshot<T> snapshot, DateTimeOffset now)
+    {
+        // Pinned: its installer does not wait for it, and the coordinator itself wants its result, so waiters that
+        // join later and cancel can never abandon it.
+        var candidate = new Acquisition<T>(this, snapshot.Generation + 1, snapshot.Value, isBackgroundRefresh: true);
+        var next = snapshot.WithPending(candidate);
+        if (!_cell.TryReplace(snapshot, next))
+        {
+            return false;
+        }
+
+        next.AssertInvariants();
+        Count(ref _started, AuthMetrics.AcquisitionsStarted);
+        Reschedule(next, now);
+        candidate.Start();
+        return true;
+    }
+
+    private bool Retire(AuthSnapshot<T> snapshot)
+    {
+        var retired = snapshot.WithRetired();
+        if (!_cell.TryReplace(snapshot, retired))
+        {
+            return false;
+        }
+
+        retired.AssertInvariants();
+        snapshot.Timer?.Dispose();
+        return true;
     }
 
     private void Count(ref long field, System.Diagnostics.Metrics.Counter<long> counter)

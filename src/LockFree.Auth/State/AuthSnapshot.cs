@@ -34,8 +34,15 @@ public sealed record AuthSnapshot<T> where T : class
     /// <summary>The cached value, or <see langword="null"/> when there is none to serve.</summary>
     public T? Value { get; private init; }
 
-    /// <summary>A completed task whose result is <see cref="Value"/>: the fast path returns it without allocating.</summary>
+    /// <summary>A completed task whose result is <see cref="Value"/>.</summary>
     public Task<T>? Cached { get; private init; }
+
+    /// <summary>
+    /// What the fast path returns: <see cref="Cached"/> while the value is fresh, <see langword="null"/> once a
+    /// refresh is due (the next caller takes the slow path, starts the background refresh and still gets
+    /// <see cref="Cached"/>). An idle client therefore never refreshes in the background.
+    /// </summary>
+    public Task<T>? Fast { get; private init; }
 
     /// <summary>The generation whose acquisition produced <see cref="Value"/>.</summary>
     public long ValueGeneration { get; private init; }
@@ -67,13 +74,20 @@ public sealed record AuthSnapshot<T> where T : class
     /// <summary>Whether a background refresh is due at <paramref name="now"/> (the value is still usable, nothing is in flight).</summary>
     public bool IsRefreshDue(DateTimeOffset now) => IsUsable(now) && Pending is null && RefreshAt is { } at && now >= at;
 
+    /// <summary>Whether the fast path serves <see cref="Value"/> (it is fresh, or its refresh is already in flight).</summary>
+    public bool IsFresh => Fast is not null;
+
     /// <summary>Installs <paramref name="acquisition"/> (created for generation <c>Generation + 1</c>); the value, if any, is kept for refresh-ahead.</summary>
     internal AuthSnapshot<T> WithPending(Acquisition<T> acquisition)
     {
         Debug.Assert(Pending is null, "At most one acquisition per snapshot.");
         Debug.Assert(acquisition.Generation == Generation + 1, "An acquisition opens the next generation.");
-        return this with { Generation = acquisition.Generation, Pending = acquisition };
+        return this with { Generation = acquisition.Generation, Pending = acquisition, Fast = Cached };
     }
+
+    /// <summary>Marks a refresh as due: the fast path stops serving so that the next caller starts the background refresh.</summary>
+    internal AuthSnapshot<T> WithRefreshDue() =>
+        Fast is null || Pending is not null ? this : this with { Fast = null };
 
     /// <summary>
     /// Publishes the result of the pending acquisition with its expiry schedule computed at <paramref name="now"/>.
@@ -85,13 +99,14 @@ public sealed record AuthSnapshot<T> where T : class
         var (usableUntil, refreshAt) = Schedule(expiresAt, now, options);
         if (usableUntil is { } u && u <= now)
         {
-            return this with { Value = null, Cached = null, UsableUntil = null, RefreshAt = null, Retired = value, Pending = null, Timer = null };
+            return this with { Value = null, Cached = null, Fast = null, UsableUntil = null, RefreshAt = null, Retired = value, Pending = null, Timer = null };
         }
 
         return this with
         {
             Value = value,
             Cached = completed,
+            Fast = completed,
             ValueGeneration = Generation,
             UsableUntil = usableUntil,
             RefreshAt = refreshAt,
@@ -107,12 +122,12 @@ public sealed record AuthSnapshot<T> where T : class
         Debug.Assert(Pending is not null, "Only a pending acquisition fails.");
         return Value is null
             ? this with { Pending = null }
-            : this with { Pending = null, RefreshAt = Min(retryAt, UsableUntil) };
+            : this with { Pending = null, Fast = Cached, RefreshAt = Min(retryAt, UsableUntil) };
     }
 
     /// <summary>Retires the value (expired, or rejected by the resource server). An in-flight acquisition stays: it is already replacing the value.</summary>
     internal AuthSnapshot<T> WithRetired() =>
-        Value is null ? this : this with { Value = null, Cached = null, UsableUntil = null, RefreshAt = null, Retired = Value, Timer = null };
+        Value is null ? this : this with { Value = null, Cached = null, Fast = null, UsableUntil = null, RefreshAt = null, Retired = Value, Timer = null };
 
     /// <summary>Forgets everything and opens a new generation: an in-flight acquisition can no longer publish.</summary>
     internal AuthSnapshot<T> WithInvalidated() =>
@@ -128,6 +143,7 @@ public sealed record AuthSnapshot<T> where T : class
 #pragma warning disable VSTHRD002 // Result is read only after IsCompletedSuccessfully.
         if (Cached is not null && (!Cached.IsCompletedSuccessfully || !ReferenceEquals(Cached.Result, Value))) { return "I-S1: Cached must be a completed task of Value."; }
 #pragma warning restore VSTHRD002
+        if (Fast is not null && !ReferenceEquals(Fast, Cached)) { return "I-S1: the fast path serves only the cached task."; }
         if (Pending is not null && Pending.Generation != Generation) { return "I-S2: the pending acquisition must belong to the current generation."; }
         if (Value is not null && ValueGeneration > Generation) { return "I-S3: a value cannot come from a future generation."; }
         if (RefreshAt is { } r && UsableUntil is { } u && r > u) { return "I-S4: refresh must start no later than expiry."; }
@@ -145,7 +161,7 @@ public sealed record AuthSnapshot<T> where T : class
 
     /// <summary>Describes the state without the value (which may hold secrets).</summary>
     public override string ToString() =>
-        $"AuthSnapshot {{ Generation = {Generation}, HasValue = {Value is not null}, ValueGeneration = {ValueGeneration}, UsableUntil = {UsableUntil:O}, RefreshAt = {RefreshAt:O}, Acquiring = {IsAcquiring} }}";
+        $"AuthSnapshot {{ Generation = {Generation}, HasValue = {Value is not null}, Fresh = {IsFresh}, ValueGeneration = {ValueGeneration}, UsableUntil = {UsableUntil:O}, RefreshAt = {RefreshAt:O}, Acquiring = {IsAcquiring} }}";
 
     internal static (DateTimeOffset? UsableUntil, DateTimeOffset? RefreshAt) Schedule(DateTimeOffset? expiresAt, DateTimeOffset now, AuthCoordinatorOptions options)
     {

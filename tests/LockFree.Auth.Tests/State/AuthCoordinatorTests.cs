@@ -165,7 +165,8 @@ public sealed class AuthCoordinatorTests
     {
         var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(100));
         using var owned = coordinator;
-        _time.Advance(TimeSpan.FromSeconds(85)); // refresh-ahead starts at 80 s (20 % of 100 s)
+        _time.Advance(TimeSpan.FromSeconds(85)); // refresh-ahead is due from 80 s (20 % of 100 s)
+        Assert.Same(first, await coordinator.GetAsync()); // the first use inside the window starts it
         Assert.Equal(2, acquirer.Started);
 
         Assert.True(Reject(coordinator, first.AccessToken));
@@ -312,10 +313,16 @@ public sealed class AuthCoordinatorTests
         using var owned = coordinator;
 
         _time.Advance(TimeSpan.FromSeconds(79));
-        Assert.Equal(1, acquirer.Started);
-        _time.Advance(TimeSpan.FromSeconds(1)); // 80 s: refresh-ahead starts (min(2 min, 20 %) before expiry)
+        Assert.True(coordinator.Current.IsFresh);
+        _time.Advance(TimeSpan.FromSeconds(1)); // 80 s: refresh-ahead is due (min(2 min, 20 %) before expiry)
+        Assert.False(coordinator.Current.IsFresh);
+        Assert.Equal(1, acquirer.Started); // the timer only marks it due
+
+        Assert.Same(first, await coordinator.GetAsync()); // the next caller starts it and is served at once
         Assert.Equal(2, acquirer.Started);
         Assert.True(acquirer.Last.Context.IsBackgroundRefresh);
+        Assert.Same(first, acquirer.Last.Context.Previous);
+        Assert.True(coordinator.Current.IsFresh);
 
         var during = Enumerable.Range(0, 16).Select(_ => coordinator.GetAsync()).ToArray();
         Assert.All(during, t => Assert.Same(first, t.Result));
@@ -346,11 +353,26 @@ public sealed class AuthCoordinatorTests
     }
 
     [Fact]
+    public async Task IdleClient_PastRefreshAndExpiry_StartsNoBackgroundWork()
+    {
+        var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(100));
+        using var owned = coordinator;
+
+        _time.Advance(TimeSpan.FromHours(5));
+
+        Assert.Equal(1, acquirer.Started);
+        Assert.Null(coordinator.Current.Value);
+        Assert.Same(first, coordinator.Current.Retired);
+        Assert.Null(coordinator.Current.FindInvariantViolation());
+    }
+
+    [Fact]
     public async Task GetAsync_BackgroundRefreshNotDoneAtExpiry_CallersJoinItNotAnother()
     {
         var (acquirer, coordinator, _) = await WarmAsync(TimeSpan.FromSeconds(100));
         using var owned = coordinator;
         _time.Advance(TimeSpan.FromSeconds(80));
+        _ = await coordinator.GetAsync();
         Assert.Equal(2, acquirer.Started);
         _time.Advance(TimeSpan.FromSeconds(11)); // past usable-until (90 s)
 
@@ -367,11 +389,14 @@ public sealed class AuthCoordinatorTests
         var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(100));
         using var owned = coordinator;
         _time.Advance(TimeSpan.FromSeconds(80));
+        Assert.Same(first, await coordinator.GetAsync());
         acquirer.Last.Fail(new InvalidOperationException("refresh failed"));
 
         Assert.Same(first, await coordinator.GetAsync());
-        Assert.Equal(2, acquirer.Started);
+        Assert.Same(first, await coordinator.GetAsync());
+        Assert.Equal(2, acquirer.Started); // no retry storm
         _time.Advance(TimeSpan.FromSeconds(5)); // RefreshRetryDelay
+        Assert.Same(first, await coordinator.GetAsync());
         Assert.Equal(3, acquirer.Started);
         var third = acquirer.Last.Complete();
         Assert.Same(third, await coordinator.GetAsync());
@@ -386,8 +411,8 @@ public sealed class AuthCoordinatorTests
         Assert.Equal(_time.GetUtcNow() + TimeSpan.FromSeconds(1.6), coordinator.Current.RefreshAt);
 
         _time.Advance(TimeSpan.FromSeconds(1.6));
-        Assert.Equal(2, acquirer.Started);
         Assert.Same(first, await coordinator.GetAsync());
+        Assert.Equal(2, acquirer.Started);
     }
 
     [Fact]
@@ -502,6 +527,7 @@ public sealed class AuthCoordinatorTests
         using var owned = coordinator;
         var seen = new List<AuthSnapshot<TokenContainer>> { coordinator.Current };
         _time.Advance(TimeSpan.FromSeconds(81)); seen.Add(coordinator.Current);
+        _ = coordinator.GetAsync(); seen.Add(coordinator.Current);
         acquirer.Last.Fail(new InvalidOperationException()); seen.Add(coordinator.Current);
         Reject(coordinator, first.AccessToken); seen.Add(coordinator.Current);
         _ = coordinator.GetAsync(); seen.Add(coordinator.Current);
