@@ -227,7 +227,9 @@ public static class CoordinatorScenarios
     {
         using var w = new World(Lifetime);
         var old = await w.Coordinator.GetAsync();
-        w.Clock.Advance(TimeSpan.FromSeconds(85)); // refresh-ahead due at 80 s: the background refresh starts
+        w.Clock.Advance(TimeSpan.FromSeconds(85)); // refresh-ahead due at 80 s: the timer marks it due
+        var servedWhileDue = await w.Coordinator.GetAsync(); // the first use inside the window starts it
+        Specification.Assert(ReferenceEquals(servedWhileDue, old), "The still-usable token was not served while its refresh started.");
         Specification.Assert(w.Server.Count == 2, $"Refresh-ahead did not start exactly one background acquisition ({w.Server.Count - 1}).");
         Specification.Assert(w.Server.Requests[1].Context.IsBackgroundRefresh, "The refresh was not marked as a background refresh.");
 
