@@ -1,0 +1,126 @@
+using System.Net;
+
+namespace LockFree.Auth;
+
+/// <summary>
+/// RFC 8414 / OpenID Connect discovery of <see cref="AuthorizationServerMetadata"/> for an issuer, and a coalescing
+/// cache of the results on <see cref="AuthCoordinatorMap{TKey, T}"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Locations, in order: for an issuer with a path <c>/p</c>, <c>/.well-known/oauth-authorization-server/p</c>, then
+/// <c>/.well-known/openid-configuration/p</c> (path insertion), then <c>/p/.well-known/openid-configuration</c>
+/// (path appending); for an issuer without a path, <c>/.well-known/oauth-authorization-server</c> then
+/// <c>/.well-known/openid-configuration</c>. A location that answers with a non-success status, or with a body that is
+/// not a JSON object (an HTML page, for example), is skipped; a JSON object that is malformed or names another
+/// issuer ends discovery with that error, because the server spoke for that issuer. Network failures end it too.
+/// </para>
+/// <para>
+/// Concurrency: <see cref="GetAsync"/> coalesces all callers of one issuer onto one discovery (one
+/// <see cref="AuthCoordinator{T}"/> per issuer); the result never expires and is fetched again only after
+/// <see cref="InvalidateAll"/>, which never blocks. A caller's token cancels only its own wait.
+/// </para>
+/// </remarks>
+internal sealed class AuthorizationServerDiscovery : IDisposable
+{
+    private const string Purpose = "metadata endpoint";
+
+    private readonly HttpClient _http;
+    private readonly int _maxResponseBytes;
+    private readonly AuthCoordinatorMap<Uri, AuthorizationServerMetadata> _cache;
+
+    internal AuthorizationServerDiscovery(HttpClient httpClient, TimeProvider timeProvider, int maxResponseBytes = OAuthHttp.DefaultMaxResponseBytes, string name = "metadata")
+    {
+        ArgumentNullException.ThrowIfNull(httpClient);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _http = httpClient;
+        _maxResponseBytes = maxResponseBytes;
+        var options = new AuthCoordinatorOptions { Name = name };
+        _cache = new AuthCoordinatorMap<Uri, AuthorizationServerMetadata>(
+            issuer => new AuthCoordinator<AuthorizationServerMetadata>((_, ct) => DiscoverAsync(issuer, ct), null, timeProvider, options));
+    }
+
+    /// <summary>The metadata of <paramref name="issuer"/>: cached, or discovered once for every concurrent caller.</summary>
+    internal Task<AuthorizationServerMetadata> GetAsync(Uri issuer, CancellationToken cancellationToken) =>
+        _cache.For(issuer).GetAsync(cancellationToken);
+
+    /// <summary>Forgets every issuer's metadata; discoveries in flight complete for their waiters but are not cached.</summary>
+    internal void InvalidateAll() => _cache.InvalidateAll();
+
+    /// <summary>The coordinator of <paramref name="issuer"/> (for statistics in tests).</summary>
+    internal AuthCoordinator<AuthorizationServerMetadata> CoordinatorFor(Uri issuer) => _cache.For(issuer);
+
+    /// <inheritdoc />
+    public void Dispose() => _cache.Dispose();
+
+    /// <summary>The discovery locations of <paramref name="issuer"/>, in the order they are tried.</summary>
+    /// <exception cref="OAuthException"><see cref="OAuthFailureReason.InsecureEndpoint"/>: the issuer is not an https URI (http on loopback) without query and fragment.</exception>
+    internal static IReadOnlyList<Uri> GetDiscoveryUris(Uri issuer)
+    {
+        OAuthEndpoint.Validate(issuer, "issuer");
+        if (issuer.Query.Length > 0)
+        {
+            throw new OAuthException($"The issuer '{OAuthEndpoint.Describe(issuer)}' must not contain a query.", OAuthFailureReason.InsecureEndpoint, issuer);
+        }
+
+        var origin = issuer.GetLeftPart(UriPartial.Authority);
+        var path = issuer.AbsolutePath.TrimEnd('/');
+        if (path.Length == 0)
+        {
+            return
+            [
+                new Uri(origin + "/.well-known/oauth-authorization-server"),
+                new Uri(origin + "/.well-known/openid-configuration"),
+            ];
+        }
+
+        return
+        [
+            new Uri(origin + "/.well-known/oauth-authorization-server" + path),
+            new Uri(origin + "/.well-known/openid-configuration" + path),
+            new Uri(origin + path + "/.well-known/openid-configuration"),
+        ];
+    }
+
+    /// <summary>Discovers the metadata of <paramref name="issuer"/> without caching.</summary>
+    internal async Task<AuthorizationServerMetadata> DiscoverAsync(Uri issuer, CancellationToken cancellationToken)
+    {
+        var locations = GetDiscoveryUris(issuer);
+        OAuthException? first = null;
+        foreach (var location in locations)
+        {
+            using var request = OAuthHttp.CreateRequest(HttpMethod.Get, location);
+            using var response = await OAuthHttp.SendAsync(_http, request, Purpose, cancellationToken).ConfigureAwait(false);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                first ??= new OAuthException(
+                    $"The metadata endpoint '{OAuthEndpoint.Describe(location)}' returned HTTP {(int)response.StatusCode} ({response.StatusCode}).",
+                    OAuthFailureReason.UnexpectedStatus,
+                    location,
+                    response.StatusCode);
+                continue;
+            }
+
+            var body = await OAuthHttp.ReadBodyAsync(response, location, Purpose, _maxResponseBytes, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                OAuthHttp.ParseObject(body, location, Purpose, HttpStatusCode.OK).Dispose();
+            }
+            catch (OAuthException ex)
+            {
+                // Not JSON (an HTML page of a web application, for example): this location does not serve metadata.
+                first ??= ex;
+                continue;
+            }
+
+            return AuthorizationServerMetadata.Parse(body, issuer, location);
+        }
+
+        throw new OAuthException(
+            $"No authorization server metadata was found for the issuer '{OAuthEndpoint.Describe(issuer)}' (tried {string.Join(", ", locations.Select(OAuthEndpoint.Describe))}).",
+            OAuthFailureReason.MetadataNotFound,
+            issuer,
+            first?.StatusCode,
+            innerException: first);
+    }
+}

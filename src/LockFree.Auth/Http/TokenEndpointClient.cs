@@ -1,0 +1,149 @@
+using System.Net;
+using System.Text.Json;
+
+namespace LockFree.Auth;
+
+/// <summary>One token request: where it goes, its grant parameters, the client authentication and what the response must satisfy.</summary>
+internal sealed record TokenRequest
+{
+    /// <summary>The token endpoint.</summary>
+    internal required Uri Endpoint { get; init; }
+
+    /// <summary>The grant parameters (<c>grant_type</c> and the grant's own); client credentials are added by <see cref="Authentication"/>.</summary>
+    internal required IReadOnlyList<KeyValuePair<string, string>> Parameters { get; init; }
+
+    /// <summary>How the client authenticates.</summary>
+    internal required ClientAuthentication Authentication { get; init; }
+
+    /// <summary>The issuer of the server, when known (for assertion audiences and messages).</summary>
+    internal Uri? Issuer { get; init; }
+
+    /// <summary>What the endpoint is called in messages.</summary>
+    internal string Purpose { get; init; } = "token endpoint";
+
+    /// <summary>When set, <c>token_type</c> must equal it (case-insensitively), for example <c>Bearer</c>.</summary>
+    internal string? RequiredTokenType { get; init; }
+
+    /// <summary>When set (RFC 8693), <c>issued_token_type</c> must be present and equal it.</summary>
+    internal string? RequiredIssuedTokenType { get; init; }
+}
+
+/// <summary>A successful token response.</summary>
+/// <param name="Tokens">The tokens (<see cref="TokenContainer.ObtainedAt"/> is when the request was sent).</param>
+/// <param name="IssuedTokenType">RFC 8693 <c>issued_token_type</c>, if present.</param>
+/// <param name="IdToken">The OpenID Connect <c>id_token</c>, if present (a secret).</param>
+internal sealed record TokenEndpointResponse(TokenContainer Tokens, string? IssuedTokenType, string? IdToken)
+{
+    /// <summary>Describes the response without any token value.</summary>
+    public override string ToString() => $"TokenEndpointResponse {{ {Tokens}, IssuedTokenType = {IssuedTokenType ?? "(none)"}, IdToken = {(IdToken is null ? "(none)" : "[redacted]")} }}";
+}
+
+/// <summary>
+/// Sends token requests (form POST, client authentication) and turns the response into a
+/// <see cref="TokenEndpointResponse"/> or an <see cref="OAuthException"/>.
+/// </summary>
+/// <remarks>
+/// Validation: the endpoint must be https (http only on loopback); the body is read up to the size limit; a
+/// success must be a JSON object with a non-empty <c>access_token</c>, a <c>token_type</c>, an optional non-negative
+/// <c>expires_in</c>, and the required token types. An error status (or a 200 carrying <c>error</c> and no
+/// <c>access_token</c>) becomes <see cref="OAuthFailureReason.ErrorResponse"/>.
+/// Concurrency: immutable; one instance serves concurrent requests.
+/// </remarks>
+internal sealed class TokenEndpointClient
+{
+    /// <summary>Longest accepted <c>expires_in</c>: ten years.</summary>
+    internal const long MaxExpiresInSeconds = 10L * 366 * 24 * 3600;
+
+    private readonly HttpClient _http;
+    private readonly TimeProvider _time;
+    private readonly int _maxResponseBytes;
+
+    internal TokenEndpointClient(HttpClient httpClient, TimeProvider timeProvider, int maxResponseBytes = OAuthHttp.DefaultMaxResponseBytes)
+    {
+        ArgumentNullException.ThrowIfNull(httpClient);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxResponseBytes);
+        _http = httpClient;
+        _time = timeProvider;
+        _maxResponseBytes = maxResponseBytes;
+    }
+
+    /// <summary>Sends <paramref name="request"/> and validates the response.</summary>
+    /// <exception cref="OAuthException">Any protocol failure.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    internal async Task<TokenEndpointResponse> RequestAsync(TokenRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var endpoint = request.Endpoint;
+        OAuthEndpoint.Validate(endpoint, request.Purpose);
+
+        using var message = OAuthHttp.CreateRequest(HttpMethod.Post, endpoint);
+        var form = new List<KeyValuePair<string, string>>(request.Parameters.Count + 3);
+        form.AddRange(request.Parameters);
+        await request.Authentication.ApplyAsync(message, form, new ClientAuthenticationContext(endpoint, request.Issuer, _time), cancellationToken).ConfigureAwait(false);
+        message.Content = new FormUrlEncodedContent(form);
+
+        // The lifetime counts from before the request was sent, so the computed expiry is never late.
+        var obtainedAt = _time.GetUtcNow();
+        using var response = await OAuthHttp.SendAsync(_http, message, request.Purpose, cancellationToken).ConfigureAwait(false);
+        var body = await OAuthHttp.ReadBodyAsync(response, endpoint, request.Purpose, _maxResponseBytes, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            throw OAuthHttp.ErrorFromResponse(response.StatusCode, body, endpoint, request.Purpose);
+        }
+
+        return Parse(body, request, obtainedAt);
+    }
+
+    /// <summary>Parses a 200 body. Exposed for tests and fuzzing.</summary>
+    internal static TokenEndpointResponse Parse(byte[] body, TokenRequest request, DateTimeOffset obtainedAt)
+    {
+        var endpoint = request.Endpoint;
+        using var document = OAuthHttp.ParseObject(body, endpoint, request.Purpose, HttpStatusCode.OK);
+        var root = document.RootElement;
+        if (!root.TryGetProperty("access_token", out _) && OAuthHttp.TryReadError(root, out var error, out var description, out var errorUri))
+        {
+            throw OAuthHttp.ErrorResponse(error, description, errorUri, HttpStatusCode.OK, endpoint, request.Purpose);
+        }
+
+        var json = new OAuthJson(root, endpoint, request.Purpose);
+        var accessToken = json.GetRequiredString("access_token");
+        var tokenType = json.GetRequiredString("token_type");
+        var expiresIn = json.GetSeconds("expires_in", MaxExpiresInSeconds);
+        var refreshToken = json.GetString("refresh_token");
+        var scope = json.GetString("scope");
+        var issuedTokenType = json.GetString("issued_token_type");
+        var idToken = json.GetString("id_token");
+
+        if (request.RequiredTokenType is { } requiredType && !string.Equals(tokenType, requiredType, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new OAuthException(
+                $"The {request.Purpose} '{OAuthEndpoint.Describe(endpoint)}' issued a token of type '{OAuthHttp.Sanitize(tokenType)}', but '{requiredType}' is required.",
+                OAuthFailureReason.UnexpectedTokenType,
+                endpoint,
+                HttpStatusCode.OK);
+        }
+
+        if (request.RequiredIssuedTokenType is { } requiredIssued && !string.Equals(issuedTokenType, requiredIssued, StringComparison.Ordinal))
+        {
+            throw new OAuthException(
+                issuedTokenType is null
+                    ? $"The {request.Purpose} '{OAuthEndpoint.Describe(endpoint)}' returned no 'issued_token_type', but '{requiredIssued}' is required."
+                    : $"The {request.Purpose} '{OAuthEndpoint.Describe(endpoint)}' issued a token of type '{OAuthHttp.Sanitize(issuedTokenType)}', but '{requiredIssued}' is required.",
+                OAuthFailureReason.UnexpectedTokenType,
+                endpoint,
+                HttpStatusCode.OK);
+        }
+
+        var tokens = new TokenContainer
+        {
+            AccessToken = accessToken,
+            TokenType = tokenType,
+            RefreshToken = string.IsNullOrEmpty(refreshToken) ? null : refreshToken,
+            Scope = scope,
+            ObtainedAt = obtainedAt,
+            ExpiresIn = expiresIn,
+        };
+        return new TokenEndpointResponse(tokens, issuedTokenType, string.IsNullOrEmpty(idToken) ? null : idToken);
+    }
+}
