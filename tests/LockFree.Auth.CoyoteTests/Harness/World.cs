@@ -18,31 +18,31 @@ internal sealed class World : IDisposable
         Name = "coyote",
     };
 
-    public World(TimeSpan? lifetime = null, Func<World, AuthCoordinator<TokenContainer>>? create = null)
+    /// <summary>A world over the real coordinator (or over what <paramref name="create"/> builds: seeded-bug variants).</summary>
+    public World(TimeSpan? lifetime = null, Func<World, ITokenCoordinator>? create = null)
     {
         Clock = new ControlledClock();
         Server = new TokenServer(Clock, lifetime);
         Coordinator = create is null
-            ? new AuthCoordinator<TokenContainer>(Server.AcquireAsync, static t => t.ExpiresAt, Clock, Options)
+            ? new RealCoordinator(new AuthCoordinator<TokenContainer>(Server.AcquireAsync, static t => t.ExpiresAt, Clock, Options))
             : create(this);
     }
 
     public ControlledClock Clock { get; }
     public TokenServer Server { get; }
-    public AuthCoordinator<TokenContainer> Coordinator { get; }
+    public ITokenCoordinator Coordinator { get; }
 
     /// <summary>Reads the state once and checks it: snapshot invariants, and a cached token belongs to the generation that issued it.</summary>
-    public AuthSnapshot<TokenContainer> Observe()
+    public SnapshotView Observe()
     {
-        var snapshot = Coordinator.Current;
+        var snapshot = Coordinator.Inspect();
         CheckSnapshot(snapshot, Server);
         return snapshot;
     }
 
-    public static void CheckSnapshot(AuthSnapshot<TokenContainer> snapshot, TokenServer server)
+    public static void CheckSnapshot(SnapshotView snapshot, TokenServer server)
     {
-        var violation = snapshot.FindInvariantViolation();
-        Specification.Assert(violation is null, $"Torn or invalid snapshot: {violation} ({snapshot})");
+        Specification.Assert(snapshot.Violation is null, $"Torn or invalid snapshot: {snapshot.Violation} ({snapshot.Text})");
         if (snapshot.Value is { } value)
         {
             var issuer = server.IssuerOf(value);
@@ -80,4 +80,40 @@ internal sealed class World : IDisposable
 internal readonly record struct Outcome(TokenContainer? Token, Exception? Error)
 {
     public bool Cancelled => Error is OperationCanceledException;
+}
+
+/// <summary>What the scenarios need from a coordinator: the real one, or a seeded-bug variant of its algorithm.</summary>
+internal interface ITokenCoordinator : IDisposable
+{
+    Task<TokenContainer> GetAsync(CancellationToken cancellationToken = default);
+
+    void Invalidate();
+
+    bool Invalidate<TArg>(Func<TokenContainer, TArg, bool> isRejected, TArg argument);
+
+    /// <summary>One read of the state, checked against the snapshot invariants.</summary>
+    SnapshotView Inspect();
+}
+
+/// <summary>One observed state: its invariant violation (null: none), cached value and the generation that produced it.</summary>
+internal sealed record SnapshotView(string? Violation, TokenContainer? Value, long ValueGeneration, bool IsAcquiring, string Text);
+
+/// <summary>The real <see cref="AuthCoordinator{T}"/>, unchanged.</summary>
+internal sealed class RealCoordinator(AuthCoordinator<TokenContainer> inner) : ITokenCoordinator
+{
+    public AuthCoordinator<TokenContainer> Inner { get; } = inner;
+
+    public Task<TokenContainer> GetAsync(CancellationToken cancellationToken = default) => Inner.GetAsync(cancellationToken);
+
+    public void Invalidate() => Inner.Invalidate();
+
+    public bool Invalidate<TArg>(Func<TokenContainer, TArg, bool> isRejected, TArg argument) => Inner.Invalidate(isRejected, argument);
+
+    public SnapshotView Inspect()
+    {
+        var s = Inner.Current; // one read: everything below comes from this snapshot
+        return new SnapshotView(s.FindInvariantViolation(), s.Value, s.ValueGeneration, s.IsAcquiring, s.ToString());
+    }
+
+    public void Dispose() => Inner.Dispose();
 }

@@ -1,0 +1,54 @@
+using System.Text.RegularExpressions;
+using LockFree.Auth.CoyoteTests.Harness;
+using LockFree.Auth.CoyoteTests.Scenarios;
+
+namespace LockFree.Auth.CoyoteTests.SeededBugs;
+
+/// <summary>One seeded bug: the scenario (over the buggy variant) that must catch it and the text its report must match.</summary>
+internal sealed record SeededBug(string Name, string Description, Func<Task> Scenario, Regex ExpectedBug);
+
+/// <summary>The seeded bugs of issue 3, each a minimal edit of the real algorithm living in this test project.</summary>
+internal static class SeededBugCatalog
+{
+    public static readonly IReadOnlyDictionary<string, SeededBug> All = new[]
+    {
+        new SeededBug(
+            "NaiveCache",
+            "pre-fix naive cache: unsynchronized `if (_token is null) _token = await Exchange()`",
+            () => CoordinatorScenarios.ColdStart(new World(CoordinatorScenarios.Lifetime, static w => new NaiveTokenCache(w.Server)), 3),
+            new Regex(@"cold callers started [2-9] acquisitions|different tokens", RegexOptions.CultureInvariant)),
+        new SeededBug(
+            "NonAtomicCas",
+            "AuthCell's compare-and-swap replaced by Volatile.Read + Volatile.Write (real coordinator, buggy cell)",
+            () => CoordinatorScenarios.ColdStart(new World(CoordinatorScenarios.Lifetime, static w => new RealCoordinator(
+                new AuthCoordinator<TokenContainer>(w.Server.AcquireAsync, static t => t.ExpiresAt, w.Clock, World.Options,
+                    new NonAtomicCasCell<AuthSnapshot<TokenContainer>>(AuthSnapshot<TokenContainer>.Empty)))), 3),
+            new Regex(@"cold callers started [2-9] acquisitions|different tokens|not cached|I-S\d", RegexOptions.CultureInvariant)),
+        new SeededBug(
+            "PublishWithoutGenerationCheck",
+            "the acquisition publishes without checking it is still the pending one of its generation",
+            () => CoordinatorScenarios.InvalidateDuringAcquisition(new World(CoordinatorScenarios.Lifetime, static w => new SeededCoordinator(w.Server, CoordinatorBug.PublishWithoutGenerationCheck))),
+            new Regex(@"I3: |came from generation \d+ but the snapshot says", RegexOptions.CultureInvariant)),
+        new SeededBug(
+            "BlindInvalidation",
+            "on a rejected token the caller invalidates unconditionally instead of Invalidate(isRejected, token)",
+            () => CoordinatorScenarios.ConditionalInvalidationStorm(static (c, _) => c.Invalidate()),
+            new Regex(@"I4: a storm of 3 rejections of one token started [2-9] new acquisitions|Retries got different replacement tokens", RegexOptions.CultureInvariant)),
+        new SeededBug(
+            "SharedWorkOnFirstCallersToken",
+            "the shared acquisition runs on the first caller's CancellationToken instead of the acquisition's own",
+            () => CoordinatorScenarios.FirstCallerCancelled(new World(CoordinatorScenarios.Lifetime, static w => new SeededCoordinator(w.Server, CoordinatorBug.SharedWorkOnFirstCallersToken))),
+            new Regex(@"I6: the second caller did not get a token", RegexOptions.CultureInvariant)),
+    }.ToDictionary(b => b.Name, StringComparer.Ordinal);
+
+    public static TheoryData<string> Names()
+    {
+        var data = new TheoryData<string>();
+        foreach (var name in All.Keys)
+        {
+            data.Add(name);
+        }
+
+        return data;
+    }
+}
