@@ -24,6 +24,7 @@ public sealed class SnapshotPropertyTests
         public sealed record Retire : Step;
         public sealed record Invalidate : Step;
         public sealed record AttachTimer : Step;
+        public sealed record RefreshDue : Step;
         public sealed record Advance(int Seconds) : Step;
     }
 
@@ -34,6 +35,7 @@ public sealed class SnapshotPropertyTests
         (2, Gen.Const<Step>(new Step.Retire())),
         (1, Gen.Const<Step>(new Step.Invalidate())),
         (2, Gen.Const<Step>(new Step.AttachTimer())),
+        (2, Gen.Const<Step>(new Step.RefreshDue())),
         (3, Gen.Int[0, 4_000].Select(s => (Step)new Step.Advance(s))));
 
     internal static readonly Gen<AuthCoordinatorOptions> GenOptions = Gen.Select(
@@ -168,6 +170,8 @@ public sealed class SnapshotPropertyTests
                 return x => x.WithRetired();
             case Step.Invalidate:
                 return x => x.WithInvalidated();
+            case Step.RefreshDue:
+                return x => x.WithRefreshDue();
             case Step.AttachTimer when s.Value is not null && s.Timer is null:
                 var timer = new NeverFiringTimer();
                 return x => x.WithTimer(timer);
@@ -187,6 +191,7 @@ public sealed class SnapshotPropertyTests
                 Assert.Equal(after.Generation, after.Pending!.Generation);
                 Assert.Same(before.Value, after.Value);
                 Assert.Same(before.Cached, after.Cached);
+                Assert.Same(after.Cached, after.Fast); // I1: the value is served fast while its refresh runs
                 Assert.Equal(before.UsableUntil, after.UsableUntil);
                 break;
             case Step.Publish:
@@ -205,6 +210,7 @@ public sealed class SnapshotPropertyTests
                 {
                     Assert.True(after.IsUsable(now));
                     Assert.Same(published, after.Cached!.Result);
+                    Assert.Same(after.Cached, after.Fast);
                     Assert.Equal(after.Generation, after.ValueGeneration);
                     Assert.Equal(usableUntil, after.UsableUntil);
                     Assert.Equal(refreshAt, after.RefreshAt);
@@ -221,6 +227,7 @@ public sealed class SnapshotPropertyTests
                 {
                     var retryAt = now.AddSeconds(f.RetrySeconds);
                     Assert.Equal(before.UsableUntil is { } until && until < retryAt ? until : retryAt, after.RefreshAt);
+                    Assert.Same(after.Cached, after.Fast); // served fast again until the retry is due
                 }
 
                 break;
@@ -231,6 +238,21 @@ public sealed class SnapshotPropertyTests
                 Assert.Equal(before.Generation, after.Generation);
                 Assert.Same(before.Value ?? before.Retired, after.Retired);
                 Assert.Null(after.Timer);
+                Assert.Null(after.Fast);
+                break;
+            case Step.RefreshDue:
+                // I7: at RefreshAt the fast path stops serving (unless a refresh is already in flight); nothing else changes.
+                if (before.Fast is null || before.Pending is not null)
+                {
+                    Assert.Same(before, after);
+                }
+                else
+                {
+                    Assert.Null(after.Fast);
+                    Assert.Same(before.Cached, after.Cached);
+                    Assert.Equal((before.Generation, before.UsableUntil, before.RefreshAt, before.Timer), (after.Generation, after.UsableUntil, after.RefreshAt, after.Timer));
+                }
+
                 break;
             case Step.Invalidate:
                 // I3: everything is forgotten and a new generation opens, so the acquisition in flight cannot publish.
@@ -240,6 +262,7 @@ public sealed class SnapshotPropertyTests
                 Assert.Null(after.Retired);
                 Assert.Null(after.UsableUntil);
                 Assert.Null(after.Timer);
+                Assert.Null(after.Fast);
                 break;
             case Step.AttachTimer:
                 Assert.NotNull(after.Timer);

@@ -1,0 +1,67 @@
+namespace LockFree.Auth.PropertyTests.SeededBugs;
+
+/// <summary>
+/// Seeded bugs, in this test project only: cells that break the compare-and-swap contract of
+/// <see cref="AuthCell{TState}"/> through its test seam. Each is plugged into a real coordinator with its internal
+/// constructor; <see cref="SeededBugTests"/> asserts that the properties catch every one.
+/// </summary>
+internal static class SeededCells
+{
+    /// <summary>The product's cell (the control: the properties must pass with it).</summary>
+    public static AuthCell<AuthSnapshot<TokenContainer>> Correct() => new(AuthSnapshot<TokenContainer>.Empty);
+
+    /// <summary>
+    /// "CAS replaced by Volatile.Read + Volatile.Write": the writer read the state with <c>Current</c> (a volatile
+    /// read) and now publishes with a plain volatile write, whatever happened in between. Two cold callers that
+    /// both read the empty state both install an acquisition; a publish can overwrite a concurrent invalidation.
+    /// </summary>
+    public static AuthCell<AuthSnapshot<TokenContainer>> VolatileWrite() => new VolatileWriteCell();
+
+    /// <summary>
+    /// The same bug with the compare kept: re-read, compare, then write (check-then-act). The window is only the
+    /// few instructions between the compare and the write.
+    /// </summary>
+    public static AuthCell<AuthSnapshot<TokenContainer>> CheckThenWrite() => new CheckThenWriteCell();
+
+    /// <summary>
+    /// Lost invalidation: <c>Invalidate()</c> clears the cached value but does not open a new generation when an
+    /// acquisition is in flight (the classic "clear the cache" implementation), so the in-flight result, obtained
+    /// for the invalidated state, is published afterwards.
+    /// </summary>
+    public static AuthCell<AuthSnapshot<TokenContainer>> LostInvalidation() => new LostInvalidationCell();
+
+    private sealed class VolatileWriteCell() : AuthCell<AuthSnapshot<TokenContainer>>(AuthSnapshot<TokenContainer>.Empty)
+    {
+        private protected override bool TryReplaceCore(AuthSnapshot<TokenContainer> expected, AuthSnapshot<TokenContainer> next)
+        {
+            WriteUnconditionally(next);
+            return true;
+        }
+    }
+
+    private sealed class CheckThenWriteCell() : AuthCell<AuthSnapshot<TokenContainer>>(AuthSnapshot<TokenContainer>.Empty)
+    {
+        private protected override bool TryReplaceCore(AuthSnapshot<TokenContainer> expected, AuthSnapshot<TokenContainer> next)
+        {
+            if (!ReferenceEquals(Current, expected))
+            {
+                return false;
+            }
+
+            WriteUnconditionally(next);
+            return true;
+        }
+    }
+
+    private sealed class LostInvalidationCell() : AuthCell<AuthSnapshot<TokenContainer>>(AuthSnapshot<TokenContainer>.Empty)
+    {
+        private protected override bool TryReplaceCore(AuthSnapshot<TokenContainer> expected, AuthSnapshot<TokenContainer> next)
+        {
+            // WithInvalidated is the only transition that opens a generation without installing an acquisition.
+            var isInvalidation = next.Generation == expected.Generation + 1 && next.Pending is null;
+            return isInvalidation && expected.Pending is not null
+                ? base.TryReplaceCore(expected, expected.WithRetired())
+                : base.TryReplaceCore(expected, next);
+        }
+    }
+}
