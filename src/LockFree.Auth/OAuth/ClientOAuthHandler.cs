@@ -1,0 +1,129 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace LockFree.Auth;
+
+/// <summary>
+/// A <see cref="DelegatingHandler"/> that authorizes requests with a <see cref="ClientOAuthProvider"/>: it attaches
+/// the bearer token, and on a <c>401</c> challenge (or a <c>403</c> with <c>insufficient_scope</c>) obtains a token
+/// through the provider and replays the request. Build the MCP transport's <see cref="HttpClient"/> on it.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Request content is buffered before the first send so the request can be replayed. A request is replayed at most
+/// once after a <c>401</c> and at most <see cref="ClientOAuthOptions.MaxStepUpAttempts"/> times after a
+/// <c>403 insufficient_scope</c>; then the response is returned as is. Other failures pass through untouched. When the
+/// provider cannot authorize (for example the user declined, or the resource metadata names another resource), the
+/// <see cref="OAuthException"/> propagates to the caller.
+/// </para>
+/// <para>
+/// Concurrency: safe for concurrent requests. With a valid cached token the handler reads it with volatile reads
+/// and attaches a ready-made header; it never locks or blocks. Concurrent challenges with the same token share one
+/// exchange; a challenge to a token that was already replaced retries with the new token without any exchange.
+/// </para>
+/// </remarks>
+public sealed class ClientOAuthHandler : DelegatingHandler
+{
+    private readonly ClientOAuthProvider _provider;
+
+    /// <summary>Creates a handler whose <see cref="DelegatingHandler.InnerHandler"/> is set by the caller (or an <c>IHttpClientFactory</c>).</summary>
+    /// <param name="provider">The provider that obtains tokens; it may be shared by several handlers.</param>
+    public ClientOAuthHandler(ClientOAuthProvider provider)
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        _provider = provider;
+    }
+
+    /// <summary>Creates a handler that sends through <paramref name="innerHandler"/>.</summary>
+    /// <param name="provider">The provider that obtains tokens; it may be shared by several handlers.</param>
+    /// <param name="innerHandler">The handler that sends the requests.</param>
+    public ClientOAuthHandler(ClientOAuthProvider provider, HttpMessageHandler innerHandler)
+        : base(innerHandler)
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        _provider = provider;
+    }
+
+    /// <inheritdoc />
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Content is { } content)
+        {
+            await content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var entry = _provider.TryGetCachedEntry() ?? await _provider.GetEntryForRequestAsync(cancellationToken).ConfigureAwait(false);
+        request.Headers.Authorization = entry?.Header;
+        var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+
+        var unauthorizedRetried = false;
+        var stepUps = 0;
+        while (true)
+        {
+            var status = response.StatusCode;
+            if (status == HttpStatusCode.Unauthorized)
+            {
+                if (unauthorizedRetried)
+                {
+                    return response;
+                }
+
+                unauthorizedRetried = true;
+            }
+            else if (status == HttpStatusCode.Forbidden)
+            {
+                if (stepUps >= _provider.MaxStepUpAttempts)
+                {
+                    return response;
+                }
+
+                stepUps++;
+            }
+            else
+            {
+                return response;
+            }
+
+            var challenges = ReadChallenges(response);
+            TokenEntry? next;
+            try
+            {
+                next = await _provider.HandleChallengeAsync(entry, status, challenges, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                response.Dispose();
+                throw;
+            }
+
+            if (next is null)
+            {
+                return response;
+            }
+
+            response.Dispose();
+            entry = next;
+            request.Headers.Authorization = entry.Header;
+            response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static IReadOnlyList<WwwAuthenticateChallenge> ReadChallenges(HttpResponseMessage response)
+    {
+        if (!response.Headers.NonValidated.TryGetValues("WWW-Authenticate", out var values))
+        {
+            return [];
+        }
+
+        try
+        {
+            return WwwAuthenticate.Parse(values);
+        }
+        catch (FormatException)
+        {
+            // A malformed challenge still means "authorize": discovery falls back to the well-known locations.
+            return [];
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Logging;
+
+namespace LockFree.Auth;
+
+/// <summary>The log messages of <see cref="ClientOAuthProvider"/>. None carries a token, code, verifier, assertion or secret.</summary>
+internal static partial class ClientOAuthLog
+{
+    [LoggerMessage(1, LogLevel.Information, "The refresh token was rejected (invalid_grant) by {Endpoint}; authorizing again.")]
+    private static partial void RefreshRejected(ILogger logger, string endpoint);
+
+    internal static void RefreshRejected(ILogger logger, Uri endpoint)
+    {
+        if (logger.IsEnabled(LogLevel.Information)) { RefreshRejected(logger, OAuthEndpoint.Describe(endpoint)); }
+    }
+
+    [LoggerMessage(2, LogLevel.Warning, "Storing tokens in the token cache failed ({ExceptionType}); the tokens are used anyway.")]
+    internal static partial void CacheStoreFailed(ILogger logger, Type exceptionType);
+
+    [LoggerMessage(3, LogLevel.Warning, "Reading the token cache failed ({ExceptionType}); starting without cached tokens.")]
+    internal static partial void CacheReadFailed(ILogger logger, Type exceptionType);
+
+    [LoggerMessage(4, LogLevel.Information, "Authorization required: waiting for the user at {Endpoint}.")]
+    private static partial void WaitingForUser(ILogger logger, string endpoint);
+
+    internal static void WaitingForUser(ILogger logger, Uri endpoint)
+    {
+        if (logger.IsEnabled(LogLevel.Information)) { WaitingForUser(logger, OAuthEndpoint.Describe(endpoint)); }
+    }
+
+    [LoggerMessage(5, LogLevel.Information, "Registered client {ClientId} at {Endpoint} ({Method}).")]
+    private static partial void Registered(ILogger logger, string clientId, string endpoint, string method);
+
+    internal static void Registered(ILogger logger, string clientId, Uri endpoint, string method)
+    {
+        if (logger.IsEnabled(LogLevel.Information)) { Registered(logger, clientId, OAuthEndpoint.Describe(endpoint), method); }
+    }
+
+    [LoggerMessage(6, LogLevel.Information, "No authorization server metadata at {Issuer}; using the default /authorize, /token and /register endpoints.")]
+    private static partial void DefaultEndpoints(ILogger logger, string issuer);
+
+    internal static void DefaultEndpoints(ILogger logger, Uri issuer)
+    {
+        if (logger.IsEnabled(LogLevel.Information)) { DefaultEndpoints(logger, OAuthEndpoint.Describe(issuer)); }
+    }
+
+    [LoggerMessage(7, LogLevel.Debug, "No protected resource metadata at {Location} (HTTP {Status}).")]
+    private static partial void NoResourceMetadata(ILogger logger, string location, int status);
+
+    internal static void NoResourceMetadata(ILogger logger, Uri location, int status)
+    {
+        if (logger.IsEnabled(LogLevel.Debug)) { NoResourceMetadata(logger, OAuthEndpoint.Describe(location), status); }
+    }
+
+    [LoggerMessage(8, LogLevel.Information, "Scope step-up completed; requests now use the scopes '{Scopes}'.")]
+    internal static partial void SteppedUp(ILogger logger, string scopes);
+}

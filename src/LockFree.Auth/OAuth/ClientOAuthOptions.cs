@@ -1,0 +1,202 @@
+using Microsoft.IdentityModel.Tokens;
+
+namespace LockFree.Auth;
+
+/// <summary>The OAuth grant a <see cref="ClientOAuthProvider"/> uses to obtain tokens.</summary>
+public enum OAuthGrantType
+{
+    /// <summary>Authorization code with PKCE (S256): a user authorizes in a browser (the default).</summary>
+    AuthorizationCode = 0,
+
+    /// <summary>Client credentials: the client authenticates as itself (machine to machine).</summary>
+    ClientCredentials = 1,
+}
+
+/// <summary>Configures a <see cref="ClientOAuthProvider"/>.</summary>
+/// <remarks>
+/// <para>
+/// The provider validates the options and copies what it needs when it is constructed
+/// (<see cref="ArgumentException"/> for an unusable combination, for example the authorization code grant without
+/// <see cref="RedirectUri"/> or <see cref="AuthorizationCallbackHandler"/>).
+/// </para>
+/// <para>
+/// Concurrency: configure before constructing the provider and do not change the instance afterwards; the provider
+/// reads it once (collections are copied) and never writes to it.
+/// </para>
+/// </remarks>
+public sealed class ClientOAuthOptions
+{
+    /// <summary>The grant used to obtain tokens.</summary>
+    /// <value>The default value is <see cref="OAuthGrantType.AuthorizationCode"/>.</value>
+    public OAuthGrantType GrantType { get; set; } = OAuthGrantType.AuthorizationCode;
+
+    /// <summary>The redirect URI registered for the client; required for <see cref="OAuthGrantType.AuthorizationCode"/>.</summary>
+    public Uri? RedirectUri { get; set; }
+
+    /// <summary>A pre-registered client ID. When set, neither a client ID metadata document nor dynamic registration is used.</summary>
+    public string? ClientId { get; set; }
+
+    /// <summary>The secret of a pre-registered confidential client (a secret: never logged).</summary>
+    public string? ClientSecret { get; set; }
+
+    /// <summary>
+    /// The token endpoint authentication method: <c>client_secret_basic</c>, <c>client_secret_post</c>, <c>none</c>
+    /// or <c>private_key_jwt</c>. When <see langword="null"/>, the provider picks one the authorization server
+    /// supports and the configuration allows (a signing key enables <c>private_key_jwt</c>, a secret
+    /// <c>client_secret_basic</c>/<c>client_secret_post</c>, otherwise <c>none</c>).
+    /// </summary>
+    public string? TokenEndpointAuthMethod { get; set; }
+
+    /// <summary>
+    /// The HTTPS URL of this client's ID metadata document, used as the client ID when the authorization server
+    /// advertises <c>client_id_metadata_document_supported</c> and no <see cref="ClientId"/> is configured.
+    /// </summary>
+    public Uri? ClientMetadataDocumentUri { get; set; }
+
+    /// <summary>
+    /// Scopes to request when neither the challenge nor the protected resource metadata names any. A challenge's
+    /// <c>scope</c> wins, then the resource's <c>scopes_supported</c>, then these; otherwise no scope is sent.
+    /// </summary>
+    public IEnumerable<string>? Scopes { get; set; }
+
+    /// <summary>
+    /// Shows <see cref="AuthorizationCallbackContext.AuthorizationUri"/> to the user (for example opens a browser)
+    /// and returns the parameters of the redirect, or <see langword="null"/> when the user did not authorize.
+    /// Required for <see cref="OAuthGrantType.AuthorizationCode"/>.
+    /// </summary>
+    /// <remarks>
+    /// Concurrency: called at most once per authorization, however many requests wait for it. The token passed
+    /// is the provider's, not a caller's: it is cancelled only when every request waiting for this authorization
+    /// gave up, or the provider was disposed.
+    /// </remarks>
+    public Func<AuthorizationCallbackContext, CancellationToken, Task<AuthorizationResult?>>? AuthorizationCallbackHandler { get; set; }
+
+    /// <summary>Chooses among the authorization servers a protected resource names; the first one when <see langword="null"/>.</summary>
+    public Func<IReadOnlyList<Uri>, Uri?>? AuthServerSelector { get; set; }
+
+    /// <summary>Settings for RFC 7591 dynamic client registration, used when no client ID is configured and no client ID metadata document applies.</summary>
+    public DynamicClientRegistrationOptions? DynamicClientRegistration { get; set; }
+
+    /// <summary>Extra parameters added to the authorization request (they cannot override the protocol's own parameters).</summary>
+    public IDictionary<string, string> AdditionalAuthorizationParameters { get; set; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Where tokens are stored and restored from (for example between runs of a CLI).</summary>
+    public ITokenCache? TokenCache { get; set; }
+
+    /// <summary>The key that signs <c>private_key_jwt</c> client assertions (RFC 7523), for example an RSA or EC key.</summary>
+    public SigningCredentials? ClientAssertionSigningCredentials { get; set; }
+
+    /// <summary>How long a <c>private_key_jwt</c> client assertion is valid.</summary>
+    /// <value>The default value is 5 minutes.</value>
+    public TimeSpan ClientAssertionLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How many times one request may be retried after a <c>403 insufficient_scope</c> step-up.</summary>
+    /// <value>The default value is 2.</value>
+    public int MaxStepUpAttempts { get; set; } = 2;
+
+    /// <summary>Expiry rules (skew, refresh-ahead) of the cached tokens.</summary>
+    /// <value>The default value is <see langword="null"/>: the defaults of <see cref="AuthCoordinatorOptions"/>.</value>
+    public AuthCoordinatorOptions? TokenExpiry { get; set; }
+
+    /// <summary>The largest metadata, registration or token response accepted, in bytes.</summary>
+    /// <value>The default value is 1 MiB.</value>
+    public int MaxResponseBytes { get; set; } = 1024 * 1024;
+}
+
+/// <summary>What the authorization callback needs to send the user to the authorization server.</summary>
+/// <remarks>Concurrency: immutable.</remarks>
+public sealed class AuthorizationCallbackContext
+{
+    /// <summary>The full authorization request URL (contains no secret: the PKCE verifier never leaves the provider).</summary>
+    public required Uri AuthorizationUri { get; init; }
+
+    /// <summary>The redirect URI the authorization server will send the user back to.</summary>
+    public required Uri RedirectUri { get; init; }
+}
+
+/// <summary>The parameters of the authorization response (the redirect back to the client).</summary>
+/// <remarks>Concurrency: immutable. <see cref="Code"/> is a secret and is not part of <see cref="ToString"/>.</remarks>
+public sealed class AuthorizationResult
+{
+    /// <summary>The authorization code (a secret).</summary>
+    public string? Code { get; init; }
+
+    /// <summary>The <c>state</c> parameter, checked against the one the provider sent.</summary>
+    public string? State { get; init; }
+
+    /// <summary>The RFC 9207 <c>iss</c> parameter, checked against the authorization server's issuer.</summary>
+    public string? Iss { get; init; }
+
+    /// <summary>Parses the query of a redirect URI (<c>code</c>, <c>state</c>, <c>iss</c>).</summary>
+    /// <param name="redirect">The URI the user agent was redirected to.</param>
+    /// <returns>The parameters found.</returns>
+    public static AuthorizationResult FromRedirectUri(Uri redirect)
+    {
+        ArgumentNullException.ThrowIfNull(redirect);
+        string? code = null, state = null, iss = null;
+        foreach (var (name, value) in OAuthQuery.Parse(redirect.Query))
+        {
+            switch (name)
+            {
+                case "code": code ??= value; break;
+                case "state": state ??= value; break;
+                case "iss": iss ??= value; break;
+            }
+        }
+
+        return new AuthorizationResult { Code = code, State = state, Iss = iss };
+    }
+
+    /// <summary>Describes the result without the code.</summary>
+    public override string ToString() => $"AuthorizationResult {{ Code = {(Code is null ? "(none)" : "[redacted]")}, HasState = {State is not null}, Iss = {Iss ?? "(none)"} }}";
+}
+
+/// <summary>Settings for RFC 7591 dynamic client registration.</summary>
+/// <remarks>Concurrency: read once by the provider's constructor.</remarks>
+public sealed class DynamicClientRegistrationOptions
+{
+    /// <summary>The <c>client_name</c> to register.</summary>
+    public string? ClientName { get; set; }
+
+    /// <summary>The <c>client_uri</c> to register.</summary>
+    public Uri? ClientUri { get; set; }
+
+    /// <summary>An initial access token for registration endpoints that require one (a secret).</summary>
+    public string? InitialAccessToken { get; set; }
+
+    /// <summary>Called once with each registration the authorization server returned, for example to persist it.</summary>
+    public Func<ClientRegistration, CancellationToken, Task>? ResponseDelegate { get; set; }
+}
+
+/// <summary>The client identity used with one authorization server.</summary>
+/// <param name="ClientId">The client ID.</param>
+/// <param name="ClientSecret">The client secret, if any (a secret: not part of <see cref="ToString"/>).</param>
+/// <param name="TokenEndpointAuthMethod">How the client authenticates at the token endpoint.</param>
+/// <remarks>Concurrency: immutable.</remarks>
+public sealed record ClientRegistration(string ClientId, string? ClientSecret, string TokenEndpointAuthMethod)
+{
+    /// <summary>Describes the registration without the secret.</summary>
+    public override string ToString() =>
+        $"ClientRegistration {{ ClientId = {ClientId}, TokenEndpointAuthMethod = {TokenEndpointAuthMethod}, ClientSecret = {(ClientSecret is null ? "(none)" : "[redacted]")} }}";
+}
+
+/// <summary>Stores the tokens of a <see cref="ClientOAuthProvider"/> (same shape as the MCP C# SDK's cache, so existing caches plug in).</summary>
+/// <remarks>
+/// <para>
+/// A later, optional versioned extension (compare-and-set on a version) can let several processes share one
+/// rotating refresh token; this interface stays as it is.
+/// </para>
+/// <para>
+/// Concurrency: the provider calls <see cref="GetTokensAsync"/> at most once per token slot before its first
+/// exchange and <see cref="StoreTokensAsync"/> once per exchange, from whatever thread completed the exchange;
+/// implementations must be safe for concurrent calls.
+/// </para>
+/// </remarks>
+public interface ITokenCache
+{
+    /// <summary>Stores <paramref name="tokens"/> (they contain secrets).</summary>
+    ValueTask StoreTokensAsync(TokenContainer tokens, CancellationToken ct);
+
+    /// <summary>Returns the stored tokens, or <see langword="null"/>.</summary>
+    ValueTask<TokenContainer?> GetTokensAsync(CancellationToken ct);
+}

@@ -1,0 +1,905 @@
+using System.Collections.Immutable;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LockFree.Auth;
+
+/// <summary>
+/// An MCP OAuth 2.1 client for one protected resource (an MCP server URL): discovery (RFC 9728, RFC 8414/OpenID),
+/// client identity (pre-registered, client ID metadata document, RFC 7591), authorization code with PKCE or client
+/// credentials, refresh, scope step-up. Plug it into an <see cref="HttpClient"/> with <see cref="ClientOAuthHandler"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// State: protected-resource and authorization-server metadata, the client registration, the tokens of each scope
+/// set and the scope set in use are immutable snapshots on the lock-free state core
+/// (<see cref="AuthCoordinator{T}"/>, <see cref="AuthCoordinatorMap{TKey, T}"/>, <see cref="AuthCell{TState}"/>).
+/// See <c>spec/client-oauth.md</c>.
+/// </para>
+/// <para>
+/// Concurrency: every member is safe to call from any thread. A valid cached token is read with a few volatile
+/// reads and no allocation. Concurrent requests that need a new token (expired, or rejected with the same token)
+/// share one exchange: one refresh, one client-credentials grant or one interactive authorization. Metadata and
+/// registration are fetched once and shared. An interactive authorization never blocks requests whose token is
+/// valid (including other scope sets); a caller's <see cref="CancellationToken"/> ends only its own wait, and the
+/// shared work is cancelled only when every waiter left or the provider is disposed. No locks, no blocking waits.
+/// </para>
+/// </remarks>
+public sealed class ClientOAuthProvider : IDisposable
+{
+    private const string PrmPurpose = ProtectedResourceMetadata.Purpose;
+    private const string RegistrationPurpose = "registration endpoint";
+
+    private readonly Uri _serverUrl;
+    private readonly HttpClient _http;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Settings _settings;
+    private readonly TokenEndpointClient _tokenClient;
+    private readonly AuthorizationServerDiscovery _asDiscovery;
+    private readonly AuthCoordinatorMap<string, ServerMetadata> _metadata;
+    private readonly AuthCoordinatorMap<string, ClientRegistration> _clients;
+    private readonly AuthCoordinatorMap<string, TokenEntry> _tokens;
+    private readonly AuthCoordinator<RestoredTokens> _restore;
+    private readonly AuthCell<ProviderState> _state = new(ProviderState.Initial);
+
+    /// <summary>Creates a provider for the protected resource at <paramref name="serverUrl"/>.</summary>
+    /// <param name="serverUrl">The MCP server (protected resource) URL.</param>
+    /// <param name="options">The configuration; validated and copied.</param>
+    /// <param name="httpClient">The back channel for metadata, registration and token requests (not the resource requests, and not disposed by the provider).</param>
+    /// <param name="loggerFactory">Logs without secrets; none when omitted.</param>
+    /// <param name="timeProvider">The clock and timers; <see cref="TimeProvider.System"/> when omitted.</param>
+    /// <exception cref="ArgumentException">The options are unusable (the message says why).</exception>
+    public ClientOAuthProvider(Uri serverUrl, ClientOAuthOptions options, HttpClient httpClient, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(serverUrl);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(httpClient);
+        if (!serverUrl.IsAbsoluteUri || (serverUrl.Scheme != Uri.UriSchemeHttps && serverUrl.Scheme != Uri.UriSchemeHttp))
+        {
+            throw new ArgumentException("The server URL must be an absolute http(s) URI.", nameof(serverUrl));
+        }
+
+        _settings = Settings.From(options);
+        _serverUrl = serverUrl;
+        _http = httpClient;
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ClientOAuthProvider>();
+        _tokenClient = new TokenEndpointClient(httpClient, _time, _settings.MaxResponseBytes);
+        _asDiscovery = new AuthorizationServerDiscovery(httpClient, _time, _settings.MaxResponseBytes, "oauth.as-metadata");
+
+        var metadataOptions = new AuthCoordinatorOptions { Name = "oauth.metadata" };
+        _metadata = new AuthCoordinatorMap<string, ServerMetadata>(hint =>
+            new AuthCoordinator<ServerMetadata>((_, ct) => DiscoverAsync(hint, ct), null, _time, metadataOptions));
+        var clientOptions = new AuthCoordinatorOptions { Name = "oauth.client" };
+        _clients = new AuthCoordinatorMap<string, ClientRegistration>(issuer =>
+            new AuthCoordinator<ClientRegistration>((_, ct) => ResolveClientAsync(issuer, ct), null, _time, clientOptions));
+        var tokenOptions = _settings.TokenExpiry;
+        _tokens = new AuthCoordinatorMap<string, TokenEntry>(key =>
+            new AuthCoordinator<TokenEntry>((context, ct) => AcquireTokensAsync(key, context, ct), static e => e.Tokens.ExpiresAt, _time, tokenOptions));
+        _restore = new AuthCoordinator<RestoredTokens>((_, ct) => RestoreAsync(ct), null, _time, new AuthCoordinatorOptions { Name = "oauth.token-cache" });
+    }
+
+    /// <summary>The protected resource this provider authorizes for.</summary>
+    public Uri ServerUrl => _serverUrl;
+
+    /// <summary>The scopes of the token that requests use now (accumulated by step-up); empty before the first token.</summary>
+    public IReadOnlyList<string> CurrentScopes => _state.Current.ActiveScopes;
+
+    /// <summary>
+    /// Returns the tokens requests would use, obtaining them if needed (discovery from the well-known locations,
+    /// since there is no challenge to read). Interactive when the grant is the authorization code.
+    /// </summary>
+    /// <exception cref="OAuthException">The authorization failed (the message names the step, never a secret).</exception>
+    public async Task<TokenContainer> GetTokensAsync(CancellationToken cancellationToken = default)
+    {
+        var entry = TryGetCachedEntry() ?? await GetEntryForRequestAsync(cancellationToken).ConfigureAwait(false)
+            ?? await HandleChallengeAsync(null, HttpStatusCode.Unauthorized, [], cancellationToken).ConfigureAwait(false)
+            ?? throw new OAuthException("No token could be obtained.", OAuthFailureReason.Unspecified, _serverUrl);
+        return entry.Tokens;
+    }
+
+    /// <summary>Forgets every token (the registration and metadata are kept); exchanges in flight are not cached.</summary>
+    public void InvalidateTokens() => _tokens.InvalidateAll();
+
+    /// <summary>Cancels work in flight and releases the timers.</summary>
+    public void Dispose()
+    {
+        _tokens.Dispose();
+        _clients.Dispose();
+        _metadata.Dispose();
+        _restore.Dispose();
+        _asDiscovery.Dispose();
+    }
+
+    // ---------------------------------------------------------------- handler entry points
+
+    /// <summary>Fast path: the usable token of the scope set in use, or null. Volatile reads only, no allocation.</summary>
+    internal TokenEntry? TryGetCachedEntry() => _state.Current.Active?.Current.Value;
+
+    /// <summary>
+    /// Slow path before a request is sent: the token of the scope set in use (refreshed if it expired; restored from
+    /// the token cache on first use), or null when no authorization happened yet (the request goes without a token
+    /// and its challenge starts discovery).
+    /// </summary>
+    internal async ValueTask<TokenEntry?> GetEntryForRequestAsync(CancellationToken cancellationToken)
+    {
+        var state = _state.Current;
+        if (state.Active is null && _settings.TokenCache is not null)
+        {
+            var restored = await _restore.GetAsync(cancellationToken).ConfigureAwait(false);
+            if (restored.Tokens is { } tokens)
+            {
+                var scopes = ScopeSet.Parse(tokens.Scope) ?? ScopeSet.From(_settings.Scopes) ?? ScopeSet.Empty;
+                Activate(scopes, _tokens.For(scopes.Key));
+                state = _state.Current;
+            }
+        }
+
+        return state.Active is { } active ? await active.GetAsync(cancellationToken).ConfigureAwait(false) : null;
+    }
+
+    /// <summary>
+    /// Handles a challenge to a request sent with <paramref name="rejected"/> (null: sent without a token). Returns the
+    /// token to retry with, or null when the response should be passed through.
+    /// </summary>
+    internal async Task<TokenEntry?> HandleChallengeAsync(TokenEntry? rejected, HttpStatusCode status, IReadOnlyList<WwwAuthenticateChallenge> challenges, CancellationToken cancellationToken)
+    {
+        var bearer = challenges.FirstOrDefault(static c => c.IsBearer);
+        var hint = bearer?["resource_metadata"];
+        var challengeScope = ScopeSet.Parse(bearer?["scope"]);
+        if (hint is not null)
+        {
+            _state.Update(static (s, h) => s.MetadataHint == h ? s : s with { MetadataHint = h }, hint);
+        }
+
+        var state = _state.Current;
+        if (status == HttpStatusCode.Forbidden)
+        {
+            if (!string.Equals(bearer?["error"], "insufficient_scope", StringComparison.Ordinal) || challengeScope is null)
+            {
+                return null;
+            }
+
+            return await StepUpAsync(rejected, challengeScope, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (rejected is not null)
+        {
+            var current = state.Active;
+            if (challengeScope is not null && !rejected.Scopes.IsSupersetOf(challengeScope))
+            {
+                // The resource asks for scopes the rejected token does not have: a step-up through a 401.
+                return await StepUpAsync(rejected, challengeScope, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (current is not null)
+            {
+                if (current.Current.Value is { } fresh && !ReferenceEquals(fresh, rejected))
+                {
+                    // Stale 401: the token already changed; retry with the new one, no exchange.
+                    return fresh;
+                }
+
+                // Retire the rejected token only if it is still the cached one; N concurrent 401s with the same
+                // token retire it once and all join the one refresh that follows.
+                current.Invalidate(static (value, r) => ReferenceEquals(value, r), rejected);
+                return await current.GetAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else if (state.Active is { } established)
+        {
+            // The request went without a token, but another request has authorized meanwhile.
+            return await established.GetAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // First authorization: discover, choose the scopes, and share one acquisition for that scope set.
+        var metadata = await GetMetadataAsync(state.MetadataHint ?? hint, cancellationToken).ConfigureAwait(false);
+        var scopes = challengeScope ?? ScopeSet.From(metadata.ResourceMetadata?.ScopesSupported) ?? ScopeSet.From(_settings.Scopes) ?? ScopeSet.Empty;
+        var coordinator = _tokens.For(scopes.Key);
+        var active = Activate(scopes, coordinator);
+        return await active.GetAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<TokenEntry?> StepUpAsync(TokenEntry? rejected, ScopeSet required, CancellationToken cancellationToken)
+    {
+        var state = _state.Current;
+        var have = rejected?.Scopes ?? state.ActiveScopeSet ?? ScopeSet.Empty;
+        var wanted = have.Union(required).Union(state.ActiveScopeSet ?? ScopeSet.Empty);
+        if (rejected is not null && rejected.Scopes.IsSupersetOf(wanted))
+        {
+            // The rejected token already had every scope asked for: another step-up cannot help, unless the token
+            // in use changed meanwhile (a stale 403).
+            return state.Active?.Current.Value is { } fresh && !ReferenceEquals(fresh, rejected) && fresh.Scopes.IsSupersetOf(required) ? fresh : null;
+        }
+
+        var coordinator = _tokens.For(wanted.Key);
+        var entry = await coordinator.GetAsync(cancellationToken).ConfigureAwait(false);
+
+        // Only a successful step-up changes the scope set in use, and only to a superset of it.
+        _state.Update(
+            static (s, arg) => s.ActiveScopeSet is { } current && !arg.Wanted.IsSupersetOf(current) ? s : s with { Active = arg.Coordinator, ActiveScopeSet = arg.Wanted },
+            (Wanted: wanted, Coordinator: coordinator));
+        ClientOAuthLog.SteppedUp(_logger, wanted.Key);
+        return entry;
+    }
+
+    private AuthCoordinator<TokenEntry> Activate(ScopeSet scopes, AuthCoordinator<TokenEntry> coordinator)
+    {
+        var (_, after) = _state.Update(
+            static (s, arg) => s.Active is not null ? s : s with { Active = arg.Coordinator, ActiveScopeSet = arg.Scopes },
+            (Scopes: scopes, Coordinator: coordinator));
+        return after.Active!;
+    }
+
+    // ---------------------------------------------------------------- token acquisition (one per scope set and generation)
+
+    private async Task<TokenEntry> AcquireTokensAsync(string key, AcquisitionContext<TokenEntry> context, CancellationToken cancellationToken)
+    {
+        var scopes = ScopeSet.Parse(key) ?? ScopeSet.Empty;
+        var previous = context.Previous?.Tokens;
+        if (previous is null && _settings.TokenCache is not null)
+        {
+            var restored = (await _restore.GetAsync(cancellationToken).ConfigureAwait(false)).Tokens;
+            if (restored is not null && (ScopeSet.Parse(restored.Scope) ?? ScopeSet.From(_settings.Scopes) ?? ScopeSet.Empty).Key == key)
+            {
+                if (restored.ExpiresAt is not { } expires || expires - _time.GetUtcNow() > TimeSpan.FromSeconds(30))
+                {
+                    return new TokenEntry(restored, scopes);
+                }
+
+                previous = restored;
+            }
+        }
+
+        var metadata = await GetMetadataAsync(_state.Current.MetadataHint, cancellationToken).ConfigureAwait(false);
+        var client = await GetClientAsync(metadata, cancellationToken).ConfigureAwait(false);
+        TokenContainer? tokens = null;
+        if (previous?.RefreshToken is { } refreshToken)
+        {
+            try
+            {
+                tokens = await RefreshAsync(metadata, client, refreshToken, cancellationToken).ConfigureAwait(false);
+                if (tokens.RefreshToken is null)
+                {
+                    tokens = tokens with { RefreshToken = refreshToken };
+                }
+            }
+            catch (OAuthException ex) when (ex.Error == "invalid_grant")
+            {
+                // The refresh token is no longer valid (expired, revoked, or rotated away): drop it and authorize.
+                ClientOAuthLog.RefreshRejected(_logger, metadata.TokenEndpoint);
+            }
+        }
+
+        tokens ??= _settings.GrantType == OAuthGrantType.ClientCredentials
+            ? await ClientCredentialsAsync(metadata, client, scopes, cancellationToken).ConfigureAwait(false)
+            : await AuthorizationCodeAsync(metadata, client, scopes, cancellationToken).ConfigureAwait(false);
+
+        if (_settings.TokenCache is { } cache)
+        {
+            try
+            {
+                await cache.StoreTokensAsync(tokens, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                ClientOAuthLog.CacheStoreFailed(_logger, ex.GetType());
+            }
+        }
+
+        return new TokenEntry(tokens, scopes);
+    }
+
+    private async Task<RestoredTokens> RestoreAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return new RestoredTokens(await _settings.TokenCache!.GetTokensAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            ClientOAuthLog.CacheReadFailed(_logger, ex.GetType());
+            return new RestoredTokens(null);
+        }
+    }
+
+    private async Task<TokenContainer> RefreshAsync(ServerMetadata metadata, ClientRegistration client, string refreshToken, CancellationToken cancellationToken)
+    {
+        var parameters = new List<KeyValuePair<string, string>>
+        {
+            new("grant_type", OAuthConstants.GrantTypeRefreshToken),
+            new("refresh_token", refreshToken),
+        };
+        AddResource(parameters, metadata);
+        return await RequestTokensAsync(metadata, client, parameters, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<TokenContainer> ClientCredentialsAsync(ServerMetadata metadata, ClientRegistration client, ScopeSet scopes, CancellationToken cancellationToken)
+    {
+        var parameters = new List<KeyValuePair<string, string>> { new("grant_type", OAuthConstants.GrantTypeClientCredentials) };
+        if (!scopes.IsEmpty)
+        {
+            parameters.Add(new("scope", scopes.Key));
+        }
+
+        AddResource(parameters, metadata);
+        return await RequestTokensAsync(metadata, client, parameters, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<TokenContainer> AuthorizationCodeAsync(ServerMetadata metadata, ClientRegistration client, ScopeSet scopes, CancellationToken cancellationToken)
+    {
+        var authorizationEndpoint = metadata.AuthorizationEndpoint;
+        OAuthEndpoint.Validate(authorizationEndpoint, "authorization endpoint");
+        var redirectUri = _settings.RedirectUri!;
+        var verifier = Pkce.CreateVerifier();
+        var state = Pkce.CreateState();
+        var requested = WithOfflineAccess(scopes, metadata);
+
+        var query = new List<KeyValuePair<string, string>>
+        {
+            new("response_type", "code"),
+            new("client_id", client.ClientId),
+            new("redirect_uri", redirectUri.ToString()),
+            new("code_challenge", Pkce.ChallengeS256(verifier)),
+            new("code_challenge_method", "S256"),
+            new("state", state),
+        };
+        if (!requested.IsEmpty)
+        {
+            query.Add(new("scope", requested.Key));
+        }
+
+        AddResource(query, metadata);
+        foreach (var (name, value) in _settings.AdditionalAuthorizationParameters)
+        {
+            if (!query.Exists(p => string.Equals(p.Key, name, StringComparison.Ordinal)))
+            {
+                query.Add(new(name, value));
+            }
+        }
+
+        var authorizationUri = OAuthQuery.Append(authorizationEndpoint, query);
+        ClientOAuthLog.WaitingForUser(_logger, authorizationEndpoint);
+        var result = await _settings.AuthorizationCallbackHandler!(
+            new AuthorizationCallbackContext { AuthorizationUri = authorizationUri, RedirectUri = redirectUri },
+            cancellationToken).ConfigureAwait(false);
+
+        if (result is null || string.IsNullOrEmpty(result.Code))
+        {
+            throw new OAuthException("The authorization was not completed: no authorization code was returned.", OAuthFailureReason.InvalidInput, authorizationEndpoint, error: "access_denied");
+        }
+
+        if (!Pkce.FixedTimeEquals(result.State, state))
+        {
+            throw new OAuthException("The authorization response has a 'state' that does not match the request (possible CSRF); it was rejected.", OAuthFailureReason.InvalidInput, authorizationEndpoint);
+        }
+
+        if (result.Iss is not null || metadata.AuthorizationServer?.AuthorizationResponseIssParameterSupported == true)
+        {
+            // RFC 9207: the iss parameter must name the issuer the request went to (mix-up attack defence).
+            if (OAuthEndpoint.TryParseAbsolute(result.Iss) is not { } iss || !AuthorizationServerMetadata.IssuerEquals(iss, metadata.Issuer))
+            {
+                throw new OAuthException("The authorization response's 'iss' does not name the authorization server the request was sent to (RFC 9207); it was rejected.", OAuthFailureReason.IssuerMismatch, authorizationEndpoint);
+            }
+        }
+
+        var parameters = new List<KeyValuePair<string, string>>
+        {
+            new("grant_type", OAuthConstants.GrantTypeAuthorizationCode),
+            new("code", result.Code),
+            new("redirect_uri", redirectUri.ToString()),
+            new("code_verifier", verifier),
+        };
+        AddResource(parameters, metadata);
+        return await RequestTokensAsync(metadata, client, parameters, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<TokenContainer> RequestTokensAsync(ServerMetadata metadata, ClientRegistration client, List<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
+    {
+        var request = new TokenRequest
+        {
+            Endpoint = metadata.TokenEndpoint,
+            Parameters = parameters,
+            Authentication = CreateAuthentication(client),
+            Issuer = metadata.Issuer,
+        };
+        try
+        {
+            var response = await _tokenClient.RequestAsync(request, cancellationToken).ConfigureAwait(false);
+            return response.Tokens;
+        }
+        catch (OAuthException ex) when (ex.Error == "invalid_client" && _settings.ClientId is null)
+        {
+            // A registered client the server no longer knows: register again next time (the error still surfaces).
+            _clients.For(metadata.Issuer.ToString()).Invalidate();
+            throw;
+        }
+    }
+
+    private ClientAuthentication CreateAuthentication(ClientRegistration client) =>
+        client.TokenEndpointAuthMethod == OAuthConstants.PrivateKeyJwt
+            ? new PrivateKeyJwtAuthentication(
+                client.ClientId,
+                _settings.SigningCredentials ?? throw new OAuthException("private_key_jwt needs ClientAssertionSigningCredentials, but none are configured.", OAuthFailureReason.ClientAuthentication),
+                _settings.ClientAssertionLifetime)
+            : ClientAuthentication.Create(client.TokenEndpointAuthMethod, client.ClientId, client.ClientSecret);
+
+    private static void AddResource(List<KeyValuePair<string, string>> parameters, ServerMetadata metadata)
+    {
+        if (metadata.Resource is { } resource)
+        {
+            parameters.Add(new("resource", resource.ToString()));
+        }
+    }
+
+    private static ScopeSet WithOfflineAccess(ScopeSet scopes, ServerMetadata metadata)
+    {
+        const string OfflineAccess = "offline_access";
+        var supported = metadata.AuthorizationServer?.ScopesSupported;
+        if (supported is null)
+        {
+            return scopes;
+        }
+
+        if (supported.Contains(OfflineAccess))
+        {
+            return scopes.Union(ScopeSet.Parse(OfflineAccess)!);
+        }
+
+        return scopes.Without(OfflineAccess);
+    }
+
+    // ---------------------------------------------------------------- client identity
+
+    private Task<ClientRegistration> GetClientAsync(ServerMetadata metadata, CancellationToken cancellationToken) =>
+        _clients.For(metadata.Issuer.ToString()).GetAsync(cancellationToken);
+
+    private async Task<ClientRegistration> ResolveClientAsync(string issuer, CancellationToken cancellationToken)
+    {
+        var metadata = await GetMetadataAsync(_state.Current.MetadataHint, cancellationToken).ConfigureAwait(false);
+        var server = metadata.AuthorizationServer;
+        var supported = server?.TokenEndpointAuthMethodsSupported;
+        if (_settings.ClientId is { } clientId)
+        {
+            var method = _settings.TokenEndpointAuthMethod
+                ?? (_settings.SigningCredentials is not null && (supported is null || supported.Contains(OAuthConstants.PrivateKeyJwt))
+                    ? OAuthConstants.PrivateKeyJwt
+                    : ClientAuthentication.Negotiate(null, supported, _settings.ClientSecret is not null, metadata.Issuer));
+            return new ClientRegistration(clientId, _settings.ClientSecret, method);
+        }
+
+        if (_settings.ClientMetadataDocumentUri is { } document && server?.ClientIdMetadataDocumentSupported == true)
+        {
+            var method = _settings.TokenEndpointAuthMethod ?? (_settings.SigningCredentials is not null ? OAuthConstants.PrivateKeyJwt : OAuthConstants.None);
+            return new ClientRegistration(document.ToString(), null, method);
+        }
+
+        if (metadata.RegistrationEndpoint is { } registrationEndpoint)
+        {
+            return await RegisterAsync(metadata, registrationEndpoint, cancellationToken).ConfigureAwait(false);
+        }
+
+        throw new OAuthException(
+            $"No client identity for the authorization server '{issuer}': configure ClientId, or use a server that supports client ID metadata documents (with ClientMetadataDocumentUri) or dynamic client registration.",
+            OAuthFailureReason.ClientAuthentication,
+            metadata.Issuer);
+    }
+
+    private async Task<ClientRegistration> RegisterAsync(ServerMetadata metadata, Uri endpoint, CancellationToken cancellationToken)
+    {
+        OAuthEndpoint.Validate(endpoint, RegistrationPurpose);
+        var server = metadata.AuthorizationServer;
+        var supported = server?.TokenEndpointAuthMethodsSupported;
+        var method = _settings.TokenEndpointAuthMethod
+            ?? (_settings.SigningCredentials is not null ? OAuthConstants.PrivateKeyJwt
+                : supported is null || supported.Contains(OAuthConstants.None) ? OAuthConstants.None
+                : supported.Contains(OAuthConstants.ClientSecretBasic) ? OAuthConstants.ClientSecretBasic
+                : supported.Contains(OAuthConstants.ClientSecretPost) ? OAuthConstants.ClientSecretPost
+                : OAuthConstants.None);
+
+        var grantTypes = new List<string>();
+        if (_settings.GrantType == OAuthGrantType.ClientCredentials)
+        {
+            grantTypes.Add(OAuthConstants.GrantTypeClientCredentials);
+        }
+        else
+        {
+            grantTypes.Add(OAuthConstants.GrantTypeAuthorizationCode);
+            if (server?.ScopesSupported?.Contains("offline_access") == true || server?.GrantTypesSupported?.Contains(OAuthConstants.GrantTypeRefreshToken) == true)
+            {
+                grantTypes.Add(OAuthConstants.GrantTypeRefreshToken);
+            }
+        }
+
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            if (_settings.GrantType == OAuthGrantType.AuthorizationCode)
+            {
+                writer.WriteStartArray("redirect_uris");
+                writer.WriteStringValue(_settings.RedirectUri!.ToString());
+                writer.WriteEndArray();
+                writer.WriteStartArray("response_types");
+                writer.WriteStringValue("code");
+                writer.WriteEndArray();
+            }
+
+            writer.WriteStartArray("grant_types");
+            foreach (var grant in grantTypes)
+            {
+                writer.WriteStringValue(grant);
+            }
+
+            writer.WriteEndArray();
+            writer.WriteString("token_endpoint_auth_method", method);
+            writer.WriteString("client_name", _settings.Registration?.ClientName ?? "LockFree.Auth MCP client");
+            if (_settings.Registration?.ClientUri is { } clientUri)
+            {
+                writer.WriteString("client_uri", clientUri.ToString());
+            }
+
+            writer.WriteEndObject();
+        }
+
+        using var request = OAuthHttp.CreateRequest(HttpMethod.Post, endpoint);
+        request.Content = new ByteArrayContent(buffer.ToArray());
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        if (_settings.Registration?.InitialAccessToken is { } initial)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", initial);
+        }
+
+        using var response = await OAuthHttp.SendAsync(_http, request, RegistrationPurpose, cancellationToken).ConfigureAwait(false);
+        var body = await OAuthHttp.ReadBodyAsync(response, endpoint, RegistrationPurpose, _settings.MaxResponseBytes, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode is not (HttpStatusCode.OK or HttpStatusCode.Created))
+        {
+            throw OAuthHttp.ErrorFromResponse(response.StatusCode, body, endpoint, RegistrationPurpose);
+        }
+
+        var registration = ParseRegistration(body, endpoint, method);
+        ClientOAuthLog.Registered(_logger, registration.ClientId, endpoint, registration.TokenEndpointAuthMethod);
+        if (_settings.Registration?.ResponseDelegate is { } callback)
+        {
+            await callback(registration, cancellationToken).ConfigureAwait(false);
+        }
+
+        return registration;
+    }
+
+    /// <summary>Parses an RFC 7591 registration response. Exposed for tests and fuzzing.</summary>
+    internal static ClientRegistration ParseRegistration(byte[] body, Uri endpoint, string requestedMethod)
+    {
+        using var document = OAuthHttp.ParseObject(body, endpoint, RegistrationPurpose);
+        var json = new OAuthJson(document.RootElement, endpoint, RegistrationPurpose);
+        var clientId = json.GetRequiredString("client_id");
+        var secret = json.GetString("client_secret");
+        var method = json.GetString("token_endpoint_auth_method") ?? requestedMethod;
+        if (string.IsNullOrEmpty(secret) && method is OAuthConstants.ClientSecretBasic or OAuthConstants.ClientSecretPost)
+        {
+            throw new OAuthException(
+                $"The {RegistrationPurpose} '{OAuthEndpoint.Describe(endpoint)}' registered '{OAuthHttp.Sanitize(method)}' but returned no 'client_secret'.",
+                OAuthFailureReason.MalformedResponse,
+                endpoint);
+        }
+
+        return new ClientRegistration(clientId, string.IsNullOrEmpty(secret) ? null : secret, method);
+    }
+
+    // ---------------------------------------------------------------- discovery
+
+    private Task<ServerMetadata> GetMetadataAsync(string? hint, CancellationToken cancellationToken) =>
+        _metadata.For(hint ?? string.Empty).GetAsync(cancellationToken);
+
+    private async Task<ServerMetadata> DiscoverAsync(string hint, CancellationToken cancellationToken)
+    {
+        var prm = await DiscoverResourceMetadataAsync(hint, cancellationToken).ConfigureAwait(false);
+        Uri issuer;
+        if (prm is null)
+        {
+            // 2025-03-26 back-compat: no protected resource metadata: the server's origin is the authorization server.
+            issuer = new Uri(_serverUrl.GetLeftPart(UriPartial.Authority));
+        }
+        else
+        {
+            if (prm.AuthorizationServers.Count == 0)
+            {
+                throw new OAuthException($"The protected resource metadata at '{OAuthEndpoint.Describe(prm.Source)}' names no authorization server.", OAuthFailureReason.MalformedResponse, prm.Source);
+            }
+
+            issuer = (_settings.AuthServerSelector ?? (static servers => servers[0]))(prm.AuthorizationServers)
+                ?? throw new OAuthException("The AuthServerSelector chose none of the authorization servers of the protected resource.", OAuthFailureReason.InvalidInput, prm.Source);
+        }
+
+        AuthorizationServerMetadata? server;
+        try
+        {
+            server = await _asDiscovery.GetAsync(issuer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OAuthException ex) when (ex.Reason == OAuthFailureReason.MetadataNotFound && prm is null)
+        {
+            // 2025-03-26 back-compat: no metadata either: the default endpoints on the server's origin.
+            ClientOAuthLog.DefaultEndpoints(_logger, issuer);
+            server = null;
+        }
+
+        if (server is not null && _settings.GrantType == OAuthGrantType.AuthorizationCode
+            && server.CodeChallengeMethodsSupported is { } methods && !methods.Contains("S256"))
+        {
+            throw new OAuthException(
+                $"The authorization server '{OAuthEndpoint.Describe(issuer)}' does not support PKCE with S256 (code_challenge_methods_supported); the authorization code grant is refused.",
+                OAuthFailureReason.InvalidInput,
+                issuer);
+        }
+
+        var origin = issuer.GetLeftPart(UriPartial.Authority);
+        var tokenEndpoint = server is null ? new Uri(origin + "/token") : server.TokenEndpoint
+            ?? throw new OAuthException($"The authorization server '{OAuthEndpoint.Describe(issuer)}' advertises no token_endpoint.", OAuthFailureReason.MalformedResponse, issuer);
+        var authorizationEndpoint = server is null ? new Uri(origin + "/authorize") : server.AuthorizationEndpoint;
+        if (authorizationEndpoint is null && _settings.GrantType == OAuthGrantType.AuthorizationCode)
+        {
+            throw new OAuthException($"The authorization server '{OAuthEndpoint.Describe(issuer)}' advertises no authorization_endpoint.", OAuthFailureReason.MalformedResponse, issuer);
+        }
+
+        var registrationEndpoint = server is null ? new Uri(origin + "/register") : server.RegistrationEndpoint;
+        return new ServerMetadata(prm, prm?.Resource, issuer, server, authorizationEndpoint ?? tokenEndpoint, tokenEndpoint, registrationEndpoint);
+    }
+
+    private async Task<ProtectedResourceMetadata?> DiscoverResourceMetadataAsync(string hint, CancellationToken cancellationToken)
+    {
+        var locations = new List<Uri>();
+        if (hint.Length > 0 && OAuthEndpoint.TryParseAbsolute(hint) is { } hinted)
+        {
+            locations.Add(hinted);
+        }
+
+        foreach (var location in ProtectedResourceMetadata.WellKnownLocations(_serverUrl))
+        {
+            if (!locations.Contains(location))
+            {
+                locations.Add(location);
+            }
+        }
+
+        foreach (var location in locations)
+        {
+            OAuthEndpoint.Validate(location, PrmPurpose);
+            using var request = OAuthHttp.CreateRequest(HttpMethod.Get, location);
+            using var response = await OAuthHttp.SendAsync(_http, request, PrmPurpose, cancellationToken).ConfigureAwait(false);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                ClientOAuthLog.NoResourceMetadata(_logger, location, (int)response.StatusCode);
+                continue;
+            }
+
+            var body = await OAuthHttp.ReadBodyAsync(response, location, PrmPurpose, _settings.MaxResponseBytes, cancellationToken).ConfigureAwait(false);
+            var prm = ProtectedResourceMetadata.Parse(body, location);
+            if (!ProtectedResourceMetadata.Covers(prm.Resource, _serverUrl))
+            {
+                // RFC 9728 §3.3 / RFC 8707: never authorize for a resource that is not the server we talk to.
+                throw new OAuthException(
+                    $"The protected resource metadata at '{OAuthEndpoint.Describe(location)}' is for the resource '{OAuthEndpoint.Describe(prm.Resource)}', which does not match the server '{OAuthEndpoint.Describe(_serverUrl)}'; no authorization request was made.",
+                    OAuthFailureReason.InvalidInput,
+                    location,
+                    HttpStatusCode.OK);
+            }
+
+            return prm;
+        }
+
+        return null;
+    }
+
+    // ---------------------------------------------------------------- immutable state
+
+    /// <summary>The provider's own snapshot: which scope set's token requests use, and the latest metadata hint.</summary>
+    private sealed record ProviderState(AuthCoordinator<TokenEntry>? Active, ScopeSet? ActiveScopeSet, string? MetadataHint)
+    {
+        internal static ProviderState Initial { get; } = new(null, null, null);
+
+        internal IReadOnlyList<string> ActiveScopes => ActiveScopeSet?.Scopes ?? [];
+    }
+
+    private sealed record RestoredTokens(TokenContainer? Tokens);
+
+    private sealed record Settings(
+        OAuthGrantType GrantType,
+        Uri? RedirectUri,
+        string? ClientId,
+        string? ClientSecret,
+        string? TokenEndpointAuthMethod,
+        Uri? ClientMetadataDocumentUri,
+        IReadOnlyList<string>? Scopes,
+        Func<AuthorizationCallbackContext, CancellationToken, Task<AuthorizationResult?>>? AuthorizationCallbackHandler,
+        Func<IReadOnlyList<Uri>, Uri?>? AuthServerSelector,
+        DynamicClientRegistrationOptions? Registration,
+        IReadOnlyList<KeyValuePair<string, string>> AdditionalAuthorizationParameters,
+        ITokenCache? TokenCache,
+        Microsoft.IdentityModel.Tokens.SigningCredentials? SigningCredentials,
+        TimeSpan ClientAssertionLifetime,
+        int MaxStepUpAttempts,
+        AuthCoordinatorOptions TokenExpiry,
+        int MaxResponseBytes)
+    {
+        internal static Settings From(ClientOAuthOptions o)
+        {
+            if (o.GrantType == OAuthGrantType.AuthorizationCode)
+            {
+                if (o.RedirectUri is null || !o.RedirectUri.IsAbsoluteUri)
+                {
+                    throw new ArgumentException("The authorization code grant needs an absolute RedirectUri.", nameof(o));
+                }
+
+                if (o.AuthorizationCallbackHandler is null)
+                {
+                    throw new ArgumentException("The authorization code grant needs an AuthorizationCallbackHandler.", nameof(o));
+                }
+            }
+            else if (o.GrantType == OAuthGrantType.ClientCredentials)
+            {
+                if (string.IsNullOrEmpty(o.ClientId) && o.DynamicClientRegistration is null)
+                {
+                    throw new ArgumentException("The client credentials grant needs a ClientId (or DynamicClientRegistration).", nameof(o));
+                }
+
+                if (!string.IsNullOrEmpty(o.ClientId) && o.ClientSecret is null && o.ClientAssertionSigningCredentials is null)
+                {
+                    throw new ArgumentException("The client credentials grant needs a ClientSecret or ClientAssertionSigningCredentials.", nameof(o));
+                }
+            }
+            else
+            {
+                throw new ArgumentException($"Unknown grant type {o.GrantType}.", nameof(o));
+            }
+
+            if (o.TokenEndpointAuthMethod is { } method
+                && method is not (OAuthConstants.ClientSecretBasic or OAuthConstants.ClientSecretPost or OAuthConstants.None or OAuthConstants.PrivateKeyJwt))
+            {
+                throw new ArgumentException("TokenEndpointAuthMethod must be client_secret_basic, client_secret_post, none or private_key_jwt.", nameof(o));
+            }
+
+            if (o.TokenEndpointAuthMethod is OAuthConstants.PrivateKeyJwt && o.ClientAssertionSigningCredentials is null)
+            {
+                throw new ArgumentException("private_key_jwt needs ClientAssertionSigningCredentials.", nameof(o));
+            }
+
+            if (o.TokenEndpointAuthMethod is OAuthConstants.ClientSecretBasic or OAuthConstants.ClientSecretPost && o.ClientId is not null && string.IsNullOrEmpty(o.ClientSecret))
+            {
+                throw new ArgumentException($"{o.TokenEndpointAuthMethod} needs a ClientSecret.", nameof(o));
+            }
+
+            if (o.ClientMetadataDocumentUri is { } cimd && (!cimd.IsAbsoluteUri || cimd.Scheme != Uri.UriSchemeHttps || cimd.AbsolutePath.Length <= 1))
+            {
+                throw new ArgumentException("ClientMetadataDocumentUri must be an https URL with a path.", nameof(o));
+            }
+
+            if (o.ClientAssertionLifetime <= TimeSpan.Zero)
+            {
+                throw new ArgumentException("ClientAssertionLifetime must be positive.", nameof(o));
+            }
+
+            if (o.MaxStepUpAttempts < 0)
+            {
+                throw new ArgumentException("MaxStepUpAttempts must not be negative.", nameof(o));
+            }
+
+            if (o.MaxResponseBytes <= 0)
+            {
+                throw new ArgumentException("MaxResponseBytes must be positive.", nameof(o));
+            }
+
+            var expiry = o.TokenExpiry ?? new AuthCoordinatorOptions();
+            expiry.Validate();
+            return new Settings(
+                o.GrantType,
+                o.RedirectUri,
+                string.IsNullOrEmpty(o.ClientId) ? null : o.ClientId,
+                o.ClientSecret,
+                o.TokenEndpointAuthMethod,
+                o.ClientMetadataDocumentUri,
+                o.Scopes?.ToArray(),
+                o.AuthorizationCallbackHandler,
+                o.AuthServerSelector,
+                o.DynamicClientRegistration,
+                (o.AdditionalAuthorizationParameters ?? new Dictionary<string, string>()).ToArray(),
+                o.TokenCache,
+                o.ClientAssertionSigningCredentials,
+                o.ClientAssertionLifetime,
+                o.MaxStepUpAttempts,
+                new AuthCoordinatorOptions
+                {
+                    SkewMargin = expiry.SkewMargin,
+                    MaxSkewFraction = expiry.MaxSkewFraction,
+                    RefreshAheadWindow = expiry.RefreshAheadWindow,
+                    MaxRefreshAheadFraction = expiry.MaxRefreshAheadFraction,
+                    RefreshRetryDelay = expiry.RefreshRetryDelay,
+                    Name = o.TokenExpiry?.Name is { } name && name != "coordinator" ? name : "oauth.tokens",
+                },
+                o.MaxResponseBytes);
+        }
+    }
+
+    internal int MaxStepUpAttempts => _settings.MaxStepUpAttempts;
+}
+
+/// <summary>What discovery produced for one protected resource (immutable, shared).</summary>
+internal sealed record ServerMetadata(
+    ProtectedResourceMetadata? ResourceMetadata,
+    Uri? Resource,
+    Uri Issuer,
+    AuthorizationServerMetadata? AuthorizationServer,
+    Uri AuthorizationEndpoint,
+    Uri TokenEndpoint,
+    Uri? RegistrationEndpoint);
+
+/// <summary>
+/// One token exchange's result as the handler uses it: the tokens, the scope set they were obtained for and the
+/// ready-made <c>Authorization</c> header value (so the fast path allocates nothing). Reference identity = "the
+/// token one exchange produced".
+/// </summary>
+internal sealed class TokenEntry
+{
+    internal TokenEntry(TokenContainer tokens, ScopeSet scopes)
+    {
+        Tokens = tokens;
+        Scopes = scopes;
+        Header = new AuthenticationHeaderValue(OAuthConstants.Bearer, tokens.AccessToken);
+    }
+
+    internal TokenContainer Tokens { get; }
+
+    internal ScopeSet Scopes { get; }
+
+    internal AuthenticationHeaderValue Header { get; }
+
+    public override string ToString() => Tokens.ToString();
+}
+
+/// <summary>An immutable, normalized (distinct, ordinal-sorted) set of scopes; <see cref="Key"/> is its space-separated form.</summary>
+internal sealed class ScopeSet
+{
+    private readonly ImmutableSortedSet<string> _set;
+
+    private ScopeSet(ImmutableSortedSet<string> set)
+    {
+        _set = set;
+        Key = string.Join(' ', set);
+        Scopes = [.. set];
+    }
+
+    internal static ScopeSet Empty { get; } = new(ImmutableSortedSet<string>.Empty.WithComparer(StringComparer.Ordinal));
+
+    internal string Key { get; }
+
+    internal IReadOnlyList<string> Scopes { get; }
+
+    internal bool IsEmpty => _set.IsEmpty;
+
+    /// <summary>Parses a space-separated scope string; null when it names no scope.</summary>
+    internal static ScopeSet? Parse(string? scope) =>
+        string.IsNullOrWhiteSpace(scope) ? null : From(scope.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    /// <summary>The set of <paramref name="scopes"/>; null when there are none.</summary>
+    internal static ScopeSet? From(IEnumerable<string>? scopes)
+    {
+        if (scopes is null)
+        {
+            return null;
+        }
+
+        var set = ImmutableSortedSet.CreateRange(StringComparer.Ordinal, scopes.Where(static s => !string.IsNullOrWhiteSpace(s)).Select(static s => s.Trim()));
+        return set.IsEmpty ? null : new ScopeSet(set);
+    }
+
+    internal bool IsSupersetOf(ScopeSet other) => _set.IsSupersetOf(other._set);
+
+    internal ScopeSet Union(ScopeSet other) => IsSupersetOf(other) ? this : new ScopeSet(_set.Union(other._set));
+
+    internal ScopeSet Without(string scope) => _set.Contains(scope) ? new ScopeSet(_set.Remove(scope)) : this;
+
+    public override string ToString() => Key;
+}
