@@ -186,7 +186,14 @@ public sealed class ClientOAuthProvider : IDisposable
 
                 // Retire the rejected token only if it is still the cached one; N concurrent 401s with the same
                 // token retire it once and all join the one refresh that follows.
-                current.Invalidate(static (value, r) => ReferenceEquals(value, r), rejected);
+                if (current.Invalidate(static (value, r) => ReferenceEquals(value, r), rejected))
+                {
+                    // The resource rejected a token we sent: its metadata may have changed (for example it moved to
+                    // another authorization server), so the exchange that follows reads it again. Only the caller
+                    // that retired the token does this, once per rejected token.
+                    _metadata.InvalidateAll();
+                }
+
                 return await current.GetAsync(cancellationToken).ConfigureAwait(false);
             }
         }
@@ -241,6 +248,7 @@ public sealed class ClientOAuthProvider : IDisposable
     {
         var scopes = ScopeSet.Parse(key) ?? ScopeSet.Empty;
         var previous = context.Previous?.Tokens;
+        var previousIssuer = context.Previous?.Issuer;
         if (previous is null && _settings.TokenCache is not null)
         {
             var restored = (await _restore.GetAsync(cancellationToken).ConfigureAwait(false)).Tokens;
@@ -248,7 +256,7 @@ public sealed class ClientOAuthProvider : IDisposable
             {
                 if (restored.ExpiresAt is not { } expires || expires - _time.GetUtcNow() > TimeSpan.FromSeconds(30))
                 {
-                    return new TokenEntry(restored, scopes);
+                    return new TokenEntry(restored, scopes, null);
                 }
 
                 previous = restored;
@@ -258,7 +266,7 @@ public sealed class ClientOAuthProvider : IDisposable
         var metadata = await GetMetadataAsync(_state.Current.MetadataHint, cancellationToken).ConfigureAwait(false);
         var client = await GetClientAsync(metadata, cancellationToken).ConfigureAwait(false);
         TokenContainer? tokens = null;
-        if (previous?.RefreshToken is { } refreshToken)
+        if (previous?.RefreshToken is { } refreshToken && (previousIssuer is null || previousIssuer == metadata.IssuerText))
         {
             try
             {
@@ -291,7 +299,7 @@ public sealed class ClientOAuthProvider : IDisposable
             }
         }
 
-        return new TokenEntry(tokens, scopes);
+        return new TokenEntry(tokens, scopes, metadata.IssuerText);
     }
 
     private async Task<RestoredTokens> RestoreAsync(CancellationToken cancellationToken)
@@ -343,7 +351,7 @@ public sealed class ClientOAuthProvider : IDisposable
         {
             new("response_type", "code"),
             new("client_id", client.ClientId),
-            new("redirect_uri", redirectUri.ToString()),
+            new("redirect_uri", redirectUri.OriginalString),
             new("code_challenge", Pkce.ChallengeS256(verifier)),
             new("code_challenge_method", "S256"),
             new("state", state),
@@ -381,7 +389,8 @@ public sealed class ClientOAuthProvider : IDisposable
         if (result.Iss is not null || metadata.AuthorizationServer?.AuthorizationResponseIssParameterSupported == true)
         {
             // RFC 9207: the iss parameter must name the issuer the request went to (mix-up attack defence).
-            if (OAuthEndpoint.TryParseAbsolute(result.Iss) is not { } iss || !AuthorizationServerMetadata.IssuerEquals(iss, metadata.Issuer))
+            // Compared by exact string equality with the metadata's issuer, without normalization.
+            if (!string.Equals(result.Iss, metadata.IssuerText, StringComparison.Ordinal))
             {
                 throw new OAuthException("The authorization response's 'iss' does not name the authorization server the request was sent to (RFC 9207); it was rejected.", OAuthFailureReason.IssuerMismatch, authorizationEndpoint);
             }
@@ -391,7 +400,7 @@ public sealed class ClientOAuthProvider : IDisposable
         {
             new("grant_type", OAuthConstants.GrantTypeAuthorizationCode),
             new("code", result.Code),
-            new("redirect_uri", redirectUri.ToString()),
+            new("redirect_uri", redirectUri.OriginalString),
             new("code_verifier", verifier),
         };
         AddResource(parameters, metadata);
@@ -415,7 +424,7 @@ public sealed class ClientOAuthProvider : IDisposable
         catch (OAuthException ex) when (ex.Error == "invalid_client" && _settings.ClientId is null)
         {
             // A registered client the server no longer knows: register again next time (the error still surfaces).
-            _clients.For(metadata.Issuer.ToString()).Invalidate();
+            _clients.For(metadata.IssuerText).Invalidate();
             throw;
         }
     }
@@ -432,7 +441,7 @@ public sealed class ClientOAuthProvider : IDisposable
     {
         if (metadata.Resource is { } resource)
         {
-            parameters.Add(new("resource", resource.ToString()));
+            parameters.Add(new("resource", resource.OriginalString));
         }
     }
 
@@ -456,7 +465,7 @@ public sealed class ClientOAuthProvider : IDisposable
     // ---------------------------------------------------------------- client identity
 
     private Task<ClientRegistration> GetClientAsync(ServerMetadata metadata, CancellationToken cancellationToken) =>
-        _clients.For(metadata.Issuer.ToString()).GetAsync(cancellationToken);
+        _clients.For(metadata.IssuerText).GetAsync(cancellationToken);
 
     private async Task<ClientRegistration> ResolveClientAsync(string issuer, CancellationToken cancellationToken)
     {
@@ -475,7 +484,7 @@ public sealed class ClientOAuthProvider : IDisposable
         if (_settings.ClientMetadataDocumentUri is { } document && server?.ClientIdMetadataDocumentSupported == true)
         {
             var method = _settings.TokenEndpointAuthMethod ?? (_settings.SigningCredentials is not null ? OAuthConstants.PrivateKeyJwt : OAuthConstants.None);
-            return new ClientRegistration(document.ToString(), null, method);
+            return new ClientRegistration(document.OriginalString, null, method);
         }
 
         if (metadata.RegistrationEndpoint is { } registrationEndpoint)
@@ -522,7 +531,7 @@ public sealed class ClientOAuthProvider : IDisposable
             if (_settings.GrantType == OAuthGrantType.AuthorizationCode)
             {
                 writer.WriteStartArray("redirect_uris");
-                writer.WriteStringValue(_settings.RedirectUri!.ToString());
+                writer.WriteStringValue(_settings.RedirectUri!.OriginalString);
                 writer.WriteEndArray();
                 writer.WriteStartArray("response_types");
                 writer.WriteStringValue("code");
@@ -537,10 +546,11 @@ public sealed class ClientOAuthProvider : IDisposable
 
             writer.WriteEndArray();
             writer.WriteString("token_endpoint_auth_method", method);
+            writer.WriteString("application_type", IsNativeRedirect(_settings.RedirectUri) ? "native" : "web");
             writer.WriteString("client_name", _settings.Registration?.ClientName ?? "LockFree.Auth MCP client");
             if (_settings.Registration?.ClientUri is { } clientUri)
             {
-                writer.WriteString("client_uri", clientUri.ToString());
+                writer.WriteString("client_uri", clientUri.OriginalString);
             }
 
             writer.WriteEndObject();
@@ -590,6 +600,10 @@ public sealed class ClientOAuthProvider : IDisposable
         return new ClientRegistration(clientId, string.IsNullOrEmpty(secret) ? null : secret, method);
     }
 
+    /// <summary>SEP-837: a loopback or custom-scheme redirect (or none) is a native application.</summary>
+    private static bool IsNativeRedirect(Uri? redirect) =>
+        redirect is null || (redirect.Scheme != Uri.UriSchemeHttps && redirect.Scheme != Uri.UriSchemeHttp) || OAuthEndpoint.IsLoopbackHost(redirect);
+
     // ---------------------------------------------------------------- discovery
 
     private Task<ServerMetadata> GetMetadataAsync(string? hint, CancellationToken cancellationToken) =>
@@ -615,17 +629,9 @@ public sealed class ClientOAuthProvider : IDisposable
                 ?? throw new OAuthException("The AuthServerSelector chose none of the authorization servers of the protected resource.", OAuthFailureReason.InvalidInput, prm.Source);
         }
 
-        AuthorizationServerMetadata? server;
-        try
-        {
-            server = await _asDiscovery.GetAsync(issuer, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OAuthException ex) when (ex.Reason == OAuthFailureReason.MetadataNotFound && prm is null)
-        {
-            // 2025-03-26 back-compat: no metadata either: the default endpoints on the server's origin.
-            ClientOAuthLog.DefaultEndpoints(_logger, issuer);
-            server = null;
-        }
+        var server = prm is null
+            ? await DiscoverLegacyAsync(issuer, cancellationToken).ConfigureAwait(false)
+            : await _asDiscovery.GetAsync(issuer, cancellationToken).ConfigureAwait(false);
 
         if (server is not null && _settings.GrantType == OAuthGrantType.AuthorizationCode
             && server.CodeChallengeMethodsSupported is { } methods && !methods.Contains("S256"))
@@ -646,7 +652,44 @@ public sealed class ClientOAuthProvider : IDisposable
         }
 
         var registrationEndpoint = server is null ? new Uri(origin + "/register") : server.RegistrationEndpoint;
-        return new ServerMetadata(prm, prm?.Resource, issuer, server, authorizationEndpoint ?? tokenEndpoint, tokenEndpoint, registrationEndpoint);
+        return new ServerMetadata(prm, prm?.Resource, server?.Issuer ?? issuer, server, authorizationEndpoint ?? tokenEndpoint, tokenEndpoint, registrationEndpoint);
+    }
+
+    /// <summary>
+    /// 2025-03-26 back-compat: the server's origin is the authorization base URL, so there is no issuer identifier to
+    /// validate the metadata against (servers of that revision name e.g. <c>origin/oauth</c>); no metadata at all
+    /// means the default <c>/authorize</c>, <c>/token</c> and <c>/register</c> endpoints (null).
+    /// </summary>
+    private async Task<AuthorizationServerMetadata?> DiscoverLegacyAsync(Uri origin, CancellationToken cancellationToken)
+    {
+        const string Purpose = "metadata endpoint";
+        foreach (var location in AuthorizationServerDiscovery.GetDiscoveryUris(origin))
+        {
+            using var request = OAuthHttp.CreateRequest(HttpMethod.Get, location);
+            using var response = await OAuthHttp.SendAsync(_http, request, Purpose, cancellationToken).ConfigureAwait(false);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                continue;
+            }
+
+            var body = await OAuthHttp.ReadBodyAsync(response, location, Purpose, _settings.MaxResponseBytes, cancellationToken).ConfigureAwait(false);
+            string? issuerText;
+            try
+            {
+                using var document = OAuthHttp.ParseObject(body, location, Purpose, HttpStatusCode.OK);
+                issuerText = new OAuthJson(document.RootElement, location, Purpose).GetString("issuer");
+            }
+            catch (OAuthException)
+            {
+                continue; // not JSON (an HTML page, say): not metadata
+            }
+
+            var named = OAuthEndpoint.TryParseAbsolute(issuerText) ?? origin;
+            return AuthorizationServerMetadata.Parse(body, named, location);
+        }
+
+        ClientOAuthLog.DefaultEndpoints(_logger, origin);
+        return null;
     }
 
     private async Task<ProtectedResourceMetadata?> DiscoverResourceMetadataAsync(string hint, CancellationToken cancellationToken)
@@ -834,7 +877,11 @@ internal sealed record ServerMetadata(
     AuthorizationServerMetadata? AuthorizationServer,
     Uri AuthorizationEndpoint,
     Uri TokenEndpoint,
-    Uri? RegistrationEndpoint);
+    Uri? RegistrationEndpoint)
+{
+    /// <summary>The issuer exactly as the metadata spelled it (RFC 9207 compares strings, without normalization).</summary>
+    internal string IssuerText => AuthorizationServer?.Issuer.OriginalString ?? Issuer.OriginalString;
+}
 
 /// <summary>
 /// One token exchange's result as the handler uses it: the tokens, the scope set they were obtained for and the
@@ -843,16 +890,20 @@ internal sealed record ServerMetadata(
 /// </summary>
 internal sealed class TokenEntry
 {
-    internal TokenEntry(TokenContainer tokens, ScopeSet scopes)
+    internal TokenEntry(TokenContainer tokens, ScopeSet scopes, string? issuer)
     {
         Tokens = tokens;
         Scopes = scopes;
+        Issuer = issuer;
         Header = new AuthenticationHeaderValue(OAuthConstants.Bearer, tokens.AccessToken);
     }
 
     internal TokenContainer Tokens { get; }
 
     internal ScopeSet Scopes { get; }
+
+    /// <summary>The issuer that issued the tokens (null when restored from a cache): a refresh token goes only there.</summary>
+    internal string? Issuer { get; }
 
     internal AuthenticationHeaderValue Header { get; }
 

@@ -39,7 +39,7 @@ internal sealed class PrivateKeyJwtAuthentication : ClientAuthentication
     internal string CreateAssertion(ClientAuthenticationContext context)
     {
         var now = context.TimeProvider.GetUtcNow().UtcDateTime;
-        var audience = (context.Issuer ?? context.TokenEndpoint).ToString();
+        var audience = context.Issuer?.OriginalString ?? context.TokenEndpoint.ToString();
         var descriptor = new SecurityTokenDescriptor
         {
             Issuer = ClientId,
