@@ -35,6 +35,7 @@ internal sealed class SimulatedEndpoints : HttpMessageHandler
         """;
 
     private readonly ConcurrentDictionary<string, byte> _revoked = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _accepted = new(StringComparer.Ordinal);
     private long _tokenSerial;
     private long _refreshSerial;
 
@@ -79,8 +80,12 @@ internal sealed class SimulatedEndpoints : HttpMessageHandler
     /// <summary>All token grants the AS answered (any grant type).</summary>
     public int TokenGrants => AsExchanges + RefreshGrants + ClientCredentialsGrants + CodeGrants;
 
+    /// <summary>Distinct bearer tokens the resource accepted since the last <see cref="ResetCounters"/>.</summary>
+    public int AcceptedTokens => _accepted.Count;
+
     public void ResetCounters()
     {
+        _accepted.Clear();
         Volatile.Write(ref _metadataFetches, 0);
         Volatile.Write(ref _idpExchanges, 0);
         Volatile.Write(ref _asExchanges, 0);
@@ -170,6 +175,7 @@ internal sealed class SimulatedEndpoints : HttpMessageHandler
             return unauthorized;
         }
 
+        _accepted[auth.Parameter] = 0;
         return Json("""{"jsonrpc":"2.0","id":1,"result":{}}""");
     }
 

@@ -246,5 +246,11 @@ internal sealed class OursCrossAppSubject : CrossAppSubject
         _time.Advance(TimeSpan.FromSeconds(2));
         return Task.CompletedTask;
     }
+
+    public override void Dispose()
+    {
+        Provider.Dispose();
+        base.Dispose();
+    }
 }
 #endif
