@@ -867,6 +867,9 @@ public sealed class ClientOAuthProvider : IDisposable
     }
 
     internal int MaxStepUpAttempts => _settings.MaxStepUpAttempts;
+
+    /// <summary>The coordinator of the scope set in use (tests and statistics).</summary>
+    internal AuthCoordinator<TokenEntry>? ActiveCoordinator => _state.Current.Active;
 }
 
 /// <summary>What discovery produced for one protected resource (immutable, shared).</summary>

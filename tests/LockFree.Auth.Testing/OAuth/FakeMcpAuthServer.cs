@@ -59,6 +59,9 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
     private int _resourceRequests;
     private volatile TaskCompletionSource? _tokenGate;
     private int _tokenArrivals;
+    private volatile TaskCompletionSource? _resourceGate;
+    private int _resourceArrivals;
+    private int _unauthorized;
 
     public FakeMcpAuthServer(TimeProvider time) => Time = time;
 
@@ -124,6 +127,22 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
     }
 
     public int TokenArrivals => Volatile.Read(ref _tokenArrivals);
+
+    /// <summary>Holds every resource request that arrives from now on until <see cref="ReleaseResource"/>.</summary>
+    public void HoldResource() => _resourceGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Lets the held resource requests through (later ones are not held).</summary>
+    public void ReleaseResource()
+    {
+        var gate = _resourceGate;
+        _resourceGate = null;
+        gate?.TrySetResult();
+    }
+
+    public int ResourceArrivals => Volatile.Read(ref _resourceArrivals);
+
+    /// <summary>How many requests the resource rejected with 401.</summary>
+    public int Unauthorized => Volatile.Read(ref _unauthorized);
 
     /// <summary>Makes every access token issued so far invalid at the resource (as if revoked).</summary>
     public void RevokeAllAccessTokens()
@@ -192,6 +211,12 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
 
             if (r.Path.StartsWith("/mcp", StringComparison.Ordinal))
             {
+                if (_resourceGate is { } resourceGate)
+                {
+                    Interlocked.Increment(ref _resourceArrivals);
+                    await resourceGate.Task.WaitAsync(cancellationToken);
+                }
+
                 return Resource(r);
             }
         }
@@ -257,6 +282,7 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
         if (auth is null || auth.Scheme != "Bearer" || auth.Parameter is null || !_accessTokens.TryGetValue(auth.Parameter, out var token)
             || token.Revoked || RejectEveryToken || Time.GetUtcNow() >= token.ExpiresAt)
         {
+            Interlocked.Increment(ref _unauthorized);
             return Challenge(HttpStatusCode.Unauthorized, "invalid_token", ChallengeScope);
         }
 
