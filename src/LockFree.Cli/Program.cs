@@ -1,0 +1,3 @@
+using LockFree.Cli;
+
+return await CliApp.RunAsync(args, CliEnvironment.FromProcess());

@@ -1,0 +1,354 @@
+using System.Collections.Concurrent;
+using LockFree.Cli.Embedded;
+using LockFree.Cli.Providers;
+
+namespace LockFree.Cli.Storm;
+
+/// <summary>Live counters of a running storm, read by the progress view.</summary>
+internal sealed class StormLive
+{
+    private readonly Func<long> _unauthorized;
+    private readonly Func<long> _exchanges;
+    private readonly Func<long> _coalesced;
+    private long _requests;
+    private long _failed;
+
+    internal StormLive(StormSettings settings, string providerDescription, Uri resource, TimeProvider time, long start,
+        Func<long> unauthorized, Func<long> exchanges, Func<long> coalesced)
+    {
+        Settings = settings;
+        ProviderDescription = providerDescription;
+        Resource = resource;
+        Time = time;
+        Start = start;
+        _unauthorized = unauthorized;
+        _exchanges = exchanges;
+        _coalesced = coalesced;
+    }
+
+    public StormSettings Settings { get; }
+
+    public string ProviderDescription { get; }
+
+    public Uri Resource { get; }
+
+    public TimeProvider Time { get; }
+
+    public long Start { get; }
+
+    public TimeSpan Elapsed => Time.GetElapsedTime(Start);
+
+    public long Requests => Interlocked.Read(ref _requests);
+
+    public long Failed => Interlocked.Read(ref _failed);
+
+    public long Unauthorized => _unauthorized();
+
+    public long Exchanges => _exchanges();
+
+    public long Coalesced => _coalesced();
+
+    internal void Completed(bool failed)
+    {
+        Interlocked.Increment(ref _requests);
+        if (failed)
+        {
+            Interlocked.Increment(ref _failed);
+        }
+    }
+}
+
+/// <summary>
+/// Runs one storm: starts the embedded servers (unless a real authority is given), drives N concurrent clients
+/// through the provider's handler for the duration, and measures requests, 401s, exchanges, coalescing and latency.
+/// </summary>
+internal static class StormRunner
+{
+    private const int MaxErrorKinds = 20;
+
+    /// <summary>Runs the storm; <paramref name="monitor"/> shows progress and returns when the clients are done.</summary>
+    public static async Task<StormResult> RunAsync(
+        StormSettings settings,
+        TimeProvider time,
+        Func<StormLive, Task, Task> monitor,
+        CancellationToken cancellationToken)
+    {
+        EmbeddedServer? server = null;
+        if (settings.Embedded)
+        {
+            server = await EmbeddedServer.StartAsync(
+                new EmbeddedServerSettings { TokenLifetime = settings.TokenLifetime, RevokeEvery = settings.RevokeEvery },
+                time, cancellationToken);
+        }
+
+        try
+        {
+            var target = server is null
+                ? new StormTarget(settings.Resource!, settings.Authority!, settings.ClientId!, settings.ClientSecret, settings.Scope,
+                    settings.IdpTokenEndpoint, settings.IdpClientId, settings.IdpClientSecret, settings.IdToken)
+                : new StormTarget(server.ResourceUri, new Uri(server.Issuer), server.Settings.ClientId, server.Settings.ClientSecret, "storm",
+                    server.IdpTokenEndpoint, server.Settings.IdpClientId, server.Settings.IdpClientSecret, server.IdToken);
+            return await RunCoreAsync(settings, target, server, time, monitor, cancellationToken);
+        }
+        finally
+        {
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<StormResult> RunCoreAsync(
+        StormSettings settings,
+        StormTarget target,
+        EmbeddedServer? server,
+        TimeProvider time,
+        Func<StormLive, Task, Task> monitor,
+        CancellationToken cancellationToken)
+    {
+        using var meter = new AuthMeterListener(time);
+        using var backChannelSockets = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        using var observer = new ExchangeObserver(time, backChannelSockets);
+        using var wireSockets = new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            MaxConnectionsPerServer = Math.Max(settings.Clients, 2),
+        };
+        using var wire = new WireCounter(wireSockets);
+        using var provider = StormProviders.Create(settings.Provider, target, observer, time);
+        using var client = new HttpClient(provider.CreateHandler(wire), disposeHandler: false) { Timeout = TimeSpan.FromSeconds(30) };
+
+        var latencies = new List<long>[settings.Clients];
+        var errors = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
+        var start = time.GetTimestamp();
+        var live = new StormLive(settings, provider.DisplayName, target.Resource, time, start,
+            () => wire.Unauthorized,
+            () => server is null ? ExchangesOf(observer.Events) : server.Counters.AccessTokensIssued,
+            () => meter.CallersCoalesced);
+
+        // Revocations stop a little before the end, so the exchange each one causes still falls inside the run.
+        server?.StartRevocations(start, settings.Duration - TimeSpan.FromMilliseconds(250));
+        var workers = new Task[settings.Clients];
+        for (var i = 0; i < workers.Length; i++)
+        {
+            var list = latencies[i] = new List<long>(1024);
+            workers[i] = Task.Run(() => ClientLoopAsync(client, target.Resource, settings.Duration, time, start, list, live, errors, cancellationToken), CancellationToken.None);
+        }
+
+        var all = Task.WhenAll(workers);
+        await monitor(live, all);
+        await all;
+
+        // The window ends here: exchanges and revocations are counted up to this instant.
+        server?.StopRevocations();
+        var end = time.GetTimestamp();
+        var elapsed = time.GetElapsedTime(start, end);
+
+        return BuildResult(settings, target, server, provider, time, start, end, elapsed, live, wire, observer, meter, latencies, errors,
+            cancellationToken.IsCancellationRequested);
+    }
+
+    private static async Task ClientLoopAsync(
+        HttpClient client,
+        Uri resource,
+        TimeSpan duration,
+        TimeProvider time,
+        long start,
+        List<long> latencies,
+        StormLive live,
+        ConcurrentDictionary<string, long> errors,
+        CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested && time.GetElapsedTime(start) < duration)
+        {
+            var sent = time.GetTimestamp();
+            string? error = null;
+            try
+            {
+                using var response = await client.GetAsync(resource, HttpCompletionOption.ResponseContentRead, cancellationToken);
+                if (!response.IsSuccessStatusCode)
+                {
+                    error = $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}";
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                error = Describe(ex);
+            }
+
+            latencies.Add(time.GetTimestamp() - sent);
+            live.Completed(error is not null);
+            if (error is not null && (errors.Count < MaxErrorKinds || errors.ContainsKey(error)))
+            {
+                errors.AddOrUpdate(error, 1, static (_, n) => n + 1);
+            }
+        }
+    }
+
+    // Exception messages of the providers never carry token or secret values (their contract); keep the first line only.
+    private static string Describe(Exception ex)
+    {
+        var message = ex.Message.Split('\n', 2)[0].Trim();
+        if (message.Length > 160)
+        {
+            message = message[..160] + "…";
+        }
+
+        return $"{ex.GetType().Name}: {message}";
+    }
+
+    private static readonly string[] AccessTokenGrants = ["client_credentials", EmbeddedServer.JwtBearerGrant, "refresh_token", "authorization_code"];
+
+    private static long ExchangesOf(IEnumerable<ObservedExchange> events) =>
+        events.LongCount(e => AccessTokenGrants.Contains(e.GrantType, StringComparer.Ordinal));
+
+    private static StormResult BuildResult(
+        StormSettings settings,
+        StormTarget target,
+        EmbeddedServer? server,
+        IStormProvider provider,
+        TimeProvider time,
+        long start,
+        long end,
+        TimeSpan elapsed,
+        StormLive live,
+        WireCounter wire,
+        ExchangeObserver observer,
+        AuthMeterListener meter,
+        List<long>[] latencies,
+        ConcurrentDictionary<string, long> errors,
+        bool interrupted)
+    {
+        var events = observer.Events.Where(e => e.Timestamp <= end).ToList();
+        var byGrant = events.GroupBy(e => ShortGrant(e.GrantType)).ToDictionary(g => g.Key, g => g.LongCount(), StringComparer.Ordinal);
+
+        long exchanges;
+        long? firstExchange;
+        long? idpExchanges = null;
+        TimeSpan? lifetime;
+        List<TimeSpan> revocations;
+        if (server is not null)
+        {
+            var issued = server.IssueTimestamps.Where(t => t <= end).ToList();
+            exchanges = issued.Count;
+            firstExchange = issued.Count > 0 ? issued.Min() : null;
+            lifetime = server.Settings.TokenLifetime;
+            revocations = [.. server.RevocationTimestamps.Where(t => t <= end).Select(t => time.GetElapsedTime(start, t))];
+            if (settings.Provider == StormProviders.CrossApp)
+            {
+                idpExchanges = events.LongCount(e => e.GrantType == EmbeddedServer.TokenExchangeGrant);
+            }
+        }
+        else
+        {
+            var granted = events.Where(e => AccessTokenGrants.Contains(e.GrantType, StringComparer.Ordinal)).ToList();
+            exchanges = granted.Count;
+            firstExchange = granted.Count > 0 ? granted.Min(e => e.Timestamp) : null;
+            lifetime = events.FirstOrDefault(e => e.Succeeded && e.ExpiresIn is not null).ExpiresIn;
+            revocations = [.. meter.InvalidationTimestamps.Where(t => t <= end).Select(t => time.GetElapsedTime(start, t))];
+            if (settings.Provider == StormProviders.CrossApp)
+            {
+                idpExchanges = events.LongCount(e => e.GrantType == EmbeddedServer.TokenExchangeGrant);
+            }
+        }
+
+        TimeSpan? interval = lifetime is { } l ? IdealExchanges.RefreshInterval(l) : null;
+        IdealBreakdown? ideal = interval is { } i && i > TimeSpan.Zero && firstExchange is { } f
+            ? IdealExchanges.Compute(time.GetElapsedTime(start, f), elapsed, i, revocations)
+            : null;
+
+        var all = new List<long>(latencies.Sum(l => l.Count));
+        foreach (var list in latencies)
+        {
+            all.AddRange(list);
+        }
+
+        all.Sort();
+        var counters = server?.Counters;
+        var requests = live.Requests;
+        var failed = live.Failed;
+        var failures = new List<string>();
+        if (requests == 0)
+        {
+            failures.Add("no request completed");
+        }
+
+        if (failed > 0)
+        {
+            failures.Add($"{failed:N0} request(s) failed");
+        }
+
+        if (ideal is null)
+        {
+            failures.Add("the ideal exchange count is unknown (no token with an expires_in was obtained)");
+        }
+        else if (exchanges > ideal.Value.Total)
+        {
+            failures.Add($"{exchanges:N0} token exchanges exceed the ideal of {ideal.Value.Total:N0}");
+        }
+        else if (idpExchanges is { } idp && idp > ideal.Value.Total)
+        {
+            failures.Add($"{idp:N0} IdP token exchanges exceed the ideal of {ideal.Value.Total:N0}");
+        }
+
+        return new StormResult
+        {
+            Provider = settings.Provider,
+            ProviderDescription = provider.DisplayName,
+            Mode = server is null ? "external" : "embedded",
+            Resource = target.Resource.ToString(),
+            Clients = settings.Clients,
+            DurationSeconds = Math.Round(elapsed.TotalSeconds, 3),
+            Interrupted = interrupted,
+            Requests = new RequestStats(requests, requests - failed, failed, Math.Round(requests / Math.Max(elapsed.TotalSeconds, 1e-3), 1)),
+            Unauthorized = new UnauthorizedStats(wire.Unauthorized, counters?.Challenges, counters?.RevokedRejections, counters?.ExpiredRejections, counters?.UnknownRejections),
+            Exchanges = new ExchangeStats
+            {
+                Total = exchanges,
+                Ideal = ideal?.Total,
+                IdealInitial = ideal?.Initial ?? 0,
+                IdealRefreshes = ideal?.Refreshes ?? 0,
+                IdealRevocations = ideal?.Revocations ?? 0,
+                TokenLifetimeSeconds = lifetime?.TotalSeconds,
+                RefreshIntervalSeconds = interval?.TotalSeconds,
+                Revocations = revocations.Count,
+                IdpTokenExchanges = idpExchanges,
+                IdTokenCallbacks = provider.IdTokenCallbacks,
+                ByGrantType = byGrant,
+            },
+            Meter = new MeterStats(meter.AcquisitionsStarted, meter.CallersCoalesced, meter.Invalidations, meter.Failures, meter.Discarded, meter.AcquisitionsByCoordinator),
+            LatencyMs = new LatencyStats(
+                Percentile(all, 0.50, time),
+                Percentile(all, 0.99, time),
+                all.Count == 0 ? 0 : Ms(all[^1], time),
+                all.Count == 0 ? 0 : Math.Round(Ms((long)all.Average(), time), 2)),
+            Errors = [.. errors.OrderByDescending(e => e.Value).Select(e => new ErrorCount(e.Key, e.Value))],
+            Failures = failures,
+        };
+    }
+
+    private static string ShortGrant(string grant) => grant switch
+    {
+        EmbeddedServer.TokenExchangeGrant => "token-exchange",
+        EmbeddedServer.JwtBearerGrant => "jwt-bearer",
+        _ => grant,
+    };
+
+    private static double Percentile(List<long> sorted, double p, TimeProvider time)
+    {
+        if (sorted.Count == 0)
+        {
+            return 0;
+        }
+
+        var index = (int)Math.Ceiling(p * sorted.Count) - 1;
+        return Ms(sorted[Math.Clamp(index, 0, sorted.Count - 1)], time);
+    }
+
+    private static double Ms(long ticks, TimeProvider time) => Math.Round(ticks * 1000.0 / time.TimestampFrequency, 2);
+}

@@ -1,0 +1,44 @@
+namespace LockFree.Cli.Storm;
+
+/// <summary>Everything one storm run needs, already validated by the command line.</summary>
+internal sealed record StormSettings
+{
+    public int Clients { get; init; } = 256;
+
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Embedded server: lifetime of each access token.</summary>
+    public TimeSpan TokenLifetime { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Embedded server: how often the current token is revoked (zero: never).</summary>
+    public TimeSpan RevokeEvery { get; init; } = TimeSpan.FromSeconds(4);
+
+    public string Provider { get; init; } = Providers.StormProviders.Default;
+
+    /// <summary>A real authorization server; <see langword="null"/> runs the embedded one.</summary>
+    public Uri? Authority { get; init; }
+
+    /// <summary>The real protected resource (required with <see cref="Authority"/>).</summary>
+    public Uri? Resource { get; init; }
+
+    public string? ClientId { get; init; }
+
+    public string? ClientSecret { get; init; }
+
+    public string? Scope { get; init; }
+
+    public Uri? IdpTokenEndpoint { get; init; }
+
+    public string? IdpClientId { get; init; }
+
+    public string? IdpClientSecret { get; init; }
+
+    public string? IdToken { get; init; }
+
+    /// <summary>Whether the run uses the embedded servers.</summary>
+    public bool Embedded => Authority is null;
+
+    /// <summary>Describes the settings without any secret.</summary>
+    public override string ToString() =>
+        $"StormSettings {{ Clients = {Clients}, Duration = {Duration}, Provider = {Provider}, Authority = {Authority?.ToString() ?? "(embedded)"} }}";
+}
