@@ -17,7 +17,8 @@ internal sealed record WwwAuthenticateChallenge(string Scheme, IReadOnlyDictiona
 /// <summary>
 /// A strict-where-it-matters, lenient-where-servers-err parser of <c>WWW-Authenticate</c>: several challenges per
 /// header, quoted strings with commas and escapes, token68, case-insensitive scheme and parameter names, optional
-/// whitespace around <c>=</c>, empty list elements, and a missing comma between parameters.
+/// whitespace around <c>=</c>, empty list elements, a missing comma between parameters, and unquoted values that
+/// are not tokens (bare URLs).
 /// </summary>
 /// <remarks>Concurrency: stateless.</remarks>
 internal static class WwwAuthenticate
@@ -85,7 +86,8 @@ internal static class WwwAuthenticate
                 }
                 else
                 {
-                    value = ReadToken(s, ref pos);
+                    // RFC 9110 allows only a token here; servers also send bare URLs, so read up to a delimiter.
+                    value = ReadUnquoted(s, ref pos);
                     if (value.Length == 0)
                     {
                         throw Error("a parameter without a value", start);
@@ -150,6 +152,17 @@ internal static class WwwAuthenticate
     {
         var start = pos;
         while (pos < s.Length && IsTokenChar(s[pos]))
+        {
+            pos++;
+        }
+
+        return s[start..pos];
+    }
+
+    private static string ReadUnquoted(string s, ref int pos)
+    {
+        var start = pos;
+        while (pos < s.Length && s[pos] is not (',' or ' ' or '\t' or '"'))
         {
             pos++;
         }
