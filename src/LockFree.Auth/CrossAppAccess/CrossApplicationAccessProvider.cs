@@ -1,0 +1,462 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LockFree.Auth;
+
+/// <summary>
+/// Obtains access tokens for MCP resources through enterprise-managed authorization (cross-app access, the Identity
+/// Assertion JWT Authorization Grant): the user's ID token is exchanged at the enterprise IdP for an ID-JAG (RFC 8693),
+/// which the resource's authorization server exchanges for an access token (RFC 7523 jwt-bearer).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Flow of one exchange for (resource, authorization server): discover the authorization server's metadata (RFC 8414 with
+/// path insertion, then OpenID discovery; <c>issuer</c> validated) → ask <see cref="CrossApplicationAccessProviderOptions.IdTokenCallback"/>
+/// for the ID token → token exchange at the IdP token endpoint (configured, or discovered from
+/// <see cref="CrossApplicationAccessProviderOptions.IdpUrl"/>) with <c>audience</c> = the authorization server's issuer and
+/// <c>resource</c> = the resource; <c>issued_token_type</c> must be the ID-JAG type → jwt-bearer grant at the authorization
+/// server's token endpoint with the configured or negotiated client authentication; <c>token_type</c> must be Bearer.
+/// </para>
+/// <para>
+/// Concurrency: every member is safe to call from any thread, concurrently, and from inside
+/// <see cref="CrossApplicationAccessProviderOptions.IdTokenCallback"/>; nothing takes a lock or blocks.
+/// Tokens are cached per key (resource, authorization server), each key on its own <see cref="AuthCoordinator{T}"/>: a key
+/// never receives another key's token and never waits for another key's exchange. Concurrent
+/// <see cref="GetAccessTokenAsync"/> calls for one key that find no usable token share one exchange (one ID token callback,
+/// one IdP exchange, one authorization-server grant) and all receive the same <see cref="TokenContainer"/> instance.
+/// Authorization-server metadata and the IdP's discovered metadata are cached once per issuer, shared by all keys and
+/// coalesced the same way. A cached, unexpired token is returned without allocating and without any I/O; tokens are
+/// refreshed ahead of expiry and never returned once expired (skew and refresh-ahead per
+/// <see cref="CrossApplicationAccessProviderOptions.TokenCacheOptions"/>). A caller's <see cref="CancellationToken"/>
+/// cancels only its own wait: the exchange runs on its own token, cancelled only when every waiter has left or the
+/// provider is disposed. <see cref="InvalidateCache()"/> and <see cref="InvalidateCache(string)"/> never block and never
+/// wait for an exchange in flight; an exchange in flight when <see cref="InvalidateCache()"/> runs still completes for
+/// its waiters, but its result is not cached. Failures are delivered to every waiter of the failed exchange as one
+/// <see cref="CrossApplicationAccessException"/>; nothing is cached and the next call starts a new exchange.
+/// </para>
+/// </remarks>
+public sealed partial class CrossApplicationAccessProvider : IDisposable
+{
+    private const string IdpPurpose = "identity provider token endpoint";
+    private const string AsPurpose = "authorization server token endpoint";
+
+    private readonly Settings _settings;
+    private readonly TokenEndpointClient _tokenClient;
+    private readonly AuthorizationServerDiscovery _discovery;
+    private readonly AuthCoordinatorMap<TokenKey, TokenContainer> _tokens;
+    private readonly ILogger _logger;
+
+    // The last key served, so the fast path compares two references instead of hashing two URIs. Written with a plain
+    // reference store of an immutable object (atomic); a stale read only means taking the slow path once.
+    private volatile KeyEntry? _last;
+
+    /// <summary>Creates a provider.</summary>
+    /// <param name="options">The configuration; copied, so later changes have no effect.</param>
+    /// <param name="httpClient">The client every request goes through (metadata, IdP, authorization server); not disposed by the provider.</param>
+    /// <param name="loggerFactory">Where to log (never tokens or secrets); no logging when omitted.</param>
+    /// <param name="timeProvider">The clock and timers; <see cref="TimeProvider.System"/> when omitted.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="httpClient"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is missing or invalid; the message and <see cref="ArgumentException.ParamName"/> name it.</exception>
+    public CrossApplicationAccessProvider(
+        CrossApplicationAccessProviderOptions options,
+        HttpClient httpClient,
+        ILoggerFactory? loggerFactory = null,
+        TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(httpClient);
+        _settings = Settings.From(options);
+        var time = timeProvider ?? TimeProvider.System;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CrossApplicationAccessProvider>();
+        _tokenClient = new TokenEndpointClient(httpClient, time, _settings.MaxResponseBytes);
+        _discovery = new AuthorizationServerDiscovery(httpClient, time, _settings.MaxResponseBytes, "cross-app-access.metadata");
+        var tokenOptions = _settings.TokenCacheOptions;
+        _tokens = new AuthCoordinatorMap<TokenKey, TokenContainer>(key => new AuthCoordinator<TokenContainer>(
+            (context, ct) => AcquireAsync(key, context, ct),
+            static token => token.ExpiresAt,
+            time,
+            tokenOptions));
+    }
+
+    /// <summary>
+    /// Returns an access token for <paramref name="resourceUrl"/> issued by <paramref name="authorizationServerUrl"/>: the
+    /// cached one while it is usable, otherwise the result of the one exchange in flight for that key (started if none is).
+    /// </summary>
+    /// <param name="resourceUrl">The protected resource (MCP server); sent as <c>resource</c> to the IdP.</param>
+    /// <param name="authorizationServerUrl">The resource's authorization server (its issuer), as found in its protected resource metadata.</param>
+    /// <param name="cancellationToken">Cancels this caller's wait only; the shared exchange continues for other waiters.</param>
+    /// <returns>The token; every caller served by one exchange receives the same instance.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">A URL is not absolute.</exception>
+    /// <exception cref="CrossApplicationAccessException">The exchange failed (delivered through the task).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (delivered through the task).</exception>
+    /// <exception cref="ObjectDisposedException">The provider was disposed (delivered through the task).</exception>
+    public Task<TokenContainer> GetAccessTokenAsync(Uri resourceUrl, Uri authorizationServerUrl, CancellationToken cancellationToken = default)
+    {
+        // Fast path: two reference comparisons, then the coordinator's one volatile read of its cached completed task.
+        var last = _last;
+        if (last is not null && ReferenceEquals(last.Resource, resourceUrl) && ReferenceEquals(last.AuthorizationServer, authorizationServerUrl))
+        {
+            return last.Coordinator.GetAsync(cancellationToken);
+        }
+
+        return GetForKeyAsync(resourceUrl, authorizationServerUrl, cancellationToken);
+    }
+
+    /// <summary>
+    /// Forgets every cached token, the authorization servers' metadata and the IdP's metadata. Never blocks; exchanges in
+    /// flight complete for their waiters, but their results are not cached, and the next call starts a new exchange.
+    /// Atomic per key, not across keys.
+    /// </summary>
+    public void InvalidateCache()
+    {
+        _tokens.InvalidateAll();
+        _discovery.InvalidateAll();
+        LogInvalidatedAll();
+    }
+
+    /// <summary>
+    /// Forgets the cached token whose access token is <paramref name="rejectedAccessToken"/> (for example after the
+    /// resource answered 401 with it), only if it is still cached. A newer token, or an exchange already in flight, is
+    /// kept. Never blocks.
+    /// </summary>
+    /// <param name="rejectedAccessToken">The access token the resource rejected.</param>
+    /// <returns><see langword="true"/> if a cached token was retired by this call.</returns>
+    public bool InvalidateCache(string rejectedAccessToken)
+    {
+        ArgumentNullException.ThrowIfNull(rejectedAccessToken);
+        var acted = false;
+        foreach (var entry in _tokens.Entries)
+        {
+            if (entry.Value.Invalidate(static (token, rejected) => string.Equals(token.AccessToken, rejected, StringComparison.Ordinal), rejectedAccessToken))
+            {
+                acted = true;
+                LogInvalidatedRejected(entry.Key.Resource, entry.Key.AuthorizationServer);
+            }
+        }
+
+        return acted;
+    }
+
+    /// <summary>Cancels every exchange in flight and releases the timers; later calls fail with <see cref="ObjectDisposedException"/>. The <see cref="HttpClient"/> is not disposed.</summary>
+    public void Dispose()
+    {
+        _tokens.Dispose();
+        _discovery.Dispose();
+    }
+
+    /// <summary>The coordinator of a key (for tests and statistics).</summary>
+    internal AuthCoordinator<TokenContainer> CoordinatorFor(Uri resourceUrl, Uri authorizationServerUrl) =>
+        _tokens.For(new TokenKey(resourceUrl, authorizationServerUrl));
+
+    /// <summary>The metadata cache (for tests and statistics).</summary>
+    internal AuthorizationServerDiscovery Discovery => _discovery;
+
+    private Task<TokenContainer> GetForKeyAsync(Uri resourceUrl, Uri authorizationServerUrl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(resourceUrl);
+        ArgumentNullException.ThrowIfNull(authorizationServerUrl);
+        if (!resourceUrl.IsAbsoluteUri)
+        {
+            throw new ArgumentException("The resource URL must be an absolute URI.", nameof(resourceUrl));
+        }
+
+        if (!authorizationServerUrl.IsAbsoluteUri)
+        {
+            throw new ArgumentException("The authorization server URL must be an absolute URI.", nameof(authorizationServerUrl));
+        }
+
+        var coordinator = _tokens.For(new TokenKey(resourceUrl, authorizationServerUrl));
+        _last = new KeyEntry(resourceUrl, authorizationServerUrl, coordinator);
+        return coordinator.GetAsync(cancellationToken);
+    }
+
+    /// <summary>One exchange for <paramref name="key"/>, run by the key's coordinator on its own token.</summary>
+    private async Task<TokenContainer> AcquireAsync(TokenKey key, AcquisitionContext<TokenContainer> context, CancellationToken cancellationToken)
+    {
+        var step = "authorization server metadata discovery";
+        try
+        {
+            LogExchangeStarting(key.Resource, key.AuthorizationServer, context.IsBackgroundRefresh);
+            var metadata = await _discovery.GetAsync(key.AuthorizationServer, cancellationToken).ConfigureAwait(false);
+            var asTokenEndpoint = metadata.TokenEndpoint
+                ?? throw new CrossApplicationAccessException(
+                    $"The authorization server '{OAuthEndpoint.Describe(key.AuthorizationServer)}' publishes no token_endpoint in its metadata.",
+                    OAuthFailureReason.MalformedResponse,
+                    key.AuthorizationServer);
+            var asAuthentication = ClientAuthentication.Create(
+                ClientAuthentication.Negotiate(_settings.TokenEndpointAuthMethod, metadata.TokenEndpointAuthMethodsSupported, _settings.ClientSecret is not null, metadata.Issuer),
+                _settings.ClientId,
+                _settings.ClientSecret);
+
+            step = "identity provider discovery";
+            var (idpEndpoint, idpAuthentication) = await ResolveIdpAsync(cancellationToken).ConfigureAwait(false);
+
+            step = "ID token callback";
+            var idToken = await _settings.IdTokenCallback(new CrossApplicationAccessContext(key.Resource, key.AuthorizationServer), cancellationToken).ConfigureAwait(false);
+            if (string.IsNullOrWhiteSpace(idToken))
+            {
+                throw new CrossApplicationAccessException(
+                    "The IdTokenCallback returned an empty ID token.",
+                    OAuthFailureReason.InvalidInput);
+            }
+
+            step = "token exchange at the identity provider";
+            List<KeyValuePair<string, string>> exchange =
+            [
+                new("grant_type", OAuthConstants.GrantTypeTokenExchange),
+                new("requested_token_type", OAuthConstants.TokenTypeIdJag),
+                new("subject_token", idToken),
+                new("subject_token_type", OAuthConstants.TokenTypeIdToken),
+                new("audience", metadata.Issuer.OriginalString),
+                new("resource", key.Resource.OriginalString),
+            ];
+            if (_settings.IdpScope is { } idpScope)
+            {
+                exchange.Add(new("scope", idpScope));
+            }
+
+            var jag = await _tokenClient.RequestAsync(
+                new TokenRequest
+                {
+                    Endpoint = idpEndpoint,
+                    Parameters = exchange,
+                    Authentication = idpAuthentication,
+                    Issuer = _settings.IdpIssuer,
+                    Purpose = IdpPurpose,
+                    RequiredIssuedTokenType = OAuthConstants.TokenTypeIdJag,
+                },
+                cancellationToken).ConfigureAwait(false);
+            LogIdJagObtained(key.Resource, OAuthEndpoint.Describe(idpEndpoint));
+
+            step = "JWT bearer grant at the authorization server";
+            List<KeyValuePair<string, string>> grant =
+            [
+                new("grant_type", OAuthConstants.GrantTypeJwtBearer),
+                new("assertion", jag.Tokens.AccessToken),
+            ];
+            if (_settings.Scope is { } scope)
+            {
+                grant.Add(new("scope", scope));
+            }
+
+            var response = await _tokenClient.RequestAsync(
+                new TokenRequest
+                {
+                    Endpoint = asTokenEndpoint,
+                    Parameters = grant,
+                    Authentication = asAuthentication,
+                    Issuer = metadata.Issuer,
+                    Purpose = AsPurpose,
+                    RequiredTokenType = OAuthConstants.Bearer,
+                },
+                cancellationToken).ConfigureAwait(false);
+            LogAccessTokenObtained(key.Resource, key.AuthorizationServer, response.Tokens.ExpiresIn);
+            return response.Tokens;
+        }
+        catch (CrossApplicationAccessException ex)
+        {
+            LogExchangeFailed(key.Resource, key.AuthorizationServer, step, ex.Reason, ex.Error);
+            throw;
+        }
+        catch (OAuthException ex)
+        {
+            LogExchangeFailed(key.Resource, key.AuthorizationServer, step, ex.Reason, ex.Error);
+            throw new CrossApplicationAccessException($"Cross-app access to '{OAuthEndpoint.Describe(key.Resource)}' failed during the {step}: {ex.Message}", ex);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException && step == "ID token callback")
+        {
+            LogExchangeFailed(key.Resource, key.AuthorizationServer, step, OAuthFailureReason.InvalidInput, null);
+            throw new CrossApplicationAccessException(
+                $"Cross-app access to '{OAuthEndpoint.Describe(key.Resource)}' failed: the IdTokenCallback threw {ex.GetType().Name}.",
+                OAuthFailureReason.InvalidInput,
+                innerException: ex);
+        }
+    }
+
+    private async Task<(Uri Endpoint, ClientAuthentication Authentication)> ResolveIdpAsync(CancellationToken cancellationToken)
+    {
+        if (_settings.IdpTokenEndpoint is { } configured)
+        {
+            return (configured, _settings.IdpAuthentication!);
+        }
+
+        // Discovered from the IdP issuer: cached and coalesced like the authorization servers' metadata.
+        var metadata = await _discovery.GetAsync(_settings.IdpIssuer!, cancellationToken).ConfigureAwait(false);
+        var endpoint = metadata.TokenEndpoint
+            ?? throw new CrossApplicationAccessException(
+                $"The identity provider '{OAuthEndpoint.Describe(_settings.IdpIssuer!)}' publishes no token_endpoint in its metadata.",
+                OAuthFailureReason.MalformedResponse,
+                _settings.IdpIssuer);
+        var authentication = _settings.IdpAuthentication ?? ClientAuthentication.Create(
+            ClientAuthentication.Negotiate(null, metadata.TokenEndpointAuthMethodsSupported, _settings.IdpClientSecret is not null, metadata.Issuer),
+            _settings.IdpClientId,
+            _settings.IdpClientSecret);
+        return (endpoint, authentication);
+    }
+
+    [LoggerMessage(1, LogLevel.Debug, "Cross-app access exchange starting for resource {Resource} via authorization server {AuthorizationServer} (background refresh: {IsBackgroundRefresh}).")]
+    private partial void LogExchangeStarting(Uri resource, Uri authorizationServer, bool isBackgroundRefresh);
+
+    [LoggerMessage(2, LogLevel.Debug, "Obtained an ID-JAG for resource {Resource} from {IdpTokenEndpoint}.")]
+    private partial void LogIdJagObtained(Uri resource, string idpTokenEndpoint);
+
+    [LoggerMessage(3, LogLevel.Information, "Obtained an access token for resource {Resource} from authorization server {AuthorizationServer} (expires in {ExpiresIn}).")]
+    private partial void LogAccessTokenObtained(Uri resource, Uri authorizationServer, TimeSpan? expiresIn);
+
+    [LoggerMessage(4, LogLevel.Warning, "Cross-app access for resource {Resource} via authorization server {AuthorizationServer} failed during the {Step}: {Reason} {OAuthError}.")]
+    private partial void LogExchangeFailed(Uri resource, Uri authorizationServer, string step, OAuthFailureReason reason, string? oAuthError);
+
+    [LoggerMessage(5, LogLevel.Debug, "Cross-app access cache invalidated (tokens and metadata).")]
+    private partial void LogInvalidatedAll();
+
+    [LoggerMessage(6, LogLevel.Debug, "Rejected access token for resource {Resource} via authorization server {AuthorizationServer} retired.")]
+    private partial void LogInvalidatedRejected(Uri resource, Uri authorizationServer);
+
+    /// <summary>The cache key: one coordinator per (resource, authorization server).</summary>
+    private readonly record struct TokenKey(Uri Resource, Uri AuthorizationServer);
+
+    /// <summary>The last key served and its coordinator (immutable).</summary>
+    private sealed class KeyEntry(Uri resource, Uri authorizationServer, AuthCoordinator<TokenContainer> coordinator)
+    {
+        public Uri Resource { get; } = resource;
+
+        public Uri AuthorizationServer { get; } = authorizationServer;
+
+        public AuthCoordinator<TokenContainer> Coordinator { get; } = coordinator;
+    }
+
+    /// <summary>The validated, immutable copy of the options.</summary>
+    private sealed record Settings(
+        string ClientId,
+        string? ClientSecret,
+        string? TokenEndpointAuthMethod,
+        string? Scope,
+        Uri? IdpIssuer,
+        Uri? IdpTokenEndpoint,
+        string IdpClientId,
+        string? IdpClientSecret,
+        ClientAuthentication? IdpAuthentication,
+        string? IdpScope,
+        Func<CrossApplicationAccessContext, CancellationToken, Task<string>> IdTokenCallback,
+        int MaxResponseBytes,
+        AuthCoordinatorOptions? TokenCacheOptions)
+    {
+        private static readonly string[] s_methods = [OAuthConstants.ClientSecretBasic, OAuthConstants.ClientSecretPost, OAuthConstants.None];
+
+        public static Settings From(CrossApplicationAccessProviderOptions o)
+        {
+            Require(o.ClientId, nameof(o.ClientId));
+            Require(o.IdpClientId, nameof(o.IdpClientId));
+            if (o.IdTokenCallback is null)
+            {
+                throw Invalid(nameof(o.IdTokenCallback), "IdTokenCallback is required.");
+            }
+
+            var clientSecret = string.IsNullOrEmpty(o.ClientSecret) ? null : o.ClientSecret;
+            var idpClientSecret = string.IsNullOrEmpty(o.IdpClientSecret) ? null : o.IdpClientSecret;
+            var method = Method(o.TokenEndpointAuthMethod, clientSecret, nameof(o.TokenEndpointAuthMethod), nameof(o.ClientSecret));
+            var idpMethod = Method(o.IdpTokenEndpointAuthMethod, idpClientSecret, nameof(o.IdpTokenEndpointAuthMethod), nameof(o.IdpClientSecret));
+
+            if (string.IsNullOrWhiteSpace(o.IdpUrl) && string.IsNullOrWhiteSpace(o.IdpTokenEndpoint))
+            {
+                throw Invalid(nameof(o.IdpUrl), "One of IdpUrl or IdpTokenEndpoint is required.");
+            }
+
+            var idpIssuer = ParseUrl(o.IdpUrl, nameof(o.IdpUrl));
+            var idpTokenEndpoint = ParseUrl(o.IdpTokenEndpoint, nameof(o.IdpTokenEndpoint));
+            if (o.MaxResponseBytes <= 0)
+            {
+                throw Invalid(nameof(o.MaxResponseBytes), "MaxResponseBytes must be positive.");
+            }
+
+            AuthCoordinatorOptions? cacheOptions = null;
+            if (o.TokenCacheOptions is { } t)
+            {
+                try
+                {
+                    t.Validate();
+                }
+                catch (ArgumentException ex)
+                {
+                    throw Invalid(nameof(o.TokenCacheOptions), $"TokenCacheOptions is invalid: {ex.Message}", ex);
+                }
+
+                cacheOptions = new AuthCoordinatorOptions
+                {
+                    SkewMargin = t.SkewMargin,
+                    MaxSkewFraction = t.MaxSkewFraction,
+                    RefreshAheadWindow = t.RefreshAheadWindow,
+                    MaxRefreshAheadFraction = t.MaxRefreshAheadFraction,
+                    RefreshRetryDelay = t.RefreshRetryDelay,
+                    Name = t.Name,
+                };
+            }
+
+            cacheOptions ??= new AuthCoordinatorOptions { Name = "cross-app-access" };
+
+            // With a configured IdP endpoint the IdP method is known now; with discovery it may be negotiated later.
+            var idpAuthentication = idpMethod is not null || idpTokenEndpoint is not null
+                ? ClientAuthentication.Create(idpMethod ?? ClientAuthentication.Negotiate(null, null, idpClientSecret is not null), o.IdpClientId, idpClientSecret)
+                : null;
+
+            return new Settings(
+                o.ClientId,
+                clientSecret,
+                method,
+                string.IsNullOrWhiteSpace(o.Scope) ? null : o.Scope,
+                idpIssuer,
+                idpTokenEndpoint,
+                o.IdpClientId,
+                idpClientSecret,
+                idpAuthentication,
+                string.IsNullOrWhiteSpace(o.IdpScope) ? null : o.IdpScope,
+                o.IdTokenCallback,
+                o.MaxResponseBytes,
+                cacheOptions);
+        }
+
+        private static ArgumentException Invalid(string option, string message, Exception? inner = null) => new(message, option, inner);
+
+        private static void Require(string? value, string name)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                throw Invalid(name, $"{name} is required.");
+            }
+        }
+
+        private static string? Method(string? method, string? secret, string name, string secretName)
+        {
+            if (string.IsNullOrEmpty(method))
+            {
+                return null;
+            }
+
+            if (!s_methods.Contains(method, StringComparer.Ordinal))
+            {
+                throw Invalid(name, $"{name} must be client_secret_basic, client_secret_post or none.");
+            }
+
+            if (method != OAuthConstants.None && secret is null)
+            {
+                throw Invalid(secretName, $"{name} '{method}' requires {secretName}.");
+            }
+
+            return method;
+        }
+
+        private static Uri? ParseUrl(string? value, string name)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                return null;
+            }
+
+            return OAuthEndpoint.TryParseAbsolute(value)
+                ?? throw Invalid(name, $"{name} must be an absolute http(s) URL.");
+        }
+
+        public override string ToString() => $"Settings {{ ClientId = {ClientId}, IdpClientId = {IdpClientId} }}";
+    }
+}

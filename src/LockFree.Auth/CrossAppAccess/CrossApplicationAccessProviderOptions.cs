@@ -1,0 +1,72 @@
+namespace LockFree.Auth;
+
+/// <summary>
+/// Configuration of a <see cref="CrossApplicationAccessProvider"/>: the MCP client's registration at the resource's
+/// authorization server, and its registration at the enterprise identity provider (IdP).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Required: <see cref="ClientId"/>, <see cref="IdpClientId"/>, <see cref="IdTokenCallback"/>, and one of
+/// <see cref="IdpUrl"/> / <see cref="IdpTokenEndpoint"/>. The provider's constructor throws
+/// <see cref="ArgumentException"/> naming the first invalid option.
+/// </para>
+/// <para>
+/// Concurrency: the provider copies the options when it is constructed; later changes to this instance have no effect
+/// on it. The instance itself is not thread-safe to mutate.
+/// </para>
+/// </remarks>
+public sealed class CrossApplicationAccessProviderOptions
+{
+    /// <summary>The client ID at the resource's authorization server (required).</summary>
+    public string ClientId { get; set; } = string.Empty;
+
+    /// <summary>The client secret at the resource's authorization server (a secret), if the client is confidential.</summary>
+    public string? ClientSecret { get; set; }
+
+    /// <summary>
+    /// How the client authenticates at the authorization server: <c>client_secret_basic</c>, <c>client_secret_post</c> or
+    /// <c>none</c>. When <see langword="null"/>, it is negotiated from the server's
+    /// <c>token_endpoint_auth_methods_supported</c>: with a secret <c>client_secret_basic</c> (or <c>client_secret_post</c>
+    /// if only that is advertised), without one <c>none</c>.
+    /// </summary>
+    public string? TokenEndpointAuthMethod { get; set; }
+
+    /// <summary>The <c>scope</c> requested from the authorization server (space-separated), if any.</summary>
+    public string? Scope { get; set; }
+
+    /// <summary>The IdP's issuer URL; its token endpoint is discovered (RFC 8414, then OpenID discovery) unless <see cref="IdpTokenEndpoint"/> is set.</summary>
+    public string? IdpUrl { get; set; }
+
+    /// <summary>The IdP's token endpoint; when set, no IdP discovery happens.</summary>
+    public string? IdpTokenEndpoint { get; set; }
+
+    /// <summary>The client ID at the IdP (required).</summary>
+    public string IdpClientId { get; set; } = string.Empty;
+
+    /// <summary>The client secret at the IdP (a secret), if the client is confidential there.</summary>
+    public string? IdpClientSecret { get; set; }
+
+    /// <summary>
+    /// How the client authenticates at the IdP: <c>client_secret_basic</c>, <c>client_secret_post</c> or <c>none</c>. When
+    /// <see langword="null"/>, negotiated like <see cref="TokenEndpointAuthMethod"/> from the IdP's discovered metadata
+    /// (<c>client_secret_basic</c> with a secret when <see cref="IdpTokenEndpoint"/> is configured, <c>none</c> without).
+    /// </summary>
+    public string? IdpTokenEndpointAuthMethod { get; set; }
+
+    /// <summary>The <c>scope</c> of the token exchange at the IdP, if any.</summary>
+    public string? IdpScope { get; set; }
+
+    /// <summary>
+    /// Returns the user's OpenID Connect ID token issued by the IdP (required). Called once per exchange (not once per
+    /// caller), on the exchange's token, which is cancelled only when every caller waiting for it gave up. It may call
+    /// <see cref="CrossApplicationAccessProvider.InvalidateCache()"/>.
+    /// </summary>
+    public Func<CrossApplicationAccessContext, CancellationToken, Task<string>> IdTokenCallback { get; set; } = null!;
+
+    /// <summary>The largest response body accepted from any endpoint, in bytes.</summary>
+    /// <value>The default value is 1 MiB.</value>
+    public int MaxResponseBytes { get; set; } = OAuthHttp.DefaultMaxResponseBytes;
+
+    /// <summary>Expiry, skew and refresh-ahead rules of the cached access tokens; the defaults of <see cref="AuthCoordinatorOptions"/> when <see langword="null"/>.</summary>
+    public AuthCoordinatorOptions? TokenCacheOptions { get; set; }
+}
