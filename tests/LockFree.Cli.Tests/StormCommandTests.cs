@@ -50,6 +50,18 @@ public sealed class StormCommandTests
         Assert.Equal(string.Empty, run.Error);
     }
 
+    [Theory]
+    [InlineData("client-oauth", "ClientOAuthHandler")]
+    [InlineData("core", "AuthCoordinator")]
+    public async Task Each_provider_passes_a_short_storm(string provider, string shown)
+    {
+        var run = await CliHarness.RunAsync(["--provider", provider, "-c", "8", "-d", "2s", "--revoke-every", "700ms"]);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains(shown, run.Out);
+        Assert.Contains("PASS", run.Out);
+    }
+
     [Fact]
     public async Task Plain_storm_prints_progress_and_a_summary_with_the_ideal_and_no_secrets()
     {

@@ -90,6 +90,10 @@ internal sealed class EmbeddedServer : IAsyncDisposable
     private long _revokedRejections;
     private long _expiredRejections;
     private long _unknownRejections;
+    private long _initialIssues;
+    private long _aheadIssues;
+    private long _lapsedIssues;
+    private long _afterRevocationIssues;
 
     private EmbeddedServer(WebApplication app, EmbeddedServerSettings settings, TimeProvider time)
     {
@@ -127,7 +131,8 @@ internal sealed class EmbeddedServer : IAsyncDisposable
         Interlocked.Read(ref _revokedRejections),
         Interlocked.Read(ref _expiredRejections),
         Interlocked.Read(ref _unknownRejections),
-        _revocationTimestamps.Count);
+        _revocationTimestamps.Count,
+        new IssueReasons(Interlocked.Read(ref _initialIssues), Interlocked.Read(ref _aheadIssues), Interlocked.Read(ref _lapsedIssues), Interlocked.Read(ref _afterRevocationIssues)));
 
     /// <summary>When tokens were revoked (<see cref="TimeProvider.GetTimestamp"/> values).</summary>
     public IReadOnlyList<long> RevocationTimestamps => [.. _revocationTimestamps];
@@ -326,7 +331,8 @@ internal sealed class EmbeddedServer : IAsyncDisposable
     {
         var token = EmbeddedServerSettings.RandomToken("at_");
         var now = _time.GetUtcNow();
-        _tokens[token] = new IssuedToken(now + Settings.TokenLifetime, Revoked: false);
+        Classify(now);
+        _tokens[token] = new IssuedToken(now, now + Settings.TokenLifetime, Revoked: false);
         Volatile.Write(ref _latestAccessToken, token);
         _issueTimestamps.Enqueue(_time.GetTimestamp());
         return Json(context, new Dictionary<string, object>
@@ -337,6 +343,31 @@ internal sealed class EmbeddedServer : IAsyncDisposable
             ["scope"] = "storm",
         }, noStore: true);
     }
+
+    // Why this token was needed: the first one, a replacement of a revoked one, a refresh while the previous token
+    // was still usable (refresh-ahead: nobody waited), or a replacement after the previous one lapsed.
+    private void Classify(DateTimeOffset now)
+    {
+        var previous = Volatile.Read(ref _latestAccessToken);
+        if (previous is null || !_tokens.TryGetValue(previous, out var issued))
+        {
+            Interlocked.Increment(ref _initialIssues);
+        }
+        else if (issued.Revoked)
+        {
+            Interlocked.Increment(ref _afterRevocationIssues);
+        }
+        else if (now - issued.IssuedAt < UsableFor(Settings.TokenLifetime))
+        {
+            Interlocked.Increment(ref _aheadIssues);
+        }
+        else
+        {
+            Interlocked.Increment(ref _lapsedIssues);
+        }
+    }
+
+    private static TimeSpan UsableFor(TimeSpan lifetime) => Storm.IdealExchanges.UsableFor(lifetime);
 
     // ---------------------------------------------------------------- identity provider (cross-app access)
 
@@ -498,7 +529,7 @@ internal sealed class EmbeddedServer : IAsyncDisposable
         return context.Response.WriteAsync(JsonSerializer.Serialize(body));
     }
 
-    private sealed record IssuedToken(DateTimeOffset ExpiresAt, bool Revoked);
+    private sealed record IssuedToken(DateTimeOffset IssuedAt, DateTimeOffset ExpiresAt, bool Revoked);
 }
 
 /// <summary>What the embedded servers counted.</summary>
@@ -512,7 +543,8 @@ internal readonly record struct EmbeddedServerCounters(
     long RevokedRejections,
     long ExpiredRejections,
     long UnknownRejections,
-    long Revocations)
+    long Revocations,
+    IssueReasons IssueReasons)
 {
     /// <summary>Access tokens issued by the authorization server.</summary>
     public long AccessTokensIssued => ClientCredentialsGrants + JwtBearerGrants;
@@ -520,3 +552,10 @@ internal readonly record struct EmbeddedServerCounters(
     /// <summary>All 401 responses of the protected resource.</summary>
     public long Unauthorized => Challenges + RevokedRejections + ExpiredRejections + UnknownRejections;
 }
+
+/// <summary>Why each access token was issued.</summary>
+/// <param name="Initial">The first token (or the first after the server lost track of the previous one).</param>
+/// <param name="Ahead">A refresh while the previous token was still usable: refresh-ahead, no caller had to wait.</param>
+/// <param name="Lapsed">A replacement after the previous token was no longer usable (expiry minus skew): callers waited.</param>
+/// <param name="AfterRevocation">A replacement of a revoked token.</param>
+internal sealed record IssueReasons(long Initial, long Ahead, long Lapsed, long AfterRevocation);

@@ -41,6 +41,12 @@ internal static class SummaryText
             ("401 responses", Unauthorized(r.Unauthorized)),
             ("token exchanges", Exchanges(r.Exchanges)),
         };
+        if (r.Exchanges.Reasons is { } why)
+        {
+            lines.Add(("why each token", string.Create(Inv,
+                $"{why.Initial:N0} first, {why.Ahead:N0} refreshed ahead of expiry (nobody waited), {why.Lapsed:N0} after the previous token lapsed (callers waited), {why.AfterRevocation:N0} after revocation")));
+        }
+
         if (r.Exchanges.IdpTokenExchanges is { } idp)
         {
             lines.Add(("IdP exchanges", string.Create(Inv, $"{idp:N0} (ID token -> ID-JAG, RFC 8693){(r.Exchanges.IdTokenCallbacks is { } cb ? string.Create(Inv, $"; ID-token callback ran {cb:N0} time(s)") : "")}")));

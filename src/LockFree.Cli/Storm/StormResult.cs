@@ -71,6 +71,9 @@ internal sealed record ExchangeStats
     /// <summary>Cross-app access: how often the application was asked for the ID token.</summary>
     public long? IdTokenCallbacks { get; init; }
 
+    /// <summary>Embedded server: why each access token was issued (refresh-ahead, lapsed, after revocation).</summary>
+    public Embedded.IssueReasons? Reasons { get; init; }
+
     /// <summary>Token requests per grant type, as seen on the provider's back channel.</summary>
     public required IReadOnlyDictionary<string, long> ByGrantType { get; init; }
 

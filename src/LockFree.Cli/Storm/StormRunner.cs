@@ -319,6 +319,7 @@ internal static class StormRunner
                 Revocations = revocations.Count,
                 IdpTokenExchanges = idpExchanges,
                 IdTokenCallbacks = provider.IdTokenCallbacks,
+                Reasons = counters?.IssueReasons,
                 ByGrantType = byGrant,
             },
             Meter = new MeterStats(meter.AcquisitionsStarted, meter.CallersCoalesced, meter.Invalidations, meter.Failures, meter.Discarded, meter.AcquisitionsByCoordinator),
