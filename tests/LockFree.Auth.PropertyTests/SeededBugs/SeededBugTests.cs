@@ -70,7 +70,7 @@ public sealed class SeededBugTests(ITestOutputHelper output)
             ("volatile write, preempted", SeededCells.VolatileWritePreempted, "cold gets", LinearizabilityTests.ColdGets, true),
             ("check-then-write, preempted", SeededCells.CheckThenWritePreempted, "cold gets", LinearizabilityTests.ColdGets, true),
             ("publish overwrites invalidation", SeededCells.PublishOverwritesInvalidation, "mixed", LinearizabilityTests.Mixed, false),
-            ("lost invalidation", SeededCells.LostInvalidation, "model-based", ModelBasedTests.Run, true),
+            ("lost invalidation", SeededCells.LostInvalidation, "model-based", (c, n) => ModelBasedTests.Run(c, n), true),
             ("lost invalidation", SeededCells.LostInvalidation, "mixed", LinearizabilityTests.Mixed, false),
         };
         var missed = new List<string>();

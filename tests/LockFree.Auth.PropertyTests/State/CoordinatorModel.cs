@@ -1,3 +1,4 @@
+using LockFree.Auth.PropertyTests.Support;
 using System.Globalization;
 
 namespace LockFree.Auth.PropertyTests.State;
@@ -8,7 +9,7 @@ namespace LockFree.Auth.PropertyTests.State;
 /// snapshots, CAS or tasks; it states the observable outcome (token returned, generation, acquisitions started and
 /// their context, what is cached and until when, counters).
 /// </summary>
-internal sealed class CoordinatorModel(bool observesCancellation)
+internal sealed class CoordinatorModel(bool observesCancellation, Coverage? coverage = null)
 {
     private static readonly AuthCoordinatorOptions Options = Step.Options();
 
@@ -33,11 +34,15 @@ internal sealed class CoordinatorModel(bool observesCancellation)
             case Step.Invalidate: Invalidate(); break;
             case Step.Reject r: Reject(r.Current); break;
             case Step.Advance a: Advance(a.Kind); break;
+            case Step.Dispose: Dispose(); break;
+            case Step.InvalidateFromInside: Key().InvalidateOnNextStart = true; break;
             case Step.SwitchKey: _currentKey = _currentKey == Step.Keys[0] ? Step.Keys[1] : Step.Keys[0]; break;
         }
 
         Trace.Add(Observe(step));
     }
+
+    private void Reach(string situation) => coverage?.Reach(situation);
 
     private KeyModel Key()
     {
@@ -56,15 +61,29 @@ internal sealed class CoordinatorModel(bool observesCancellation)
         var k = Key();
         var caller = new CallerModel(_callers.Count + 1, _currentKey, kind == TokenKind.Cancellable);
         _callers.Add(caller);
+        if (_currentKey != Step.Keys[0])
+        {
+            Reach("second key used");
+        }
+
         if (k.Value is not null && k.Fresh)
         {
+            Reach(k.Pending is null ? "served from cache" : "served from cache while refreshing");
             caller.Serve(k.Value);
             return;
         }
 
         if (kind == TokenKind.PreCancelled)
         {
+            Reach("pre-cancelled caller, no usable value");
             caller.Status = "cancel";
+            return;
+        }
+
+        if (k.Disposed)
+        {
+            Reach("get after dispose");
+            caller.Status = "fault"; // ObjectDisposedException
             return;
         }
 
@@ -72,13 +91,15 @@ internal sealed class CoordinatorModel(bool observesCancellation)
         {
             // Refresh is due (timers are exact here, so the value is still usable): the first caller starts the
             // background refresh; every caller is served the cached value at once.
+            var served = k.Value;
+            k.Fresh = true;
             if (k.Pending is null)
             {
+                Reach("background refresh started on use");
                 Start(k, background: true);
             }
 
-            k.Fresh = true;
-            caller.Serve(k.Value);
+            caller.Serve(served);
             return;
         }
 
@@ -88,16 +109,19 @@ internal sealed class CoordinatorModel(bool observesCancellation)
             {
                 if (!pending.Abandoned)
                 {
+                    Reach(pending.Background ? "joined a background refresh" : "joined an acquisition");
                     k.Coalesced++;
                     Join(pending, caller);
                     return;
                 }
 
                 // Every waiter left an acquisition whose work ignores cancellation: the caller removes it and starts anew.
+                Reach("abandoned acquisition removed by the next caller");
                 k.Pending = null;
                 continue;
             }
 
+            Reach(k.Retired is null ? "cold acquisition" : "acquisition after a retired value");
             Join(Start(k, background: false), caller);
             return;
         }
@@ -114,6 +138,14 @@ internal sealed class CoordinatorModel(bool observesCancellation)
         };
         k.Acquisitions.Add(a);
         k.Pending = a;
+        if (k.InvalidateOnNextStart)
+        {
+            // I9: the acquisition delegate itself calls Invalidate() before it returns; the invalidation wins.
+            k.InvalidateOnNextStart = false;
+            Reach(background ? "re-entrant invalidate from a background refresh" : "re-entrant invalidate from an acquisition");
+            Invalidate(k);
+        }
+
         return a;
     }
 
@@ -150,8 +182,10 @@ internal sealed class CoordinatorModel(bool observesCancellation)
             k.Published++;
             k.Pending = null;
             var (usableUntil, refreshAt) = SnapshotPropertyTests.ExpectedSchedule(expiresAt, _now, Options);
+            Reach(lifetime is null ? "published without expiry" : "published with expiry");
             if (usableUntil is { } u && u <= _now)
             {
+                Reach("already expired on arrival: not cached");
                 k.ClearValue();
                 k.Retired = token;
             }
@@ -168,6 +202,7 @@ internal sealed class CoordinatorModel(bool observesCancellation)
         }
         else
         {
+            Reach("result discarded (invalidated meanwhile)");
             k.Discarded++;
         }
 
@@ -192,11 +227,13 @@ internal sealed class CoordinatorModel(bool observesCancellation)
     {
         a.Status = outcome;
         k.Failed++;
+        Reach(outcome == "fail" ? "acquisition failed" : "acquisition cancelled");
         if (ReferenceEquals(k.Pending, a))
         {
             k.Pending = null;
             if (k.Value is not null)
             {
+                Reach("background refresh failed: value kept, retried later");
                 k.Fresh = true;
                 var retryAt = _now + Options.RefreshRetryDelay;
                 k.RefreshAt = k.UsableUntil is { } u && u < retryAt ? u : retryAt;
@@ -223,8 +260,10 @@ internal sealed class CoordinatorModel(bool observesCancellation)
         caller.Status = "cancel";
         var a = caller.WaitingOn!;
         a.CancellableWaiters--;
+        Reach("caller cancelled its own wait");
         if (a.CancellableWaiters == 0 && !a.Pinned)
         {
+            Reach(observesCancellation ? "last waiter left: work cancelled" : "last waiter left: work ignores cancellation");
             a.Abandoned = true;
             if (observesCancellation)
             {
@@ -234,14 +273,43 @@ internal sealed class CoordinatorModel(bool observesCancellation)
     }
 
     // I3: everything is forgotten, a new generation opens; work in flight still completes for its own waiters.
-    private void Invalidate()
+    private void Invalidate() => Invalidate(Key());
+
+    private void Invalidate(KeyModel k)
     {
-        var k = Key();
+        Reach(k.Pending is null ? "invalidated" : "invalidated with an acquisition in flight");
         k.Generation++;
         k.ClearValue();
         k.Retired = null;
         k.Pending = null;
         k.Invalidations++;
+    }
+
+    // I6: Dispose forgets the state (new generation, not counted as an invalidation) and cancels the work in flight;
+    // later gets fail with ObjectDisposedException.
+    private void Dispose()
+    {
+        var k = Key();
+        if (k.Disposed)
+        {
+            return;
+        }
+
+        k.Disposed = true;
+        k.Generation++;
+        k.ClearValue();
+        k.Retired = null;
+        var pending = k.Pending;
+        k.Pending = null;
+        if (pending is not null)
+        {
+            Reach("disposed with an acquisition in flight");
+            pending.Abandoned = true;
+            if (observesCancellation)
+            {
+                Fail(k, pending, "cancel");
+            }
+        }
     }
 
     // I4: only the value that was rejected is retired; an acquisition in flight stays.
@@ -255,9 +323,11 @@ internal sealed class CoordinatorModel(bool observesCancellation)
             k.ClearValue();
             k.Invalidations++;
             _lastResult = "true";
+            Reach(k.Pending is null ? "rejected token retired" : "rejected token retired, refresh in flight kept");
         }
         else
         {
+            Reach("stale rejection ignored");
             _lastResult = "false";
         }
     }
@@ -282,11 +352,13 @@ internal sealed class CoordinatorModel(bool observesCancellation)
 
             if (_now >= until)
             {
+                Reach(k.Pending is null ? "expired: retired by the timer" : "expired while refreshing");
                 k.Retired = k.Value;
                 k.ClearValue();
             }
             else if (k.Fresh && k.Pending is null && k.RefreshAt <= _now)
             {
+                Reach("refresh due: fast path off");
                 k.Fresh = false; // refresh due: the next caller starts it (an idle client causes no traffic)
             }
         }
@@ -319,6 +391,9 @@ internal sealed class CoordinatorModel(bool observesCancellation)
         public long Discarded { get; set; }
         public long Failed { get; set; }
         public long Invalidations { get; set; }
+
+        public bool Disposed { get; set; }
+        public bool InvalidateOnNextStart { get; set; }
 
         public string TokenName(int number) => $"{Key}-{number}";
 

@@ -48,6 +48,8 @@ internal sealed class CoordinatorSystem
             case Step.Invalidate: _map.For(_currentKey).Invalidate(); break;
             case Step.Reject r: Reject(r.Current); break;
             case Step.Advance a: Advance(a.Kind); break;
+            case Step.Dispose: _map.For(_currentKey).Dispose(); break;
+            case Step.InvalidateFromInside: _acquirers[_currentKey].InvalidateOnNextStart = _map.For(_currentKey); break;
             case Step.SwitchKey: _currentKey = _currentKey == Step.Keys[0] ? Step.Keys[1] : Step.Keys[0]; break;
         }
 

@@ -51,6 +51,12 @@ internal abstract record Step
 
     public sealed record Advance(AdvanceKind Kind) : Step;
 
+    /// <summary>Disposes the current key's coordinator (its work in flight is cancelled; later gets fail).</summary>
+    public sealed record Dispose : Step;
+
+    /// <summary>The next acquisition of the current key calls <c>Invalidate()</c> from inside its delegate (I9).</summary>
+    public sealed record InvalidateFromInside : Step;
+
     /// <summary>Later operations act on the other key of the <see cref="AuthCoordinatorMap{TKey,T}"/>.</summary>
     public sealed record SwitchKey : Step;
 

@@ -27,8 +27,17 @@ internal sealed class ScriptedAcquirer(string key, FakeTimeProvider time, bool o
     /// <summary>Gates whose work has not ended yet, in start order.</summary>
     public IReadOnlyList<Gate> Open => [.. Gates.Where(g => !g.Task.IsCompleted)];
 
+    /// <summary>When set, the next acquisition calls <c>Invalidate()</c> on this coordinator from inside the delegate (I9).</summary>
+    public AuthCoordinator<TokenContainer>? InvalidateOnNextStart { get; set; }
+
     public Task<TokenContainer> AcquireAsync(AcquisitionContext<TokenContainer> context, CancellationToken cancellationToken)
     {
+        if (InvalidateOnNextStart is { } coordinator)
+        {
+            InvalidateOnNextStart = null;
+            coordinator.Invalidate();
+        }
+
         var gate = new Gate(Interlocked.Increment(ref _started), context, time.GetUtcNow(), this);
         _gates.Enqueue(gate);
         if (observesCancellation)
