@@ -118,7 +118,7 @@ public sealed class ClientOAuthProvider : IDisposable
     // ---------------------------------------------------------------- handler entry points
 
     /// <summary>Fast path: the usable token of the scope set in use, or null. Volatile reads only, no allocation.</summary>
-    internal TokenEntry? TryGetCachedEntry() => _state.Current.Active?.Current.Value;
+    internal TokenEntry? TryGetCachedEntry() => _state.Current.Active?.Current.FreshValue; // null once a refresh is due: the slow path starts it
 
     /// <summary>
     /// Slow path before a request is sent: the token of the scope set in use (refreshed if it expired; restored from

@@ -77,6 +77,13 @@ public sealed record AuthSnapshot<T> where T : class
     /// <summary>Whether the fast path serves <see cref="Value"/> (it is fresh, or its refresh is already in flight).</summary>
     public bool IsFresh => Fast is not null;
 
+    /// <summary>
+    /// <see cref="Value"/> when the fast path serves it, else <see langword="null"/>. Callers that peek at the value
+    /// instead of calling <see cref="AuthCoordinator{T}.GetAsync"/> must use this, so that a due refresh still starts
+    /// (through their fallback to <c>GetAsync</c>).
+    /// </summary>
+    public T? FreshValue => Fast is null ? null : Value;
+
     /// <summary>Installs <paramref name="acquisition"/> (created for generation <c>Generation + 1</c>); the value, if any, is kept for refresh-ahead.</summary>
     internal AuthSnapshot<T> WithPending(Acquisition<T> acquisition)
     {

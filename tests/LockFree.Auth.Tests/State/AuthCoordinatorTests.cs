@@ -314,11 +314,14 @@ public sealed class AuthCoordinatorTests
 
         _time.Advance(TimeSpan.FromSeconds(79));
         Assert.True(coordinator.Current.IsFresh);
+        Assert.Same(first, coordinator.Current.FreshValue);
         _time.Advance(TimeSpan.FromSeconds(1)); // 80 s: refresh-ahead is due (min(2 min, 20 %) before expiry)
         Assert.False(coordinator.Current.IsFresh);
         Assert.Equal(1, acquirer.Started); // the timer only marks it due
 
-        Assert.Same(first, await coordinator.GetAsync()); // the next caller starts it and is served at once
+        Assert.Null(coordinator.Current.FreshValue); // peeking callers fall back to GetAsync...
+        Assert.Same(first, coordinator.Current.Value);
+        Assert.Same(first, await coordinator.GetAsync()); // ...and the next caller starts it and is served at once
         Assert.Equal(2, acquirer.Started);
         Assert.True(acquirer.Last.Context.IsBackgroundRefresh);
         Assert.Same(first, acquirer.Last.Context.Previous);
