@@ -1,0 +1,29 @@
+using LockFree.Auth.CoyoteTests.Harness;
+using LockFree.Auth.CoyoteTests.Providers;
+using Xunit.Abstractions;
+
+namespace LockFree.Auth.CoyoteTests;
+
+/// <summary>The providers' race scenarios under Coyote (fake back end in this rewritten assembly).</summary>
+[Collection(CoyoteSerial.Name)]
+public sealed class ProviderScenarioTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void ClientOAuth_ColdCallers_OneExchangeSameToken() => Run("ClientOAuth." + nameof(ClientOAuthScenarios.ColdCallers), ClientOAuthScenarios.ColdCallers);
+
+    [Fact]
+    public void ClientOAuth_InvalidateMidExchange_InvalidatedTokenNotReused() => Run("ClientOAuth." + nameof(ClientOAuthScenarios.InvalidateMidExchange), ClientOAuthScenarios.InvalidateMidExchange);
+
+    [Fact]
+    public void ClientOAuth_ConditionalInvalidationStorm_OneRefreshNoInvalidGrant() => Run("ClientOAuth." + nameof(ClientOAuthScenarios.ConditionalInvalidationStorm), ClientOAuthScenarios.ConditionalInvalidationStorm);
+
+    [Fact]
+    public void ClientOAuth_FirstCallerCancelled_SecondSucceeds() => Run("ClientOAuth." + nameof(ClientOAuthScenarios.FirstCallerCancelled), ClientOAuthScenarios.FirstCallerCancelled);
+
+    private void Run(string name, Func<Task> scenario)
+    {
+        var result = CoyoteRunner.AssertCorrect(name, scenario, alsoUncontrolled: CoyoteRunner.HttpClientUncontrolled);
+        output.WriteLine($"{name}: {result.IterationsRun} iterations, 0 bugs, {result.Elapsed.TotalSeconds:F1} s; uncontrolled: {string.Join(", ", result.UncontrolledInvocations)}");
+        Console.WriteLine($"COYOTE-MEASURE {name} iterations={result.IterationsRun} seconds={result.Elapsed.TotalSeconds:F2} uncontrolled={string.Join("|", result.UncontrolledInvocations)}");
+    }
+}

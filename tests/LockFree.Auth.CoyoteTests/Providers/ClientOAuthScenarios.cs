@@ -1,0 +1,143 @@
+using System.Net;
+using LockFree.Auth.CoyoteTests.Harness;
+using Microsoft.Coyote.Specifications;
+
+namespace LockFree.Auth.CoyoteTests.Providers;
+
+/// <summary>
+/// Race scenarios of <see cref="ClientOAuthProvider"/> + <see cref="ClientOAuthHandler"/> (client credentials grant,
+/// pre-registered client) over <see cref="OAuthBackend"/>: concurrent cold callers, invalidation mid-exchange, a 401
+/// storm with one token, and the first caller cancelled.
+/// </summary>
+public static class ClientOAuthScenarios
+{
+    private sealed class Client : IDisposable
+    {
+        public Client()
+        {
+            Backend = new OAuthBackend();
+            BackChannel = new HttpClient(Backend, disposeHandler: false);
+            Provider = new ClientOAuthProvider(
+                new Uri(OAuthBackend.Resource),
+                new ClientOAuthOptions { GrantType = OAuthGrantType.ClientCredentials, ClientId = "app", ClientSecret = "secret" },
+                BackChannel,
+                timeProvider: Clock);
+            Http = new HttpClient(new ClientOAuthHandler(Provider, Backend), disposeHandler: true);
+        }
+
+        public ControlledClock Clock { get; } = new();
+        public OAuthBackend Backend { get; }
+        public HttpClient BackChannel { get; }
+        public ClientOAuthProvider Provider { get; }
+        public HttpClient Http { get; }
+
+        public async Task<(HttpStatusCode Status, string Body)> CallAsync(CancellationToken cancellationToken = default)
+        {
+            using var response = await Http.GetAsync(OAuthBackend.Resource, cancellationToken);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync(CancellationToken.None));
+        }
+
+        public void Dispose()
+        {
+            Http.Dispose();
+            Provider.Dispose();
+            BackChannel.Dispose();
+        }
+    }
+
+    /// <summary>3 concurrent cold requests: discovery once, one client-credentials grant, all succeed with the same token.</summary>
+    [Microsoft.Coyote.SystematicTesting.Test]
+    public static async Task ColdCallers()
+    {
+        using var c = new Client();
+        var calls = Enumerable.Range(0, 3).Select(_ => Task.Run(() => c.CallAsync())).ToArray();
+        var results = await Task.WhenAll(calls);
+        foreach (var (status, body) in results)
+        {
+            Specification.Assert(status == HttpStatusCode.OK, $"A cold request ended with {status}.");
+            Specification.Assert(body == results[0].Body, $"Cold requests used different tokens: {body} vs {results[0].Body}.");
+        }
+
+        Specification.Assert(c.Backend.TokenRequests == 1, $"3 cold requests caused {c.Backend.TokenRequests} token requests (expected 1).");
+    }
+
+    /// <summary>
+    /// InvalidateTokens races with the first exchange. Requests succeed; if the invalidation came after the exchange was
+    /// sent, its token is not what later requests use.
+    /// </summary>
+    [Microsoft.Coyote.SystematicTesting.Test]
+    public static async Task InvalidateMidExchange()
+    {
+        using var c = new Client();
+        var call = Task.Run(() => c.CallAsync());
+        var invalidate = Task.Run(() =>
+        {
+            var sentBefore = c.Backend.TokenRequests > 0;
+            c.Provider.InvalidateTokens();
+            return sentBefore;
+        });
+        var (status, _) = await call;
+        var sentBefore = await invalidate;
+        Specification.Assert(status == HttpStatusCode.OK, $"The request ended with {status}.");
+
+        var after = await c.Provider.GetTokensAsync();
+        Specification.Assert(c.Backend.WasIssued(after.AccessToken), "A token the server never issued was served.");
+        if (sentBefore)
+        {
+            Specification.Assert(after.AccessToken != "at-1", "I3: the token of the exchange in flight during InvalidateTokens was used afterwards.");
+        }
+
+        Specification.Assert(c.Backend.InvalidGrants == 0, $"{c.Backend.InvalidGrants} invalid_grant responses (a refresh token was used twice).");
+    }
+
+    /// <summary>
+    /// The resource rejects the token all 3 concurrent requests were sent with: one refresh (never a second use of the
+    /// rotated refresh token), every request retried once and succeeds.
+    /// </summary>
+    [Microsoft.Coyote.SystematicTesting.Test]
+    public static async Task ConditionalInvalidationStorm()
+    {
+        using var c = new Client();
+        var (first, _) = await c.CallAsync();
+        Specification.Assert(first == HttpStatusCode.OK, $"The first request ended with {first}.");
+        c.Backend.RevokeAllAccessTokens();
+
+        var calls = Enumerable.Range(0, 3).Select(_ => Task.Run(() => c.CallAsync())).ToArray();
+        var results = await Task.WhenAll(calls);
+        foreach (var (status, _) in results)
+        {
+            Specification.Assert(status == HttpStatusCode.OK, $"A request after the revocation ended with {status}.");
+        }
+
+        Specification.Assert(c.Backend.InvalidGrants == 0, $"I4: {c.Backend.InvalidGrants} invalid_grant: the rotated refresh token was used twice.");
+        Specification.Assert(c.Backend.RefreshGrants == 1, $"I4: 3 rejections of one token caused {c.Backend.RefreshGrants} refreshes (expected 1).");
+    }
+
+    /// <summary>The first cold request is cancelled while a second one runs: the second succeeds; the first succeeds or is cancelled.</summary>
+    [Microsoft.Coyote.SystematicTesting.Test]
+    public static async Task FirstCallerCancelled()
+    {
+        using var c = new Client();
+        using var cts = new CancellationTokenSource();
+        var first = Task.Run(async () =>
+        {
+            try
+            {
+                return (await c.CallAsync(cts.Token)).Status;
+            }
+            catch (OperationCanceledException)
+            {
+                return (HttpStatusCode)0;
+            }
+        });
+        var cancel = Task.Run(cts.Cancel);
+        var (second, _) = await Task.Run(() => c.CallAsync());
+        var firstStatus = await first;
+        await cancel;
+
+        Specification.Assert(second == HttpStatusCode.OK, $"I6: the second request ended with {second} after the first caller cancelled.");
+        Specification.Assert(firstStatus is HttpStatusCode.OK or 0, $"The cancelled request ended with {firstStatus}.");
+        Specification.Assert(c.Backend.TokenRequests <= 2, $"{c.Backend.TokenRequests} token requests for two callers.");
+        Specification.Assert(c.Backend.InvalidGrants == 0, "invalid_grant after a cancellation.");
+    }
+}
