@@ -128,4 +128,89 @@ public sealed class LinearizabilityTests
                 iter: iterations,
                 printActual: a => a.State(),
                 printModel: m => m.State());
+
+    /// <summary>Two keys of one map, first use included: each key acquires once per generation, keys never share (I8).</summary>
+    internal sealed class MapActual
+    {
+        private readonly ConcurrentDictionary<string, int> _started = new(StringComparer.Ordinal);
+        private readonly ConcurrentQueue<string> _results = new();
+
+        public MapActual()
+        {
+            var time = new FakeTimeProvider(Step.Origin);
+            Map = new AuthCoordinatorMap<string, TokenContainer>(key => new AuthCoordinator<TokenContainer>(
+                (context, _) =>
+                {
+                    _started.AddOrUpdate(key, 1, static (_, n) => n + 1);
+                    return Task.FromResult(new TokenContainer { AccessToken = $"{key}-t{context.Generation}" });
+                },
+                null,
+                time,
+                Step.Options()));
+        }
+
+        public AuthCoordinatorMap<string, TokenContainer> Map { get; }
+
+        public void Get(string key) => _results.Enqueue($"get:{Map.For(key).GetAsync().GetAwaiter().GetResult().AccessToken}");
+
+        public void Invalidate(string key)
+        {
+            Map.For(key).Invalidate();
+            _results.Enqueue($"invalidate:{key}");
+        }
+
+        public string State() => DescribeMap(
+            Map.Entries.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => (e.Key, e.Value.Current.Generation, e.Value.Current.Value?.AccessToken, _started.GetValueOrDefault(e.Key))),
+            _results);
+    }
+
+    internal sealed class MapModel
+    {
+        private readonly SortedDictionary<string, (long Generation, string? Value, int Started)> _keys = new(StringComparer.Ordinal);
+        private readonly List<string> _results = [];
+
+        public void Get(string key)
+        {
+            var (generation, value, started) = _keys.GetValueOrDefault(key);
+            if (value is null)
+            {
+                generation++;
+                started++;
+                value = $"{key}-t{generation}";
+            }
+
+            _keys[key] = (generation, value, started);
+            _results.Add($"get:{value}");
+        }
+
+        public void Invalidate(string key)
+        {
+            var (generation, _, started) = _keys.GetValueOrDefault(key);
+            _keys[key] = (generation + 1, null, started);
+            _results.Add($"invalidate:{key}");
+        }
+
+        public string State() => DescribeMap(_keys.Select(k => (k.Key, k.Value.Generation, k.Value.Value, k.Value.Started)), _results);
+    }
+
+    private static string DescribeMap(IEnumerable<(string Key, long Generation, string? Value, int Started)> keys, IEnumerable<string> results) =>
+        $"{string.Join(" ", keys.Select(k => $"{k.Key}:generation={k.Generation},value={k.Value ?? "-"},acquisitions={k.Started}"))} results=[{string.Join(", ", results.Order(StringComparer.Ordinal))}]";
+
+    [Fact]
+    public void Map_ConcurrentFirstUseGetsAndInvalidationsOnTwoKeys_Linearizable()
+    {
+        Gen.Const(() => (new MapActual(), new MapModel()))
+            .SampleParallel(
+                [
+                    Gen.Operation<MapActual, MapModel>("get a", a => a.Get("a"), m => m.Get("a")),
+                    Gen.Operation<MapActual, MapModel>("get b", a => a.Get("b"), m => m.Get("b")),
+                    Gen.Operation<MapActual, MapModel>("invalidate a", a => a.Invalidate("a"), m => m.Invalidate("a")),
+                ],
+                equal: (a, m) => a.State() == m.State(),
+                maxSequentialOperations: 2,
+                maxParallelOperations: 5,
+                iter: Budget.Iterations(Budget.Parallel),
+                printActual: a => a.State(),
+                printModel: m => m.State());
+    }
 }
