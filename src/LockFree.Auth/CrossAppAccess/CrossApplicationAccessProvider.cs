@@ -110,8 +110,10 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
     /// </summary>
     public void InvalidateCache()
     {
-        _tokens.InvalidateAll();
+        // Metadata first: an exchange that starts between the two steps is discarded by the token invalidation, so
+        // every token cached after this returns was obtained with metadata fetched after it started.
         _discovery.InvalidateAll();
+        _tokens.InvalidateAll();
         LogInvalidatedAll();
     }
 
@@ -164,6 +166,14 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         if (!authorizationServerUrl.IsAbsoluteUri)
         {
             throw new ArgumentException("The authorization server URL must be an absolute URI.", nameof(authorizationServerUrl));
+        }
+
+        // Equal URIs in other instances (a caller that builds its Uri per call): compare with the last key before
+        // hashing, and keep the entry so this path allocates nothing either.
+        var last = _last;
+        if (last is not null && last.Resource.Equals(resourceUrl) && last.AuthorizationServer.Equals(authorizationServerUrl))
+        {
+            return last.Coordinator.GetAsync(cancellationToken);
         }
 
         var coordinator = _tokens.For(new TokenKey(resourceUrl, authorizationServerUrl));

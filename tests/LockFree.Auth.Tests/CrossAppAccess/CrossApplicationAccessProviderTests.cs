@@ -147,6 +147,25 @@ public sealed class CrossApplicationAccessProviderTests
     }
 
     [Fact]
+    public async Task GetAccessTokenAsync_CachedWithEqualUriInstances_AllocatesNothing()
+    {
+        using var provider = _world.CreateProvider();
+        var resources = Enumerable.Range(0, 100).Select(_ => new Uri(CrossAppFixture.Resource)).ToArray();
+        var servers = Enumerable.Range(0, 100).Select(_ => new Uri(CrossAppFixture.AsIssuer)).ToArray();
+        var first = await provider.GetAccessTokenAsync(resources[0], servers[0]);
+        _ = provider.GetAccessTokenAsync(resources[1], servers[1]); // warm up
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < resources.Length; i++)
+        {
+            _ = provider.GetAccessTokenAsync(resources[i], servers[i]);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Same(first, await provider.GetAccessTokenAsync(resources[^1], servers[^1]));
+    }
+
+    [Fact]
     public async Task GetAccessTokenAsync_DifferentResources_SeparateTokensSharedMetadata()
     {
         using var provider = _world.CreateProvider();
