@@ -78,8 +78,8 @@ public static class Program
           child    (internal) one scenario in this process; prints RESULT <json>
 
         Options:
-          --reps N      repetitions per in-process cell (default 5); isolated cells use --isolated-reps
-          --isolated-reps N   one-process-per-repetition cells (401 storm, starvation; default 3)
+          --reps N      repetitions (child processes per side) of each cell (default 5)
+          --heavy-reps N      repetitions of the cells where 2.4.0 blocks pool threads (401 storm, starvation; default 3)
           --hops 5,50   per-hop latencies in ms (default 5,50)
           --only a,b    storm scenarios to run (expiry, reject401, invalidate-inflight, cancel-first, starvation, clientoauth-refresh)
           --quick       smoke run: 2 reps, short BenchmarkDotNet job (numbers not for publication)
@@ -116,12 +116,12 @@ public static class Program
 
     private static async Task<int> ChildAsync(string[] args)
     {
-        // child <scenario> <side> <hopMs> <n> <reps>
+        // child <scenario> <side> <hopMs> <n1,n2,...> <reps>
         var spec = new StormSpec(
             args[1],
             Enum.Parse<Side>(args[2], ignoreCase: true),
             int.Parse(args[3], CultureInfo.InvariantCulture),
-            int.Parse(args[4], CultureInfo.InvariantCulture),
+            [.. args[4].Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture))],
             int.Parse(args[5], CultureInfo.InvariantCulture));
         var results = await Storms.RunAsync(spec).ConfigureAwait(false);
         Console.WriteLine("RESULT " + JsonSerializer.Serialize(results, Json));
@@ -138,7 +138,7 @@ internal sealed class RunOptions
 {
     public int Reps { get; private set; } = 5;
 
-    public int IsolatedReps { get; private set; } = 3;
+    public int HeavyReps { get; private set; } = 3;
 
     public int[] Hops { get; private set; } = [5, 50];
 
@@ -154,10 +154,10 @@ internal sealed class RunOptions
             switch (args[i])
             {
                 case "--reps": o.Reps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
-                case "--isolated-reps": o.IsolatedReps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--heavy-reps": o.HeavyReps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--hops": o.Hops = [.. args[++i].Split(',').Select(h => int.Parse(h, CultureInfo.InvariantCulture))]; break;
                 case "--only": o.Only = new(args[++i].Split(','), StringComparer.Ordinal); break;
-                case "--quick": o.Quick = true; o.Reps = 2; o.IsolatedReps = 1; break;
+                case "--quick": o.Quick = true; o.Reps = 2; o.HeavyReps = 1; break;
             }
         }
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.Json;
 
 namespace LockFree.Auth.Benchmarks;
 
@@ -105,7 +106,8 @@ internal sealed class SimulatedEndpoints : HttpMessageHandler
     {
         var uri = request.RequestUri ?? throw new InvalidOperationException("No request URI.");
         var url = uri.GetLeftPart(UriPartial.Path);
-        var form = request.Content is null ? null : ParseForm(await request.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+        var body = request.Content is null ? null : await request.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        var form = body is null ? null : ParseForm(body);
 
         string kind = url switch
         {
@@ -136,7 +138,7 @@ internal sealed class SimulatedEndpoints : HttpMessageHandler
             "metadata" => Json(s_asMetadata),
             "idp" => Json("""{"access_token":"id-jag.simulated","issued_token_type":"urn:ietf:params:oauth:token-type:id-jag","token_type":"N_A","expires_in":300}"""),
             "as" => IssueToken(form),
-            "resource" => Resource(request),
+            "resource" => Resource(request, body),
             _ => new HttpResponseMessage(HttpStatusCode.NotFound) { RequestMessage = request },
         };
     }
@@ -163,7 +165,11 @@ internal sealed class SimulatedEndpoints : HttpMessageHandler
             $"{{\"access_token\":\"at-{serial}\",\"token_type\":\"Bearer\",\"expires_in\":{TokenLifetimeSeconds}{refresh}}}"));
     }
 
-    private HttpResponseMessage Resource(HttpRequestMessage request)
+    /// <summary>
+    /// The protected resource: 401 with a challenge for a missing or revoked bearer token; otherwise a minimal
+    /// Streamable HTTP MCP server (JSON responses: <c>initialize</c>, <c>ping</c>, notifications; other methods → -32601).
+    /// </summary>
+    private HttpResponseMessage Resource(HttpRequestMessage request, string? body)
     {
         var auth = request.Headers.Authorization;
         if (auth is null || !string.Equals(auth.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase)
@@ -176,7 +182,34 @@ internal sealed class SimulatedEndpoints : HttpMessageHandler
         }
 
         _accepted[auth.Parameter] = 0;
-        return Json("""{"jsonrpc":"2.0","id":1,"result":{}}""");
+        if (request.Method == HttpMethod.Get)
+        {
+            return request.Headers.Accept.Any(a => a.MediaType == "text/event-stream")
+                ? new HttpResponseMessage(HttpStatusCode.MethodNotAllowed)
+                : Json("""{"ok":true}""");
+        }
+
+        if (request.Method == HttpMethod.Delete || string.IsNullOrEmpty(body))
+        {
+            return new HttpResponseMessage(HttpStatusCode.OK);
+        }
+
+        using var doc = JsonDocument.Parse(body);
+        var root = doc.RootElement;
+        if (!root.TryGetProperty("id", out var id))
+        {
+            return new HttpResponseMessage(HttpStatusCode.Accepted);
+        }
+
+        var method = root.TryGetProperty("method", out var m) ? m.GetString() : null;
+        var head = "{\"jsonrpc\":\"2.0\",\"id\":" + id.GetRawText();
+        return method switch
+        {
+            "initialize" => Json(head + ",\"result\":{\"protocolVersion\":\"" + root.GetProperty("params").GetProperty("protocolVersion").GetString()
+                + "\",\"capabilities\":{\"tools\":{}},\"serverInfo\":{\"name\":\"simulated\",\"version\":\"1.0.0\"}}}"),
+            "ping" or "tools/call" => Json(head + ",\"result\":{}}"),
+            _ => Json(head + ",\"error\":{\"code\":-32601,\"message\":\"Method not found\"}}"),
+        };
     }
 
     private static HttpResponseMessage Json(string body, HttpStatusCode status = HttpStatusCode.OK) =>

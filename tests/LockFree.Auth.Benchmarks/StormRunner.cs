@@ -5,8 +5,9 @@ using System.Text.Json;
 namespace LockFree.Auth.Benchmarks;
 
 /// <summary>
-/// Runs every storm cell in child processes (one at a time, never in parallel), alternating the two sides, and
-/// collects the per-repetition results into the report.
+/// Runs the storm cells in child processes, one at a time, alternating the two sides process by process (2.4.0,
+/// ours, 2.4.0, ours, …) so load changes on the shared machine hit both sides alike. Each child process measures one
+/// repetition of every size of a group (its baseline first), after its own warm-up.
 /// </summary>
 internal sealed class StormRunner(RunOptions options, Report report)
 {
@@ -18,78 +19,76 @@ internal sealed class StormRunner(RunOptions options, Report report)
         {
             if (Wants("expiry"))
             {
-                foreach (var n in options.Quick ? new[] { 1, 64 } : [1, 8, 64, 1024])
-                {
-                    await BothAsync("expiry", hop, n, options.Reps, isolated: false).ConfigureAwait(false);
-                }
+                await AlternateAsync("expiry", hop, options.Quick ? [1, 64] : [1, 8, 64, 1024], options.Reps, repsPerChild: 1).ConfigureAwait(false);
             }
 
             if (Wants("reject401"))
             {
-                await BothAsync("reject401", hop, 1, options.Reps, isolated: false).ConfigureAwait(false);
-                await BothAsync("reject401", hop, 64, options.IsolatedReps, isolated: true).ConfigureAwait(false);
+                // The 64-handler storm is last in its process: 2.4.0 leaves the pool grown (or blocked) behind it.
+                await AlternateAsync("reject401", hop, [1, 64], options.HeavyReps, repsPerChild: 1).ConfigureAwait(false);
             }
 
             if (Wants("invalidate-inflight"))
             {
-                await BothAsync("invalidate-inflight", hop, 1, options.Reps * 3, isolated: false).ConfigureAwait(false);
+                await AlternateAsync("invalidate-inflight", hop, [1], options.Reps, repsPerChild: 3).ConfigureAwait(false);
             }
 
             if (Wants("cancel-first"))
             {
-                await BothAsync("cancel-first", hop, 0, options.Reps, isolated: false).ConfigureAwait(false);
-                await BothAsync("cancel-first", hop, 64, options.Reps, isolated: false).ConfigureAwait(false);
+                await AlternateAsync("cancel-first", hop, [0, 64], options.Reps, repsPerChild: 1).ConfigureAwait(false);
             }
 
             if (Wants("starvation"))
             {
-                await BothAsync("starvation", hop, 0, options.Reps, isolated: false).ConfigureAwait(false);
-                foreach (var k in options.Quick ? new[] { 2 } : [2, 8])
+                await AlternateAsync("starvation", hop, [0, 2], options.HeavyReps, repsPerChild: 1).ConfigureAwait(false);
+                if (!options.Quick)
                 {
-                    await BothAsync("starvation", hop, k, options.IsolatedReps, isolated: true).ConfigureAwait(false);
+                    await AlternateAsync("starvation", hop, [8], options.HeavyReps, repsPerChild: 1).ConfigureAwait(false);
                 }
             }
 
             if (Wants("clientoauth-refresh") && ClientOAuthStorm.IsAvailable)
             {
-                await OneAsync(new StormSpec("clientoauth-refresh", Side.Ours, hop, 1, options.Reps), isolated: false).ConfigureAwait(false);
-                await OneAsync(new StormSpec("clientoauth-refresh", Side.Ours, hop, 64, options.IsolatedReps), isolated: true).ConfigureAwait(false);
+                await AlternateAsync("clientoauth-refresh", hop, [1, 64], options.Reps, repsPerChild: 1).ConfigureAwait(false);
             }
         }
     }
 
     private bool Wants(string scenario) => options.Only.Contains(scenario);
 
-    private async Task BothAsync(string scenario, int hop, int n, int reps, bool isolated)
+    private async Task AlternateAsync(string scenario, int hop, int[] ns, int processes, int repsPerChild)
     {
-        await OneAsync(new StormSpec(scenario, Side.Sdk, hop, n, reps), isolated).ConfigureAwait(false);
-        await OneAsync(new StormSpec(scenario, Side.Ours, hop, n, reps), isolated).ConfigureAwait(false);
-    }
-
-    private async Task OneAsync(StormSpec spec, bool isolated)
-    {
-        var results = new List<StormResult>();
         var started = Stopwatch.StartNew();
-        if (isolated)
+        var collected = new Dictionary<(Side, int), List<StormResult>>();
+        for (var p = 0; p < processes; p++)
         {
-            // One process per repetition: the thread-pool growth one repetition causes must not help the next.
-            for (var i = 0; i < spec.Reps; i++)
+            foreach (var side in new[] { Side.Sdk, Side.Ours })
             {
-                results.AddRange(await RunChildAsync(spec with { Reps = 1 }).ConfigureAwait(false));
+                var spec = new StormSpec(scenario, side, hop, ns, repsPerChild);
+                foreach (var sized in await RunChildAsync(spec).ConfigureAwait(false))
+                {
+                    report.Add(scenario, hop, sized.N, side, sized.Result);
+                    if (!collected.TryGetValue((side, sized.N), out var list))
+                    {
+                        collected[(side, sized.N)] = list = [];
+                    }
+
+                    list.Add(sized.Result);
+                }
             }
         }
-        else
+
+        foreach (var ((side, n), results) in collected.OrderBy(c => c.Key.Item2).ThenBy(c => c.Key.Item1))
         {
-            results.AddRange(await RunChildAsync(spec).ConfigureAwait(false));
+            var median = Stats.Median(results.Select(r => r.Ms));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {scenario,-20} {side,-4} hop={hop,2} ms n={n,4}: median {median,10:F3} ms, exchanges [{string.Join(',', results.Select(r => r.Exchanges))}], distinct [{string.Join(',', results.Select(r => r.Distinct))}], errors {results.Sum(r => r.Errors)}, unfinished {results.Sum(r => r.Unfinished)}"));
         }
 
-        report.Add(spec, results);
-        var median = results.Count == 0 ? double.NaN : Stats.Median(results.Select(r => r.Ms));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  {spec.Scenario,-20} {spec.Side,-4} hop={spec.HopMs,2} ms n={spec.N,4}: median {median,10:F3} ms, exchanges [{string.Join(',', results.Select(r => r.Exchanges))}], distinct [{string.Join(',', results.Select(r => r.Distinct))}], errors {results.Sum(r => r.Errors)}  ({started.Elapsed.TotalSeconds:F1} s)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  ({scenario}, hop {hop} ms: {started.Elapsed.TotalSeconds:F1} s)"));
     }
 
-    private static async Task<List<StormResult>> RunChildAsync(StormSpec spec)
+    private static async Task<List<SizedResult>> RunChildAsync(StormSpec spec)
     {
         var psi = new ProcessStartInfo
         {
@@ -104,7 +103,7 @@ internal sealed class StormRunner(RunOptions options, Report report)
             psi.ArgumentList.Add(typeof(Program).Assembly.Location);
         }
 
-        foreach (var a in new[] { "child", spec.Scenario, spec.Side.ToString(), spec.HopMs.ToString(CultureInfo.InvariantCulture), spec.N.ToString(CultureInfo.InvariantCulture), spec.Reps.ToString(CultureInfo.InvariantCulture) })
+        foreach (var a in new[] { "child", spec.Scenario, spec.Side.ToString(), spec.HopMs.ToString(CultureInfo.InvariantCulture), string.Join(',', spec.Ns.Select(n => n.ToString(CultureInfo.InvariantCulture))), spec.Reps.ToString(CultureInfo.InvariantCulture) })
         {
             psi.ArgumentList.Add(a);
         }
@@ -121,7 +120,7 @@ internal sealed class StormRunner(RunOptions options, Report report)
         {
             process.Kill(entireProcessTree: true);
             Console.Error.WriteLine($"  {spec}: timed out after {ChildTimeout.TotalSeconds:F0} s");
-            return [new StormResult(ChildTimeout.TotalMilliseconds, -1, 0, 1)];
+            return [.. spec.Ns.Select(n => new SizedResult(n, new StormResult(ChildTimeout.TotalMilliseconds, -1, 0, 0, Unfinished: 1)))];
         }
 
         var output = await stdout.ConfigureAwait(false);
@@ -132,7 +131,7 @@ internal sealed class StormRunner(RunOptions options, Report report)
             return [];
         }
 
-        return JsonSerializer.Deserialize<List<StormResult>>(line["RESULT ".Length..], Program.Json) ?? [];
+        return JsonSerializer.Deserialize<List<SizedResult>>(line["RESULT ".Length..], Program.Json) ?? [];
     }
 }
 
