@@ -49,12 +49,13 @@ internal static class StormProviders
     public const string Default = ClientOAuth;
 
     /// <summary>Provider names accepted by <c>--provider</c>, the default first.</summary>
-    public static string[] Names => [ClientOAuth, Core];
+    public static string[] Names => [ClientOAuth, CrossApp, Core];
 
     /// <summary>Creates the provider named <paramref name="name"/> (one of <see cref="Names"/>).</summary>
     public static IStormProvider Create(string name, StormTarget target, HttpMessageHandler backChannel, TimeProvider time) => name switch
     {
         ClientOAuth => new ClientOAuthStormProvider(target, backChannel, time),
+        CrossApp => new CrossAppStormProvider(target, backChannel, time),
         Core => new CoreClientCredentialsProvider(target, backChannel, time),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown provider."),
     };
