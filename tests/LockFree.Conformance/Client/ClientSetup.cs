@@ -33,9 +33,37 @@ internal sealed class ClientSetup : IAsyncDisposable
     public static ClientSetup Create(ConformanceContext context, ILoggerFactory loggerFactory)
     {
         var backChannel = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { Timeout = TimeSpan.FromSeconds(10) };
-        var provider = new ClientOAuthProvider(context.ServerUrl, OAuthOptionsFor(context), backChannel, loggerFactory);
-        var mcpHttp = new HttpClient(new ClientOAuthHandler(provider, new SocketsHttpHandler()));
-        return new ClientSetup(context, loggerFactory, backChannel, mcpHttp, provider);
+        switch (context.Scenario)
+        {
+            case "auth/cross-app-access-complete-flow":
+            case "auth/enterprise-managed-authorization":
+            {
+                // Enterprise-managed authorization (SEP-990): the user's ID token from the enterprise IdP is exchanged
+                // for an ID-JAG, which the MCP server's authorization server exchanges for an access token. The
+                // handler finds that authorization server in the server's protected resource metadata.
+                var idToken = context.Require("idp_id_token");
+                var provider = new CrossApplicationAccessProvider(
+                    new CrossApplicationAccessProviderOptions
+                    {
+                        ClientId = context.Require("client_id"),
+                        ClientSecret = context.Require("client_secret"),
+                        IdpTokenEndpoint = context.Require("idp_token_endpoint"),
+                        IdpClientId = context.Require("idp_client_id"),
+                        IdTokenCallback = (_, _) => Task.FromResult(idToken),
+                    },
+                    backChannel,
+                    loggerFactory);
+                var mcpHttp = new HttpClient(new CrossApplicationAccessHandler(provider, context.ServerUrl, backChannel, new SocketsHttpHandler()));
+                return new ClientSetup(context, loggerFactory, backChannel, mcpHttp, provider);
+            }
+
+            default:
+            {
+                var provider = new ClientOAuthProvider(context.ServerUrl, OAuthOptionsFor(context), backChannel, loggerFactory);
+                var mcpHttp = new HttpClient(new ClientOAuthHandler(provider, new SocketsHttpHandler()));
+                return new ClientSetup(context, loggerFactory, backChannel, mcpHttp, provider);
+            }
+        }
     }
 
     private static ClientOAuthOptions OAuthOptionsFor(ConformanceContext context)
