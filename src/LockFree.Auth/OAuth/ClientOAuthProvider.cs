@@ -184,16 +184,21 @@ public sealed class ClientOAuthProvider : IDisposable
                     return fresh;
                 }
 
-                // Retire the rejected token only if it is still the cached one; N concurrent 401s with the same
-                // token retire it once and all join the one refresh that follows.
-                if (current.Invalidate(static (value, r) => ReferenceEquals(value, r), rejected))
+                // The resource rejected a token we sent: its metadata may have changed (for example it moved to another
+                // authorization server), so the exchange that follows reads it again. Conditional, and before the
+                // token is retired: whoever sees the token retired also sees the metadata it came with retired, and
+                // a later 401 for the same token cannot retire metadata read after it.
+                if (rejected.Metadata is { } used)
                 {
-                    // The resource rejected a token we sent: its metadata may have changed (for example it moved to
-                    // another authorization server), so the exchange that follows reads it again. Only the caller
-                    // that retired the token does this, once per rejected token.
-                    _metadata.InvalidateAll();
+                    foreach (var (_, metadataCoordinator) in _metadata.Entries)
+                    {
+                        metadataCoordinator.Invalidate(static (value, m) => ReferenceEquals(value, m), used);
+                    }
                 }
 
+                // Retire the rejected token only if it is still the cached one; N concurrent 401s with the same
+                // token retire it once and all join the one refresh that follows.
+                current.Invalidate(static (value, r) => ReferenceEquals(value, r), rejected);
                 return await current.GetAsync(cancellationToken).ConfigureAwait(false);
             }
         }
@@ -256,7 +261,7 @@ public sealed class ClientOAuthProvider : IDisposable
             {
                 if (restored.ExpiresAt is not { } expires || expires - _time.GetUtcNow() > TimeSpan.FromSeconds(30))
                 {
-                    return new TokenEntry(restored, scopes, null);
+                    return new TokenEntry(restored, scopes, null, null);
                 }
 
                 previous = restored;
@@ -299,7 +304,7 @@ public sealed class ClientOAuthProvider : IDisposable
             }
         }
 
-        return new TokenEntry(tokens, scopes, metadata.IssuerText);
+        return new TokenEntry(tokens, scopes, metadata.IssuerText, metadata);
     }
 
     private async Task<RestoredTokens> RestoreAsync(CancellationToken cancellationToken)
@@ -893,11 +898,12 @@ internal sealed record ServerMetadata(
 /// </summary>
 internal sealed class TokenEntry
 {
-    internal TokenEntry(TokenContainer tokens, ScopeSet scopes, string? issuer)
+    internal TokenEntry(TokenContainer tokens, ScopeSet scopes, string? issuer, ServerMetadata? metadata)
     {
         Tokens = tokens;
         Scopes = scopes;
         Issuer = issuer;
+        Metadata = metadata;
         Header = new AuthenticationHeaderValue(OAuthConstants.Bearer, tokens.AccessToken);
     }
 
@@ -907,6 +913,9 @@ internal sealed class TokenEntry
 
     /// <summary>The issuer that issued the tokens (null when restored from a cache): a refresh token goes only there.</summary>
     internal string? Issuer { get; }
+
+    /// <summary>The discovery result the tokens were obtained with (null when restored from a cache).</summary>
+    internal ServerMetadata? Metadata { get; }
 
     internal AuthenticationHeaderValue Header { get; }
 
