@@ -274,8 +274,10 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
             LogExchangeFailed(key.Resource, key.AuthorizationServer, step, ex.Reason, ex.Error);
             throw new CrossApplicationAccessException($"Cross-app access to '{OAuthEndpoint.Describe(key.Resource)}' failed during the {step}: {ex.Message}", ex);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException && step == "ID token callback")
+        catch (Exception ex) when (step == "ID token callback" && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
         {
+            // Includes a cancellation the callback raised on its own (its own timeout): the waiters did not cancel,
+            // so for them the exchange failed.
             LogExchangeFailed(key.Resource, key.AuthorizationServer, step, OAuthFailureReason.InvalidInput, null);
             throw new CrossApplicationAccessException(
                 $"Cross-app access to '{OAuthEndpoint.Describe(key.Resource)}' failed: the IdTokenCallback threw {ex.GetType().Name}.",

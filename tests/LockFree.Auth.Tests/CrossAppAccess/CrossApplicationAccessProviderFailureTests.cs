@@ -87,6 +87,7 @@ public sealed class CrossApplicationAccessProviderFailureTests
         { "AS token endpoint plain http", w => w.As.TokenEndpoint = "http://as.example.com/token", OAuthFailureReason.InsecureEndpoint },
         { "empty ID token", w => w.CallbackOverride = (_, _) => Task.FromResult(""), OAuthFailureReason.InvalidInput },
         { "callback throws", w => w.CallbackOverride = (_, _) => throw new InvalidOperationException("app failure with " + CrossAppFixture.IdToken), OAuthFailureReason.InvalidInput },
+        { "callback cancels by itself", w => w.CallbackOverride = (_, _) => Task.FromCanceled<string>(new CancellationToken(canceled: true)), OAuthFailureReason.InvalidInput },
         { "IdP unreachable", w => w.Idp.TokenResponder = _ => throw new HttpRequestException("refused"), OAuthFailureReason.Unreachable },
     };
 
