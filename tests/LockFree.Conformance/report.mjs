@@ -2,8 +2,9 @@
 // expected-failures-<version>.yml, prints a markdown table and exits 1 on any unexpected failure or stale entry.
 //
 // A scenario passes when the runner exited 0 (no FAILURE/WARNING check, no timeout, and a zero client exit
-// code unless the scenario allows client errors), checks.json exists, and no check id ended FAILURE or
-// WARNING. Checks are compared per distinct id (worst status wins), so the counts do not depend on how many
+// code unless the scenario allows client errors), checks.json exists, no check id ended FAILURE or WARNING,
+// and every scenario-specific check that required-checks.json lists for it ended SUCCESS (a scenario it does
+// not list fails, so a new suite version cannot pass vacuously). Checks are compared per distinct id (worst status wins), so the counts do not depend on how many
 // MCP requests the client happened to make.
 //
 // Usage: node report.mjs <runs.tsv> <conformance folder> <elapsed seconds>
@@ -13,6 +14,7 @@ import { parse } from 'yaml';
 
 const [runsFile, folder, elapsed] = process.argv.slice(2);
 const rank = { FAILURE: 4, WARNING: 3, SUCCESS: 2, INFO: 1, SKIPPED: 0 };
+const required = JSON.parse(readFileSync(join(folder, 'required-checks.json'), 'utf8'));
 
 function findChecks(dir) {
   for (const entry of readdirSync(dir)) {
@@ -57,8 +59,11 @@ const runs = readFileSync(runsFile, 'utf8').split('\n').filter(Boolean).map(line
   const checks = [...byId.values()];
   const passed = checks.filter(c => c.status === 'SUCCESS');
   const failed = checks.filter(c => c.status === 'FAILURE' || c.status === 'WARNING');
-  const ok = Number(rc) === 0 && checksPath !== undefined && failed.length === 0;
-  return { version, scenario, rc: Number(rc), ms: Number(ms), dir, checksPath, passed, failed, ok };
+  const missing = Array.isArray(required[scenario])
+    ? required[scenario].filter(id => byId.get(id)?.status !== 'SUCCESS' && !failed.some(c => c.id === id))
+    : ['(no required checks listed in required-checks.json)'];
+  const ok = Number(rc) === 0 && checksPath !== undefined && failed.length === 0 && missing.length === 0;
+  return { version, scenario, rc: Number(rc), ms: Number(ms), dir, checksPath, passed, failed, missing, ok };
 });
 
 const versions = [...new Set(runs.map(r => r.version))];
@@ -69,8 +74,9 @@ const notes = [];
 
 function why(run) {
   if (!run.checksPath) return run.rc === 124 || run.rc === 137 ? 'outer timeout, no results' : `runner rc ${run.rc}, no results`;
-  if (run.failed.length > 0) return run.failed.map(c => `${c.id}${c.status === 'WARNING' ? ' (warning)' : ''}`).join(', ');
-  return `client/runner exit code ${run.rc}`;
+  const reasons = run.failed.map(c => `${c.id}${c.status === 'WARNING' ? ' (warning)' : ''}`);
+  if (run.missing.length > 0) reasons.push(`not observed: ${run.missing.join(', ')}`);
+  return reasons.length > 0 ? reasons.join(', ') : `client/runner exit code ${run.rc}`;
 }
 
 function cell(run) {
