@@ -51,33 +51,32 @@ internal sealed class CliApp
         DefaultValueFactory = _ => 256,
     };
 
-    private readonly Option<TimeSpan> _duration = new("--duration", "-d")
+    private readonly Option<TimeSpan?> _duration = new("--duration", "-d")
     {
-        Description = "How long the storm runs (e.g. 20s, 500ms, 1m; a bare number is seconds).",
+        Description = "How long the storm runs (e.g. 20s, 500ms, 1m; a bare number is seconds). [default: 20s]",
         HelpName = "TIME",
-        DefaultValueFactory = _ => TimeSpan.FromSeconds(20),
         CustomParser = ParseDuration,
     };
 
-    private readonly Option<TimeSpan> _tokenLifetime = new("--token-lifetime")
+    private readonly Option<TimeSpan?> _tokenLifetime = new("--token-lifetime")
     {
-        Description = "Embedded server: lifetime (expires_in) of every access token, whole seconds.",
+        Description = "Embedded server: lifetime (expires_in) of every access token, whole seconds. [default: 2s]",
         HelpName = "TIME",
-        DefaultValueFactory = _ => TimeSpan.FromSeconds(2),
         CustomParser = ParseDuration,
     };
 
-    private readonly Option<TimeSpan> _revokeEvery = new("--revoke-every")
+    private readonly Option<TimeSpan?> _revokeEvery = new("--revoke-every")
     {
-        Description = "Embedded server: revoke the current access token this often, so requests get 401s (0 = never).",
+        Description = "Embedded server: revoke the current access token this often, so requests get 401s (0 = never). [default: 4s]",
         HelpName = "TIME",
-        DefaultValueFactory = _ => TimeSpan.FromSeconds(4),
         CustomParser = ParseDuration,
     };
 
     private readonly Option<string> _provider = new("--provider", "-p")
     {
-        Description = "The auth provider under test.",
+        Description = "The auth provider under test: client-oauth = ClientOAuthHandler with the client-credentials grant; " +
+            "cross-app = CrossApplicationAccessHandler (ID token -> ID-JAG -> JWT-bearer, embedded IdP); " +
+            "core = the bare AuthCoordinator with a minimal client-credentials handler.",
         DefaultValueFactory = _ => StormProviders.Default,
     };
 
@@ -154,11 +153,11 @@ internal sealed class CliApp
         _time = time ?? TimeProvider.System;
         _provider.AcceptOnlyFromAmong(StormProviders.Names);
         Check(_clients, v => v is < 1 or > 10_000 ? "--clients must be between 1 and 10000." : null);
-        Check(_duration, v => v <= TimeSpan.Zero || v > TimeSpan.FromHours(1) ? "--duration must be more than 0 and at most 1 hour." : null);
-        Check(_tokenLifetime, v => v < TimeSpan.FromSeconds(1) || v > TimeSpan.FromHours(1) || v.Ticks % TimeSpan.TicksPerSecond != 0
+        Check(_duration, v => v is null ? null : v <= TimeSpan.Zero || v > TimeSpan.FromHours(1) ? "--duration must be more than 0 and at most 1 hour." : null);
+        Check(_tokenLifetime, v => v is { } t && (t < TimeSpan.FromSeconds(1) || t > TimeSpan.FromHours(1) || t.Ticks % TimeSpan.TicksPerSecond != 0)
             ? "--token-lifetime must be whole seconds, from 1 s to 1 hour (expires_in is an integer)."
             : null);
-        Check(_revokeEvery, v => v < TimeSpan.Zero || (v > TimeSpan.Zero && v < TimeSpan.FromMilliseconds(100))
+        Check(_revokeEvery, v => v is { } t && (t < TimeSpan.Zero || (t > TimeSpan.Zero && t < TimeSpan.FromMilliseconds(100)))
             ? "--revoke-every must be 0 (never) or at least 100ms."
             : null);
     }
@@ -280,9 +279,9 @@ internal sealed class CliApp
         var settings = new StormSettings
         {
             Clients = parse.GetValue(_clients),
-            Duration = parse.GetValue(_duration),
-            TokenLifetime = parse.GetValue(_tokenLifetime),
-            RevokeEvery = parse.GetValue(_revokeEvery),
+            Duration = parse.GetValue(_duration) ?? TimeSpan.FromSeconds(20),
+            TokenLifetime = parse.GetValue(_tokenLifetime) ?? TimeSpan.FromSeconds(2),
+            RevokeEvery = parse.GetValue(_revokeEvery) ?? TimeSpan.FromSeconds(4),
             Provider = provider,
             Authority = authority,
             Resource = UrlFromEnv(_resource, "LOCKFREE_RESOURCE"),
@@ -443,7 +442,7 @@ internal sealed class CliApp
 
     // ------------------------------------------------------------------ value parsing
 
-    private static TimeSpan ParseDuration(ArgumentResult result)
+    private static TimeSpan? ParseDuration(ArgumentResult result)
     {
         var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
         if (TryParseDuration(text, out var value))
@@ -452,7 +451,7 @@ internal sealed class CliApp
         }
 
         result.AddError($"'{text}' is not a duration for {(result.Parent as OptionResult)?.Option.Name}: use e.g. 20s, 500ms, 2m or a number of seconds.");
-        return default;
+        return null;
     }
 
     internal static bool TryParseDuration(string text, out TimeSpan value)

@@ -52,7 +52,7 @@ public sealed class StormCommandTests
 
     [Theory]
     [InlineData("client-oauth", "ClientOAuthHandler")]
-    [InlineData("cross-app", "CrossApplicationAccessProvider")]
+    [InlineData("cross-app", "CrossApplicationAccessHandler")]
     [InlineData("core", "AuthCoordinator")]
     public async Task Each_provider_passes_a_short_storm(string provider, string shown)
     {

@@ -112,7 +112,7 @@ internal static class SummaryText
         var relation = e.Total == ideal ? "=" : e.Total < ideal ? "<" : ">";
         var mark = e.WithinIdeal ? "ok" : "EXCEEDS IDEAL";
         return string.Create(Inv,
-            $"{e.Total:N0} {relation} ideal {ideal:N0} [{mark}] (1 initial + {e.IdealRefreshes:N0} refresh-ahead every {e.RefreshIntervalSeconds:0.###} s + {e.IdealRevocations:N0} after revocation)");
+            $"{e.Total:N0} {relation} ideal {ideal:N0} [{mark}] (1 initial + {e.IdealRefreshes:N0} refresh-ahead every {e.RefreshIntervalSeconds:0.###} s + {e.IdealRevocations:N0} after revocation; {e.LifetimesElapsed:0.#} token lifetimes elapsed)");
     }
 
     private static string Seconds(TimeSpan t) => t.TotalSeconds >= 1 && t.TotalSeconds == Math.Floor(t.TotalSeconds)

@@ -1,27 +1,24 @@
-using System.Net;
-using System.Net.Http.Headers;
 using LockFree.Auth;
 
 namespace LockFree.Cli.Providers;
 
 /// <summary>
 /// <see cref="CrossApplicationAccessProvider"/> (enterprise-managed authorization: ID token → RFC 8693 token
-/// exchange at the IdP → ID-JAG → RFC 7523 JWT-bearer grant at the authorization server) behind a small handler
-/// that attaches the token and, on 401, invalidates exactly the rejected token and retries once.
+/// exchange at the IdP → ID-JAG → RFC 7523 JWT-bearer grant at the authorization server) behind
+/// <see cref="CrossApplicationAccessHandler"/>, which finds the authorization server in the resource's RFC 9728
+/// metadata, attaches the token and, on 401, retires exactly the rejected token and replays once.
 /// </summary>
-/// <remarks>Concurrency: the handler keeps no state; the callback counter is Interlocked.</remarks>
+/// <remarks>Concurrency: the ID-token callback counter is Interlocked; everything else lives in the library.</remarks>
 internal sealed class CrossAppStormProvider : IStormProvider
 {
     private readonly HttpClient _backChannel;
     private readonly CrossApplicationAccessProvider _provider;
     private readonly Uri _resource;
-    private readonly Uri _authority;
     private long _idTokenCallbacks;
 
     public CrossAppStormProvider(StormTarget target, HttpMessageHandler backChannel, TimeProvider time)
     {
         _resource = target.Resource;
-        _authority = target.Authority;
         _backChannel = new HttpClient(backChannel, disposeHandler: false) { Timeout = TimeSpan.FromSeconds(30) };
         var idToken = target.IdToken ?? string.Empty;
         var options = new CrossApplicationAccessProviderOptions
@@ -41,36 +38,15 @@ internal sealed class CrossAppStormProvider : IStormProvider
         _provider = new CrossApplicationAccessProvider(options, _backChannel, loggerFactory: null, timeProvider: time);
     }
 
-    public string DisplayName => "CrossApplicationAccessProvider (ID token -> ID-JAG -> JWT-bearer)";
+    public string DisplayName => "CrossApplicationAccessHandler (ID token -> ID-JAG -> JWT-bearer)";
 
     public long? IdTokenCallbacks => Interlocked.Read(ref _idTokenCallbacks);
 
-    public HttpMessageHandler CreateHandler(HttpMessageHandler wire) => new Handler(this, wire);
+    public HttpMessageHandler CreateHandler(HttpMessageHandler wire) => new CrossApplicationAccessHandler(_provider, _resource, _backChannel, wire);
 
     public void Dispose()
     {
         _provider.Dispose();
         _backChannel.Dispose();
-    }
-
-    private sealed class Handler(CrossAppStormProvider owner, HttpMessageHandler inner) : DelegatingHandler(inner)
-    {
-        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            var token = await owner._provider.GetAccessTokenAsync(owner._resource, owner._authority, cancellationToken).ConfigureAwait(false);
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token.AccessToken);
-            var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-            if (response.StatusCode != HttpStatusCode.Unauthorized)
-            {
-                return response;
-            }
-
-            // Only the rejected token is dropped; if it was already replaced this costs no exchange.
-            response.Dispose();
-            owner._provider.InvalidateCache(token.AccessToken);
-            var next = await owner._provider.GetAccessTokenAsync(owner._resource, owner._authority, cancellationToken).ConfigureAwait(false);
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", next.AccessToken);
-            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        }
     }
 }

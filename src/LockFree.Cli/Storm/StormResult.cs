@@ -59,6 +59,9 @@ internal sealed record ExchangeStats
     /// <summary>Lifetime of the tokens (<c>expires_in</c>).</summary>
     public required double? TokenLifetimeSeconds { get; init; }
 
+    /// <summary>Token lifetimes elapsed from the first exchange to the end of the run.</summary>
+    public double? LifetimesElapsed { get; init; }
+
     /// <summary>How long each token is used before refresh-ahead replaces it.</summary>
     public required double? RefreshIntervalSeconds { get; init; }
 

@@ -316,6 +316,9 @@ internal static class StormRunner
                 IdealRevocations = ideal?.Revocations ?? 0,
                 TokenLifetimeSeconds = lifetime?.TotalSeconds,
                 RefreshIntervalSeconds = interval?.TotalSeconds,
+                LifetimesElapsed = lifetime is { } life && firstExchange is { } first && life > TimeSpan.Zero
+                    ? Math.Round(time.GetElapsedTime(first, end) / life, 2)
+                    : null,
                 Revocations = revocations.Count,
                 IdpTokenExchanges = idpExchanges,
                 IdTokenCallbacks = provider.IdTokenCallbacks,
