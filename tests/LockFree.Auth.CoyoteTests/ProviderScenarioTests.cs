@@ -20,6 +20,18 @@ public sealed class ProviderScenarioTests(ITestOutputHelper output)
     [Fact]
     public void ClientOAuth_FirstCallerCancelled_SecondSucceeds() => Run("ClientOAuth." + nameof(ClientOAuthScenarios.FirstCallerCancelled), ClientOAuthScenarios.FirstCallerCancelled);
 
+    [Fact]
+    public void CrossApp_ColdCallers_OneExchangeSameToken() => Run("CrossApp." + nameof(CrossAppScenarios.ColdCallers), CrossAppScenarios.ColdCallers);
+
+    [Fact]
+    public void CrossApp_InvalidateMidExchange_InvalidatedTokenNotServed() => Run("CrossApp." + nameof(CrossAppScenarios.InvalidateMidExchange), CrossAppScenarios.InvalidateMidExchange);
+
+    [Fact]
+    public void CrossApp_ConditionalInvalidationStorm_OneNewExchange() => Run("CrossApp." + nameof(CrossAppScenarios.ConditionalInvalidationStorm), CrossAppScenarios.ConditionalInvalidationStorm);
+
+    [Fact]
+    public void CrossApp_FirstCallerCancelled_SecondGetsToken() => Run("CrossApp." + nameof(CrossAppScenarios.FirstCallerCancelled), CrossAppScenarios.FirstCallerCancelled);
+
     private void Run(string name, Func<Task> scenario)
     {
         var result = CoyoteRunner.AssertCorrect(name, scenario, alsoUncontrolled: CoyoteRunner.HttpClientUncontrolled);

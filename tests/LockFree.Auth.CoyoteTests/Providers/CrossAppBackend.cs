@@ -1,0 +1,96 @@
+using System.Net;
+using System.Text;
+using Microsoft.Coyote.Specifications;
+
+namespace LockFree.Auth.CoyoteTests.Providers;
+
+/// <summary>
+/// A fake enterprise IdP (RFC 8693 token exchange issuing ID-JAGs) and resource authorization server (RFC 7523
+/// JWT-bearer grant) behind one <see cref="HttpMessageHandler"/>, in this rewritten assembly. Metadata is immediate;
+/// every token request gets a pending response completed by its own controlled "server" task.
+/// </summary>
+internal sealed class CrossAppBackend : HttpMessageHandler
+{
+    public const string Issuer = "https://as.example";
+    public const string IdpTokenEndpoint = "https://idp.example/token";
+
+    private readonly object _gate = new();
+    private readonly List<string> _jags = [];
+    private readonly List<string> _accessTokens = [];
+    private int _exchanges;
+    private int _jwtGrants;
+    private int _unknownAssertions;
+
+    /// <summary>Token-exchange requests received by the IdP.</summary>
+    public int Exchanges { get { lock (_gate) { return _exchanges; } } }
+
+    /// <summary>JWT-bearer grants received by the authorization server.</summary>
+    public int JwtGrants { get { lock (_gate) { return _jwtGrants; } } }
+
+    /// <summary>JWT-bearer grants whose assertion the IdP never issued.</summary>
+    public int UnknownAssertions { get { lock (_gate) { return _unknownAssertions; } } }
+
+    public bool WasIssued(string accessToken)
+    {
+        lock (_gate)
+        {
+            return _accessTokens.Contains(accessToken);
+        }
+    }
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        switch (request.RequestUri!.GetLeftPart(UriPartial.Path))
+        {
+            case "https://as.example/.well-known/oauth-authorization-server":
+                return Task.FromResult(Json($$"""{"issuer":"{{Issuer}}","token_endpoint":"{{Issuer}}/token","grant_types_supported":["urn:ietf:params:oauth:grant-type:jwt-bearer"],"token_endpoint_auth_methods_supported":["client_secret_basic","client_secret_post"]}"""));
+            case IdpTokenEndpoint:
+            case "https://as.example/token":
+                return TokenAsync(request, cancellationToken);
+            default:
+                return Task.FromResult(new HttpResponseMessage(HttpStatusCode.NotFound) { Content = new StringContent("") });
+        }
+    }
+
+    private async Task<HttpResponseMessage> TokenAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var body = request.Content is null ? "" : await request.Content.ReadAsStringAsync(cancellationToken);
+        var form = body.Split('&', StringSplitOptions.RemoveEmptyEntries)
+            .Select(static p => p.Split('=', 2))
+            .ToDictionary(static p => Uri.UnescapeDataString(p[0]), static p => p.Length > 1 ? Uri.UnescapeDataString(p[1].Replace('+', ' ')) : "", StringComparer.Ordinal);
+        var response = new TaskCompletionSource<HttpResponseMessage>();
+        using var registration = cancellationToken.Register(() => response.TrySetCanceled(cancellationToken));
+        _ = Task.Run(() => response.TrySetResult(Answer(form))); // the server answers whenever Coyote says
+        return await response.Task;
+    }
+
+    private HttpResponseMessage Answer(Dictionary<string, string> form)
+    {
+        lock (_gate)
+        {
+            switch (form.GetValueOrDefault("grant_type"))
+            {
+                case "urn:ietf:params:oauth:grant-type:token-exchange":
+                    var jag = $"jag-{++_exchanges}";
+                    _jags.Add(jag);
+                    return Json($$"""{"access_token":"{{jag}}","issued_token_type":"urn:ietf:params:oauth:token-type:id-jag","token_type":"N_A","expires_in":300}""");
+                case "urn:ietf:params:oauth:grant-type:jwt-bearer":
+                    var assertion = form.GetValueOrDefault("assertion") ?? "";
+                    if (!_jags.Contains(assertion))
+                    {
+                        _unknownAssertions++;
+                    }
+
+                    var access = $"xat-{++_jwtGrants}";
+                    _accessTokens.Add(access);
+                    return Json($$"""{"access_token":"{{access}}","token_type":"Bearer","expires_in":3600}""");
+                default:
+                    Specification.Assert(false, $"Unexpected grant_type '{form.GetValueOrDefault("grant_type")}'.");
+                    return Json("""{"error":"unsupported_grant_type"}""", HttpStatusCode.BadRequest);
+            }
+        }
+    }
+
+    private static HttpResponseMessage Json(string json, HttpStatusCode status = HttpStatusCode.OK) =>
+        new(status) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+}

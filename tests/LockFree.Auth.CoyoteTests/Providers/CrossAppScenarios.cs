@@ -1,0 +1,136 @@
+using LockFree.Auth.CoyoteTests.Harness;
+using Microsoft.Coyote.Specifications;
+
+namespace LockFree.Auth.CoyoteTests.Providers;
+
+/// <summary>
+/// Race scenarios of <see cref="CrossApplicationAccessProvider"/> (token exchange → ID-JAG → JWT-bearer) over
+/// <see cref="CrossAppBackend"/>: concurrent cold callers, invalidation mid-exchange, a storm of conditional
+/// invalidations of one rejected token, and the first caller cancelled.
+/// </summary>
+public static class CrossAppScenarios
+{
+    private static readonly Uri ResourceUrl = new("https://mcp.example/mcp");
+    private static readonly Uri AuthorizationServerUrl = new(CrossAppBackend.Issuer);
+
+    private sealed class Client : IDisposable
+    {
+        public Client()
+        {
+            Backend = new CrossAppBackend();
+            BackChannel = new HttpClient(Backend, disposeHandler: false);
+            Provider = new CrossApplicationAccessProvider(
+                new CrossApplicationAccessProviderOptions
+                {
+                    ClientId = "app",
+                    ClientSecret = "secret",
+                    IdpTokenEndpoint = CrossAppBackend.IdpTokenEndpoint,
+                    IdpClientId = "idp-app",
+                    IdpClientSecret = "idp-secret",
+                    IdTokenCallback = static (_, _) => Task.FromResult("id-token"),
+                },
+                BackChannel,
+                timeProvider: Clock);
+        }
+
+        public ControlledClock Clock { get; } = new();
+        public CrossAppBackend Backend { get; }
+        public HttpClient BackChannel { get; }
+        public CrossApplicationAccessProvider Provider { get; }
+
+        public Task<TokenContainer> GetAsync(CancellationToken cancellationToken = default) =>
+            Provider.GetAccessTokenAsync(ResourceUrl, AuthorizationServerUrl, cancellationToken);
+
+        public void Dispose()
+        {
+            Provider.Dispose();
+            BackChannel.Dispose();
+        }
+    }
+
+    /// <summary>3 concurrent cold callers: one token exchange and one JWT-bearer grant, the same token for all.</summary>
+    [Microsoft.Coyote.SystematicTesting.Test]
+    public static async Task ColdCallers()
+    {
+        using var c = new Client();
+        var tokens = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(() => c.GetAsync())));
+        foreach (var t in tokens)
+        {
+            Specification.Assert(ReferenceEquals(t, tokens[0]), $"Cold callers got different tokens: {t.AccessToken} vs {tokens[0].AccessToken}.");
+        }
+
+        Specification.Assert(c.Backend.Exchanges == 1 && c.Backend.JwtGrants == 1, $"3 cold callers caused {c.Backend.Exchanges} token exchanges and {c.Backend.JwtGrants} JWT-bearer grants (expected 1 and 1).");
+        Specification.Assert(c.Backend.UnknownAssertions == 0, "A JWT-bearer grant used an assertion the IdP never issued.");
+    }
+
+    /// <summary>
+    /// InvalidateCache() races with the exchange in flight: the caller still gets a token; if the invalidation came after
+    /// the exchange started, its token is not served afterwards.
+    /// </summary>
+    [Microsoft.Coyote.SystematicTesting.Test]
+    public static async Task InvalidateMidExchange()
+    {
+        using var c = new Client();
+        var call = Task.Run(() => c.GetAsync());
+        var invalidate = Task.Run(() =>
+        {
+            var startedBefore = c.Backend.Exchanges > 0;
+            c.Provider.InvalidateCache();
+            return startedBefore;
+        });
+        var token = await call;
+        var startedBefore = await invalidate;
+        Specification.Assert(c.Backend.WasIssued(token.AccessToken), "A token the server never issued was served.");
+
+        var after = await c.GetAsync();
+        Specification.Assert(c.Backend.WasIssued(after.AccessToken), "A token the server never issued was served.");
+        if (startedBefore)
+        {
+            Specification.Assert(after.AccessToken != "xat-1", "I3: the token of the exchange in flight during InvalidateCache() was served afterwards.");
+        }
+    }
+
+    /// <summary>3 callers reject the same token with InvalidateCache(rejected) and retry: exactly one new exchange, one new token for all.</summary>
+    [Microsoft.Coyote.SystematicTesting.Test]
+    public static async Task ConditionalInvalidationStorm()
+    {
+        using var c = new Client();
+        var rejected = await c.GetAsync();
+        var retries = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
+        {
+            var held = await c.GetAsync();
+            if (held.AccessToken == rejected.AccessToken)
+            {
+                c.Provider.InvalidateCache(held.AccessToken); // what the handler does on 401 invalid_token
+                held = await c.GetAsync();
+            }
+
+            Specification.Assert(held.AccessToken != rejected.AccessToken, "A retry got the rejected token again.");
+            return held;
+        })));
+
+        foreach (var t in retries)
+        {
+            Specification.Assert(ReferenceEquals(t, retries[0]), "Retries got different replacement tokens.");
+        }
+
+        Specification.Assert(c.Backend.JwtGrants == 2, $"I4: 3 rejections of one token caused {c.Backend.JwtGrants - 1} new grants (expected 1).");
+    }
+
+    /// <summary>The first caller's wait is cancelled while a second caller joins: the second always gets a token.</summary>
+    [Microsoft.Coyote.SystematicTesting.Test]
+    public static async Task FirstCallerCancelled()
+    {
+        using var c = new Client();
+        using var cts = new CancellationTokenSource();
+        var first = World.Capture(c.GetAsync(cts.Token));
+        var cancel = Task.Run(cts.Cancel);
+        var second = await Task.Run(() => World.Capture(c.GetAsync()));
+        var a = await first;
+        await cancel;
+
+        Specification.Assert(second.Token is not null, $"I6: the second caller did not get a token after the first caller cancelled: {second.Error?.GetType().Name}.");
+        Specification.Assert(a.Token is not null || a.Cancelled, $"The cancelled caller got {a.Error}.");
+        Specification.Assert(c.Backend.JwtGrants <= 2, $"{c.Backend.JwtGrants} JWT-bearer grants for two callers.");
+    }
+}
