@@ -76,7 +76,7 @@ public sealed class ClientOAuthProvider : IDisposable
             new AuthCoordinator<ServerMetadata>((_, ct) => DiscoverAsync(hint, ct), null, _time, metadataOptions));
         var clientOptions = new AuthCoordinatorOptions { Name = "oauth.client" };
         _clients = new AuthCoordinatorMap<string, ClientRegistration>(issuer =>
-            new AuthCoordinator<ClientRegistration>((_, ct) => ResolveClientAsync(issuer, ct), null, _time, clientOptions));
+            new AuthCoordinator<ClientRegistration>((context, ct) => ResolveClientAsync(issuer, context.Previous, ct), null, _time, clientOptions));
         var tokenOptions = _settings.TokenExpiry;
         _tokens = new AuthCoordinatorMap<string, TokenEntry>(key =>
             new AuthCoordinator<TokenEntry>((context, ct) => AcquireTokensAsync(key, context, ct), static e => e.Tokens.ExpiresAt, _time, tokenOptions));
@@ -429,7 +429,8 @@ public sealed class ClientOAuthProvider : IDisposable
         catch (OAuthException ex) when (ex.Error == "invalid_client" && _settings.ClientId is null)
         {
             // A registered client the server no longer knows: register again next time (the error still surfaces).
-            _clients.For(metadata.IssuerText).Invalidate();
+            // Conditional invalidation retires the registration, so the next resolution sees it as rejected.
+            _clients.For(metadata.IssuerText).Invalidate(static (registration, rejected) => registration.ClientId == rejected, client.ClientId);
             throw;
         }
     }
@@ -472,7 +473,7 @@ public sealed class ClientOAuthProvider : IDisposable
     private Task<ClientRegistration> GetClientAsync(ServerMetadata metadata, CancellationToken cancellationToken) =>
         _clients.For(metadata.IssuerText).GetAsync(cancellationToken);
 
-    private async Task<ClientRegistration> ResolveClientAsync(string issuer, CancellationToken cancellationToken)
+    private async Task<ClientRegistration> ResolveClientAsync(string issuer, ClientRegistration? rejected, CancellationToken cancellationToken)
     {
         var metadata = await GetMetadataAsync(_state.Current.MetadataHint, cancellationToken).ConfigureAwait(false);
         var server = metadata.AuthorizationServer;
@@ -484,6 +485,22 @@ public sealed class ClientOAuthProvider : IDisposable
                     ? OAuthConstants.PrivateKeyJwt
                     : ClientAuthentication.Negotiate(null, supported, _settings.ClientSecret is not null, metadata.Issuer));
             return new ClientRegistration(clientId, _settings.ClientSecret, method);
+        }
+
+        if (_settings.TokenCache is IClientRegistrationCache registrations)
+        {
+            try
+            {
+                // Not after the server rejected a registration (rejected is the one retired by invalid_client).
+                if (rejected is null && await registrations.GetClientRegistrationAsync(issuer, cancellationToken).ConfigureAwait(false) is { } restored)
+                {
+                    return restored;
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                ClientOAuthLog.CacheReadFailed(_logger, ex.GetType());
+            }
         }
 
         if (_settings.ClientMetadataDocumentUri is { } document && server?.ClientIdMetadataDocumentSupported == true)
@@ -578,6 +595,18 @@ public sealed class ClientOAuthProvider : IDisposable
 
         var registration = ParseRegistration(body, endpoint, method);
         ClientOAuthLog.Registered(_logger, registration.ClientId, endpoint, registration.TokenEndpointAuthMethod);
+        if (_settings.TokenCache is IClientRegistrationCache registrations)
+        {
+            try
+            {
+                await registrations.StoreClientRegistrationAsync(metadata.IssuerText, registration, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                ClientOAuthLog.CacheStoreFailed(_logger, ex.GetType());
+            }
+        }
+
         if (_settings.Registration?.ResponseDelegate is { } callback)
         {
             await callback(registration, cancellationToken).ConfigureAwait(false);

@@ -68,6 +68,32 @@ public sealed partial class ClientOAuthLifecycleTests
     }
 
     [Fact]
+    public async Task TokenCacheWithRegistrations_Restart_ReusesRegisteredClientAndRefreshToken()
+    {
+        var cache = new MemoryTokenAndClientCache();
+        using var host = new OAuthTestHost(o => o.TokenCache = cache, s => s.AuthMethodsSupported = ["client_secret_post"]);
+        (await host.GetAsync()).Dispose();
+        Assert.Equal("dcr-client-1", cache.Registrations["https://auth.example.com"].ClientId);
+        host.Time.Advance(TimeSpan.FromHours(2));
+
+        var options = new ClientOAuthOptions
+        {
+            TokenCache = cache,
+            RedirectUri = host.Options.RedirectUri,
+            AuthorizationCallbackHandler = (_, _) => throw new InvalidOperationException("no prompt expected"),
+        };
+        using var provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), options, host.BackChannel, null, host.Time);
+        using var client = new HttpClient(new ClientOAuthHandler(provider, host.Server), disposeHandler: false);
+
+        using var response = await client.GetAsync(FakeMcpAuthServer.ResourceUrl);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, host.Server.Registrations);
+        Assert.Equal(1, host.Server.RefreshGrants);
+        Assert.Equal(host.Server.RegisteredSecret, host.Server.TokenEndpointRequests[^1].Form["client_secret"]);
+    }
+
+    [Fact]
     public async Task SendAsync_ResourceMovedToAnotherAuthorizationServer_RediscoversRegistersThereNoCredentialReuse()
     {
         using var host = new OAuthTestHost();
@@ -184,6 +210,30 @@ public sealed partial class ClientOAuthLifecycleTests
         }
 
         public ValueTask<TokenContainer?> GetTokensAsync(CancellationToken ct) => ValueTask.FromResult(Stored);
+    }
+
+    private sealed class MemoryTokenAndClientCache : ITokenCache, IClientRegistrationCache
+    {
+        public TokenContainer? Stored { get; private set; }
+
+        public ConcurrentDictionary<string, ClientRegistration> Registrations { get; } = new();
+
+        public ValueTask StoreTokensAsync(TokenContainer tokens, CancellationToken ct)
+        {
+            Stored = tokens;
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask<TokenContainer?> GetTokensAsync(CancellationToken ct) => ValueTask.FromResult(Stored);
+
+        public ValueTask StoreClientRegistrationAsync(string issuer, ClientRegistration registration, CancellationToken ct)
+        {
+            Registrations[issuer] = registration;
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask<ClientRegistration?> GetClientRegistrationAsync(string issuer, CancellationToken ct) =>
+            ValueTask.FromResult(Registrations.TryGetValue(issuer, out var r) ? r : null);
     }
 
     private sealed class CapturingLoggerFactory : ILoggerFactory, ILogger

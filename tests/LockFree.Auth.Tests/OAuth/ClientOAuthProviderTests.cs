@@ -534,6 +534,53 @@ public sealed class ClientOAuthProviderTests
     }
 
     [Fact]
+    public async Task SendAsync_AdditionalAuthorizationParameters_AddedButCannotOverrideProtocol()
+    {
+        using var host = new OAuthTestHost(o =>
+        {
+            o.AdditionalAuthorizationParameters["prompt"] = "consent";
+            o.AdditionalAuthorizationParameters["code_challenge_method"] = "plain";
+            o.AdditionalAuthorizationParameters["state"] = "fixed";
+        });
+
+        using var response = await host.GetAsync();
+
+        var authorize = Assert.Single(host.Server.AuthorizationRequests);
+        Assert.Equal("consent", authorize["prompt"]);
+        Assert.Equal("S256", authorize["code_challenge_method"]);
+        Assert.NotEqual("fixed", authorize["state"]);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task SendAsync_AuthServerSelectorChoosesNone_TypedErrorNoPrompt()
+    {
+        IReadOnlyList<Uri>? offered = null;
+        using var host = new OAuthTestHost(o => o.AuthServerSelector = servers => { offered = servers; return null; });
+
+        var ex = await Assert.ThrowsAsync<OAuthException>(() => host.GetAsync());
+
+        Assert.Equal(OAuthFailureReason.InvalidInput, ex.Reason);
+        Assert.Equal([new Uri("https://auth.example.com")], offered);
+        Assert.Equal(0, host.Prompts);
+    }
+
+    [Fact]
+    public async Task SendAsync_401AskingForMoreScope_StepsUpWithUnion()
+    {
+        using var host = new OAuthTestHost(server: s => s.ChallengeScope = "mcp:basic");
+        (await host.GetAsync()).Dispose();
+        host.Server.ChallengeScope = "mcp:extra";
+        host.Server.RevokeAllAccessTokens();
+
+        using var response = await host.GetAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("mcp:basic mcp:extra", host.Server.AuthorizationRequests[^1]["scope"]);
+        Assert.Equal(["mcp:basic", "mcp:extra"], host.Provider.CurrentScopes);
+    }
+
+    [Fact]
     public void Constructor_AuthorizationCodeWithoutRedirect_ArgumentException()
     {
         using var http = new HttpClient();
