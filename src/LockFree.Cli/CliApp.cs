@@ -347,9 +347,21 @@ internal sealed class CliApp
                     ? await StormRunner.RunAsync(settings, _time, LiveMonitorAsync, cancellationToken)
                     : await StormRunner.RunAsync(settings, _time, PlainMonitorAsync, cancellationToken);
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException or InvalidOperationException or System.Net.Sockets.SocketException)
+        catch (ArgumentException ex)
         {
-            await _env.Error.WriteLineAsync("lockfree: the storm could not start: " + ex.Message);
+            // The provider refused its settings (for example a non-HTTPS endpoint that is not loopback).
+            await _env.Error.WriteLineAsync("lockfree: invalid settings: " + FirstLine(ex.Message));
+            return ExitCodes.Usage;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await _env.Error.WriteLineAsync("lockfree: interrupted before the storm started.");
+            return ExitCodes.Interrupted;
+        }
+        catch (Exception ex)
+        {
+            // Never a stack trace: the type and the first line of the message (which carries no secret) is enough.
+            await _env.Error.WriteLineAsync($"lockfree: the storm could not run: {ex.GetType().Name}: {FirstLine(ex.Message)}");
             return ExitCodes.Failed;
         }
 
@@ -510,6 +522,8 @@ internal sealed class CliApp
 
         return true;
     }
+
+    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 
     private sealed class UsageException(string message) : Exception(message);
 }

@@ -43,6 +43,17 @@ public sealed class OptionTests
     }
 
     [Fact]
+    public async Task Settings_the_provider_refuses_are_a_usage_error_without_a_stack_trace()
+    {
+        // Client credentials without a secret: the provider's constructor refuses it.
+        var run = await CliHarness.RunAsync(["--authority", "https://127.0.0.1:1", "--resource", "https://127.0.0.1:1/mcp", "--client-id", "c", "-d", "1s"]);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.StartsWith("lockfree: invalid settings:", run.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Help_documents_every_option_and_exits_0()
     {
         var run = await CliHarness.RunAsync(["--help"]);

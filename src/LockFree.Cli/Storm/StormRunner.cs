@@ -65,6 +65,7 @@ internal sealed class StormLive
 internal static class StormRunner
 {
     private const int MaxErrorKinds = 20;
+    private static readonly TimeSpan FailureBackoff = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Runs the storm; <paramref name="monitor"/> shows progress and returns when the clients are done.</summary>
     public static async Task<StormResult> RunAsync(
@@ -183,9 +184,22 @@ internal static class StormRunner
 
             latencies.Add(time.GetTimestamp() - sent);
             live.Completed(error is not null);
-            if (error is not null && (errors.Count < MaxErrorKinds || errors.ContainsKey(error)))
+            if (error is not null)
             {
-                errors.AddOrUpdate(error, 1, static (_, n) => n + 1);
+                if (errors.Count < MaxErrorKinds || errors.ContainsKey(error))
+                {
+                    errors.AddOrUpdate(error, 1, static (_, n) => n + 1);
+                }
+
+                // A failing client backs off a little, so a misconfigured run does not hammer a real server.
+                try
+                {
+                    await Task.Delay(FailureBackoff, time, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
             }
         }
     }
