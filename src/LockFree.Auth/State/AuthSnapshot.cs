@@ -98,7 +98,9 @@ public sealed record AuthSnapshot<T> where T : class
 
     /// <summary>
     /// Publishes the result of the pending acquisition with its expiry schedule computed at <paramref name="now"/>.
-    /// A value that is already unusable at <paramref name="now"/> is not cached (its waiters still receive it).
+    /// A value that is already unusable at <paramref name="now"/> is not cached (its waiters still receive it); if it
+    /// was a background refresh of a still-usable value, that value stays and its refresh is retried after
+    /// <see cref="AuthCoordinatorOptions.RefreshRetryDelay"/>.
     /// </summary>
     internal AuthSnapshot<T> WithPublished(T value, Task<T> completed, DateTimeOffset? expiresAt, DateTimeOffset now, AuthCoordinatorOptions options)
     {
@@ -106,6 +108,14 @@ public sealed record AuthSnapshot<T> where T : class
         var (usableUntil, refreshAt) = Schedule(expiresAt, now, options);
         if (usableUntil is { } u && u <= now)
         {
+            if (IsUsable(now))
+            {
+                // A background refresh brought a value that is already unusable: keep serving the still-usable value
+                // it was meant to replace and retry later, as after a failed refresh (I7). Dropping it would make
+                // callers wait for a new acquisition, which refresh-ahead exists to avoid. The publisher re-arms the timer.
+                return this with { Pending = null, Fast = Cached, RefreshAt = Min(now + options.RefreshRetryDelay, UsableUntil), Timer = null };
+            }
+
             return this with { Value = null, Cached = null, Fast = null, UsableUntil = null, RefreshAt = null, Retired = value, Pending = null, Timer = null };
         }
 

@@ -183,7 +183,16 @@ internal sealed class CoordinatorModel(bool observesCancellation, Coverage? cove
             k.Pending = null;
             var (usableUntil, refreshAt) = SnapshotPropertyTests.ExpectedSchedule(expiresAt, _now, Options);
             Reach(lifetime is null ? "published without expiry" : "published with expiry");
-            if (usableUntil is { } u && u <= _now)
+            if (usableUntil is { } u && u <= _now && k.Value is not null)
+            {
+                // A background refresh brought an unusable value: the value being refreshed (usable, timers are
+                // exact here) stays and is refreshed again after the retry delay, as after a failure.
+                Reach("refresh result expired on arrival: previous value kept");
+                k.Fresh = true;
+                var retryAt = _now + Options.RefreshRetryDelay;
+                k.RefreshAt = k.UsableUntil is { } until && until < retryAt ? until : retryAt;
+            }
+            else if (usableUntil is { } u2 && u2 <= _now)
             {
                 Reach("already expired on arrival: not cached");
                 k.ClearValue();

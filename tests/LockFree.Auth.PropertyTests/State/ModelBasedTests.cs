@@ -19,17 +19,20 @@ public sealed class ModelBasedTests
         (1, AdvanceKind.JustBeforeRefreshAt), (2, AdvanceKind.AtRefreshAt), (3, AdvanceKind.BetweenRefreshAndUsableUntil),
         (1, AdvanceKind.JustBeforeUsableUntil), (1, AdvanceKind.AtUsableUntil), (1, AdvanceKind.PastExpiry));
 
+    // Index into Step.Lifetimes: none, 0 s, 2 s, 10 s, 100 s, 10 min, 1 h.
+    private static readonly Gen<int> GenLifetime = Gen.Frequency((2, 0), (2, 1), (1, 2), (1, 3), (2, 4), (2, 5), (2, 6));
+
     internal static readonly Gen<Step> GenStep = Gen.Frequency(
-        (20, GenToken.Select(k => (Step)new Step.Get(k))),
-        (10, Gen.Select(Gen.Int[0, 7], Gen.Int[0, Step.Lifetimes.Length - 1], (p, l) => (Step)new Step.Complete(p, l))),
-        (4, Gen.Int[0, 7].Select(p => (Step)new Step.Fail(p))),
-        (2, Gen.Int[0, 7].Select(p => (Step)new Step.CancelWork(p))),
-        (4, Gen.Int[0, 7].Select(p => (Step)new Step.CancelCaller(p))),
-        (2, Gen.Const<Step>(new Step.Invalidate())),
-        (4, Gen.Frequency((3, true), (1, false)).Select(c => (Step)new Step.Reject(c))),
-        (12, GenAdvance.Select(k => (Step)new Step.Advance(k))),
-        (2, Gen.Const<Step>(new Step.SwitchKey())),
-        (2, Gen.Const<Step>(new Step.InvalidateFromInside())),
+        (40, GenToken.Select(k => (Step)new Step.Get(k))),
+        (20, Gen.Select(Gen.Int[0, 7], GenLifetime, (p, l) => (Step)new Step.Complete(p, l))),
+        (8, Gen.Int[0, 7].Select(p => (Step)new Step.Fail(p))),
+        (4, Gen.Int[0, 7].Select(p => (Step)new Step.CancelWork(p))),
+        (8, Gen.Int[0, 7].Select(p => (Step)new Step.CancelCaller(p))),
+        (4, Gen.Const<Step>(new Step.Invalidate())),
+        (8, Gen.Frequency((3, true), (1, false)).Select(c => (Step)new Step.Reject(c))),
+        (24, GenAdvance.Select(k => (Step)new Step.Advance(k))),
+        (4, Gen.Const<Step>(new Step.SwitchKey())),
+        (4, Gen.Const<Step>(new Step.InvalidateFromInside())),
         (1, Gen.Const<Step>(new Step.Dispose())));
 
     private static readonly GenOperation<CoordinatorSystem, CoordinatorModel> Operation =
@@ -42,6 +45,7 @@ public sealed class ModelBasedTests
         "background refresh started on use", "joined an acquisition", "joined a background refresh",
         "abandoned acquisition removed by the next caller", "cold acquisition", "acquisition after a retired value",
         "published without expiry", "published with expiry", "already expired on arrival: not cached",
+        "refresh result expired on arrival: previous value kept",
         "result discarded (invalidated meanwhile)", "acquisition failed", "acquisition cancelled",
         "background refresh failed: value kept, retried later", "caller cancelled its own wait",
         "last waiter left: work cancelled", "last waiter left: work ignores cancellation", "invalidated",

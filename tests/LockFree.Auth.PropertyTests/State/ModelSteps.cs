@@ -64,6 +64,7 @@ internal abstract record Step
     public static readonly TimeSpan?[] Lifetimes =
     [
         null,
+        TimeSpan.Zero, // "expires_in": 0 — unusable on arrival whatever the latency
         TimeSpan.FromSeconds(2),
         TimeSpan.FromSeconds(10),
         TimeSpan.FromSeconds(100),

@@ -194,23 +194,37 @@ public sealed class SnapshotPropertyTests
                 Assert.Same(after.Cached, after.Fast); // I1: the value is served fast while its refresh runs
                 Assert.Equal(before.UsableUntil, after.UsableUntil);
                 break;
-            case Step.Publish:
+            case Step.Publish p:
                 Assert.Equal(before.Generation, after.Generation);
                 Assert.Null(after.Pending);
-                var published = (TokenContainer)(after.Value ?? after.Retired)!;
-                var (usableUntil, refreshAt) = ExpectedSchedule(published.ExpiresAt, now, options);
-                if (usableUntil is { } u && u <= now)
+                DateTimeOffset? expiresAt = p.LifetimeSeconds == 0 ? null : now.AddSeconds(p.LifetimeSeconds - p.AgeSeconds);
+                var (usableUntil, refreshAt) = ExpectedSchedule(expiresAt, now, options);
+                if (usableUntil is { } u && u <= now && before.IsUsable(now))
+                {
+                    // I7: a refresh result that is unusable on arrival does not replace a still-usable value; the
+                    // refresh is retried after the retry delay, as after a failure.
+                    Assert.Same(before.Value, after.Value);
+                    Assert.Same(before.Cached, after.Fast);
+                    var retryAt = now + options.RefreshRetryDelay;
+                    Assert.Equal(before.UsableUntil is { } until && until < retryAt ? until : retryAt, after.RefreshAt);
+                    Assert.Same(before.Retired, after.Retired);
+                }
+                else if (usableUntil is { } u2 && u2 <= now)
                 {
                     // I7: an already unusable value is not cached; it is kept only as the retired value.
                     Assert.Null(after.Value);
                     Assert.Null(after.Cached);
                     Assert.False(after.IsUsable(now));
+                    Assert.NotNull(after.Retired);
+                    Assert.Equal(expiresAt, after.Retired!.ExpiresAt);
                 }
                 else
                 {
                     Assert.True(after.IsUsable(now));
-                    Assert.Same(published, after.Cached!.Result);
+                    Assert.NotSame(before.Value, after.Value);
+                    Assert.Same(after.Value, after.Cached!.Result);
                     Assert.Same(after.Cached, after.Fast);
+                    Assert.Equal(expiresAt, after.Value!.ExpiresAt);
                     Assert.Equal(after.Generation, after.ValueGeneration);
                     Assert.Equal(usableUntil, after.UsableUntil);
                     Assert.Equal(refreshAt, after.RefreshAt);

@@ -13,7 +13,7 @@ internal static class Budget
     public const int Snapshot = 500;
 
     /// <summary>Iterations of the model-based property (one coordinator pair and up to ~50 steps each).</summary>
-    public const int ModelBased = 800;
+    public const int ModelBased = 1200;
 
     /// <summary>Iterations of each linearizability property (~10 ms each: threads are started per iteration).</summary>
     public const int Parallel = 300;
