@@ -36,6 +36,11 @@ internal sealed class Report(RunOptions options, string commandLine)
         sb.AppendLine(ic, $"- Command: `dotnet run -c Release --project tests/LockFree.Auth.Benchmarks -- {commandLine}`");
         sb.AppendLine(ic, $"- Repetitions: {options.Reps} per cell ({options.Reps * 3} for the InvalidateCache timing, {options.HeavyReps} for the 401 storm and starvation cells), each side in child processes of its own, the sides alternating process by process; a repetition unfinished after {Storms.Cap.TotalSeconds:F0} s is recorded as capped; medians shown; exchanges as median (min–max)");
         sb.AppendLine(ic, $"- 2.4.0 = `IdentityAssertionGrantProvider` (NuGet ModelContextProtocol.Core 2.4.0); ours = {CrossAppSubject.OursDescription}");
+        if (ClientOAuthStorm.IsAvailable)
+        {
+            sb.AppendLine("- ClientOAuth rows: the SDK's `McpClient` over `HttpClientTransport` on both sides; 2.4.0 authorizes with the transport's built-in OAuth (`HttpClientTransportOptions.OAuth`), ours with an `HttpClient` built on `ClientOAuthHandler`; an exchange there = one token grant");
+        }
+
         sb.AppendLine("- Both run in the same process build against the same in-memory endpoints (AS metadata, IdP token endpoint, AS token endpoint) with the stated latency per hop; an exchange = one RFC 8693 request received by the IdP");
         sb.AppendLine("- Ratios: \"×own\" = time divided by the same side's single-caller time for the same situation; \"ours/2.4.0\" = our time divided by 2.4.0's time");
         if (options.Quick)
