@@ -30,6 +30,9 @@ public sealed class CoordinatorScenarioTests(ITestOutputHelper output)
     public void WaiterCancelled_OtherWaiterStays_OtherGetsToken() => Run(nameof(CoordinatorScenarios.WaiterCancelled), CoordinatorScenarios.WaiterCancelled);
 
     [Fact]
+    public void AllWaitersLeave_LateCallerArrives_LateCallerGetsTokenNothingCancelledCached() => Run(nameof(CoordinatorScenarios.AllWaitersLeave), CoordinatorScenarios.AllWaitersLeave);
+
+    [Fact]
     public void FirstCallerCancelled_SecondCallerJoins_SecondGetsToken() => Run(nameof(CoordinatorScenarios.FirstCallerCancelled), CoordinatorScenarios.FirstCallerCancelled);
 
     [Fact]
