@@ -9,7 +9,7 @@ public sealed class StormCommandTests
     [Fact]
     public async Task Json_storm_against_the_embedded_server_makes_exactly_the_ideal_exchanges_and_no_request_fails()
     {
-        // 2 s tokens (refresh-ahead every 1.6 s), the current token revoked every second until 3.75 s, a 4 s storm:
+        // 2 s tokens (refresh-ahead every 1.6 s), the current token revoked every second until 3.5 s, a 4 s storm:
         // every revocation comes before the next refresh is due, so the ideal is the first token plus one exchange per
         // revocation, with about a second of margin around every event even on a loaded machine. The ideal is computed
         // from when the first token and each revocation actually happened.
