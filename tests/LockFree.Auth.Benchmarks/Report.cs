@@ -34,7 +34,7 @@ internal sealed class Report(RunOptions options, string commandLine)
         sb.AppendLine(ic, $"- Machine: {CpuModel()}, {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}");
         sb.AppendLine(ic, $"- Load average (1/5/15 min) at start: {_loadAtStart}; at end: {LoadAverage()} (shared, noisy machine)");
         sb.AppendLine(ic, $"- Command: `dotnet run -c Release --project tests/LockFree.Auth.Benchmarks -- {commandLine}`");
-        sb.AppendLine(ic, $"- Repetitions: {options.Reps} per cell ({options.Reps * 3} for the InvalidateCache timing, {options.HeavyReps} for the 401 storm and starvation cells), each side in child processes of its own, the sides alternating process by process; a repetition unfinished after {Storms.Cap.TotalSeconds:F0} s is recorded as capped; medians shown; exchanges as median (min–max)");
+        sb.AppendLine(ic, $"- Repetitions: {options.Reps} per cell ({options.Reps * 2} for the expiry storms, {options.Reps * 3} for the InvalidateCache timing, {options.HeavyReps} for the 401 storm and starvation cells), each side in child processes of its own, the sides alternating process by process; a repetition unfinished after {Storms.Cap.TotalSeconds:F0} s is recorded as capped; medians shown; exchanges as median (min–max)");
         sb.AppendLine(ic, $"- 2.4.0 = `IdentityAssertionGrantProvider` (NuGet ModelContextProtocol.Core 2.4.0); ours = {CrossAppSubject.OursDescription}");
         if (ClientOAuthStorm.IsAvailable)
         {

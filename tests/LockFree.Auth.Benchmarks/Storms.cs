@@ -110,16 +110,8 @@ internal static class Storms
             {
                 await subject.ExpireAsync().ConfigureAwait(false);
                 subject.Endpoints.ResetCounters();
-                var start = Stopwatch.GetTimestamp();
-                var callers = new Task<string>[n];
-                for (var c = 0; c < n; c++)
-                {
-                    callers[c] = Task.Run(() => subject.GetTokenAsync());
-                }
-
-                var (tokens, errors) = await CollectAsync(callers).ConfigureAwait(false);
-                var ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                results.Add(new SizedResult(n, new StormResult(ms, subject.Endpoints.IdpExchanges, tokens.Count, errors)));
+                var (ms, distinct, errors) = await subject.StormAsync(n, Stopwatch.GetTimestamp()).ConfigureAwait(false);
+                results.Add(new SizedResult(n, new StormResult(ms, subject.Endpoints.IdpExchanges, distinct, errors)));
             }
         }
 

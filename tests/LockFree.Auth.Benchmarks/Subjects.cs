@@ -39,6 +39,51 @@ internal abstract class CrossAppSubject : IDisposable
 
     public abstract Task<string> GetTokenAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// N callers, each a thread-pool work item calling the provider's own <c>GetAccessTokenAsync</c> directly (no
+    /// adapter in between, so the harness adds as little per-caller work as possible). Returns the time from
+    /// <paramref name="start"/> until every caller completed, the distinct access tokens and the failures.
+    /// </summary>
+    public virtual async Task<(double Ms, int Distinct, int Errors)> StormAsync(int n, long start)
+    {
+        var callers = new Task<string>[n];
+        for (var c = 0; c < n; c++)
+        {
+            callers[c] = Task.Run(() => GetTokenAsync());
+        }
+
+        return await CompleteAsync(callers, start, static t => t).ConfigureAwait(false);
+    }
+
+    protected static async Task<(double Ms, int Distinct, int Errors)> CompleteAsync<TToken>(Task<TToken>[] callers, long start, Func<TToken, string> accessToken)
+    {
+        try
+        {
+            await Task.WhenAll(callers).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Counted below, per caller.
+        }
+
+        var ms = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        var tokens = new HashSet<string>(StringComparer.Ordinal);
+        var errors = 0;
+        foreach (var caller in callers)
+        {
+            if (caller.IsCompletedSuccessfully)
+            {
+                tokens.Add(accessToken(caller.Result));
+            }
+            else
+            {
+                errors++;
+            }
+        }
+
+        return (ms, tokens.Count, errors);
+    }
+
     /// <summary>2.4.0: <c>InvalidateCache()</c>; ours: <c>InvalidateCache()</c>.</summary>
     public abstract void InvalidateAll();
 
@@ -122,6 +167,17 @@ internal sealed class SdkCrossAppSubject : CrossAppSubject
 
     public override async Task<string> GetTokenAsync(CancellationToken cancellationToken = default) =>
         (await Provider.GetAccessTokenAsync(Resource, AuthorizationServer, cancellationToken).ConfigureAwait(false)).AccessToken;
+
+    public override Task<(double Ms, int Distinct, int Errors)> StormAsync(int n, long start)
+    {
+        var callers = new Task<Sdk.TokenContainer>[n];
+        for (var c = 0; c < n; c++)
+        {
+            callers[c] = Task.Run(() => Provider.GetAccessTokenAsync(Resource, AuthorizationServer, default));
+        }
+
+        return CompleteAsync(callers, start, static t => t.AccessToken);
+    }
 
     public override void InvalidateAll() => Provider.InvalidateCache();
 
@@ -236,6 +292,17 @@ internal sealed class OursCrossAppSubject : CrossAppSubject
 
     public override async Task<string> GetTokenAsync(CancellationToken cancellationToken = default) =>
         (await Provider.GetAccessTokenAsync(Resource, AuthorizationServer, cancellationToken).ConfigureAwait(false)).AccessToken;
+
+    public override Task<(double Ms, int Distinct, int Errors)> StormAsync(int n, long start)
+    {
+        var callers = new Task<TokenContainer>[n];
+        for (var c = 0; c < n; c++)
+        {
+            callers[c] = Task.Run(() => Provider.GetAccessTokenAsync(Resource, AuthorizationServer));
+        }
+
+        return CompleteAsync(callers, start, static t => t.AccessToken);
+    }
 
     public override void InvalidateAll() => Provider.InvalidateCache();
 
