@@ -76,7 +76,8 @@ internal sealed class CliApp
     {
         Description = "The auth provider under test: client-oauth = ClientOAuthHandler with the client-credentials grant; " +
             "cross-app = CrossApplicationAccessHandler (ID token -> ID-JAG -> JWT-bearer, embedded IdP); " +
-            "core = the bare AuthCoordinator with a minimal client-credentials handler.",
+            "core = the bare AuthCoordinator with a minimal client-credentials handler; " +
+            "naive = a plain cached field without coalescing, the baseline (expected to fail: exchanges exceed the ideal).",
         DefaultValueFactory = _ => StormProviders.Default,
     };
 

@@ -64,6 +64,22 @@ public sealed class StormCommandTests
     }
 
     [Fact]
+    public async Task The_naive_baseline_exceeds_the_ideal_and_fails_with_exit_code_1()
+    {
+        // Without coalescing, the cold start alone makes (nearly) one exchange per client.
+        var run = await CliHarness.RunAsync(["--json", "--provider", "naive", "-c", "32", "-d", "1s", "--revoke-every", "0"]);
+
+        Assert.True(run.ExitCode == 1, run.ToString());
+        var json = run.Json();
+        Assert.False(json.GetProperty("passed").GetBoolean());
+        var exchanges = json.GetProperty("exchanges");
+        Assert.True(exchanges.GetProperty("total").GetInt64() > exchanges.GetProperty("ideal").GetInt64(), run.ToString());
+        Assert.False(exchanges.GetProperty("withinIdeal").GetBoolean());
+        Assert.True(exchanges.GetProperty("reasons").GetProperty("redundant").GetInt64() > 0, run.ToString());
+        Assert.Contains(json.GetProperty("failures").EnumerateArray(), f => f.GetString()!.Contains("exceed the ideal", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Plain_storm_prints_progress_and_a_summary_with_the_ideal_and_no_secrets()
     {
         var run = await CliHarness.RunAsync(["storm", "-c", "8", "-d", "2s", "--revoke-every", "0"]);

@@ -94,6 +94,7 @@ internal sealed class EmbeddedServer : IAsyncDisposable
     private long _aheadIssues;
     private long _lapsedIssues;
     private long _afterRevocationIssues;
+    private long _redundantIssues;
 
     private EmbeddedServer(WebApplication app, EmbeddedServerSettings settings, TimeProvider time)
     {
@@ -132,7 +133,7 @@ internal sealed class EmbeddedServer : IAsyncDisposable
         Interlocked.Read(ref _expiredRejections),
         Interlocked.Read(ref _unknownRejections),
         _revocationTimestamps.Count,
-        new IssueReasons(Interlocked.Read(ref _initialIssues), Interlocked.Read(ref _aheadIssues), Interlocked.Read(ref _lapsedIssues), Interlocked.Read(ref _afterRevocationIssues)));
+        new IssueReasons(Interlocked.Read(ref _initialIssues), Interlocked.Read(ref _aheadIssues), Interlocked.Read(ref _lapsedIssues), Interlocked.Read(ref _afterRevocationIssues), Interlocked.Read(ref _redundantIssues)));
 
     /// <summary>When tokens were revoked (<see cref="TimeProvider.GetTimestamp"/> values).</summary>
     public IReadOnlyList<long> RevocationTimestamps => [.. _revocationTimestamps];
@@ -357,6 +358,10 @@ internal sealed class EmbeddedServer : IAsyncDisposable
         {
             Interlocked.Increment(ref _afterRevocationIssues);
         }
+        else if (now - issued.IssuedAt < EarliestRefresh(Settings.TokenLifetime))
+        {
+            Interlocked.Increment(ref _redundantIssues);
+        }
         else if (now - issued.IssuedAt < UsableFor(Settings.TokenLifetime))
         {
             Interlocked.Increment(ref _aheadIssues);
@@ -368,6 +373,15 @@ internal sealed class EmbeddedServer : IAsyncDisposable
     }
 
     private static TimeSpan UsableFor(TimeSpan lifetime) => Storm.IdealExchanges.UsableFor(lifetime);
+
+    // The refresh interval less a tolerance for the exchange's own round trip (the client dates its token from
+    // before the request, the server from when it answers).
+    private static TimeSpan EarliestRefresh(TimeSpan lifetime)
+    {
+        var interval = Storm.IdealExchanges.RefreshInterval(lifetime);
+        var tolerance = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMilliseconds(250).Ticks, interval.Ticks / 4));
+        return interval - tolerance;
+    }
 
     // ---------------------------------------------------------------- identity provider (cross-app access)
 
@@ -558,4 +572,5 @@ internal readonly record struct EmbeddedServerCounters(
 /// <param name="Ahead">A refresh while the previous token was still usable: refresh-ahead, no caller had to wait.</param>
 /// <param name="Lapsed">A replacement after the previous token was no longer usable (expiry minus skew): callers waited.</param>
 /// <param name="AfterRevocation">A replacement of a revoked token.</param>
-internal sealed record IssueReasons(long Initial, long Ahead, long Lapsed, long AfterRevocation);
+/// <param name="Redundant">A new token while the previous one was not yet due for refresh: a wasted exchange.</param>
+internal sealed record IssueReasons(long Initial, long Ahead, long Lapsed, long AfterRevocation, long Redundant);

@@ -44,7 +44,7 @@ internal static class SummaryText
         if (r.Exchanges.Reasons is { } why)
         {
             lines.Add(("why each token", string.Create(Inv,
-                $"{why.Initial:N0} first, {why.Ahead:N0} refreshed ahead of expiry (nobody waited), {why.Lapsed:N0} after the previous token lapsed (callers waited), {why.AfterRevocation:N0} after revocation")));
+                $"{why.Initial:N0} first, {why.Ahead:N0} refreshed ahead of expiry (nobody waited), {why.Lapsed:N0} after the previous token lapsed (callers waited), {why.AfterRevocation:N0} after revocation{(why.Redundant > 0 ? string.Create(Inv, $", {why.Redundant:N0} REDUNDANT (the previous token was not yet due)") : "")}")));
         }
 
         if (r.Exchanges.IdpTokenExchanges is { } idp)
