@@ -12,7 +12,12 @@ namespace LockFree.Auth.PropertyTests.State;
 /// </summary>
 public sealed class LinearizabilityTests
 {
-    /// <summary>The real coordinator; its acquisition completes at once and names its token after its generation.</summary>
+    /// <summary>
+    /// The real coordinator. Its acquisition completes synchronously (inside the installer's <c>Start</c>), so no
+    /// operation can block on work nobody will finish and a blocked joiner only waits for the installer's thread.
+    /// Tokens are named after the generation (not the start order): two installers of different generations may call
+    /// the delegate in either order, while generations follow the linearization order.
+    /// </summary>
     internal sealed class Actual
     {
         private readonly ConcurrentQueue<string> _results = new();
