@@ -420,6 +420,7 @@ public sealed class ClientOAuthProvider : IDisposable
             Parameters = parameters,
             Authentication = CreateAuthentication(client),
             Issuer = metadata.Issuer,
+            RequiredTokenType = OAuthConstants.Bearer, // the handler sends it as a bearer token (RFC 6750)
         };
         try
         {

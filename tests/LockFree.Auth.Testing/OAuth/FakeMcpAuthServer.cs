@@ -91,6 +91,9 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
     /// <summary>When set, the resource rejects every token with 401 (a misconfigured resource).</summary>
     public bool RejectEveryToken { get; set; }
 
+    /// <summary>The <c>token_type</c> of token responses.</summary>
+    public string TokenType { get; set; } = "Bearer";
+
     /// <summary>Pre-registered confidential clients: id → secret.</summary>
     public ConcurrentDictionary<string, string> Clients { get; } = new(StringComparer.Ordinal);
 
@@ -428,7 +431,7 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
         var n = Interlocked.Increment(ref _tokenCounter);
         var access = "at-" + n;
         _accessTokens[access] = new IssuedToken(scope, resource, Time.GetUtcNow().AddSeconds(ExpiresInSeconds), false);
-        var json = new JsonObject { ["access_token"] = access, ["token_type"] = "Bearer", ["expires_in"] = ExpiresInSeconds };
+        var json = new JsonObject { ["access_token"] = access, ["token_type"] = TokenType, ["expires_in"] = ExpiresInSeconds };
         if (scope is not null) { json["scope"] = scope; }
         if (refresh)
         {

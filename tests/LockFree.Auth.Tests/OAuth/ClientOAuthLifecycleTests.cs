@@ -154,6 +154,17 @@ public sealed partial class ClientOAuthLifecycleTests
     }
 
     [Fact]
+    public async Task SendAsync_NonBearerTokenType_TypedErrorTokenNotUsed()
+    {
+        using var host = new OAuthTestHost(server: s => s.TokenType = "DPoP");
+
+        var ex = await Assert.ThrowsAsync<OAuthException>(() => host.GetAsync());
+
+        Assert.Equal(OAuthFailureReason.UnexpectedTokenType, ex.Reason);
+        Assert.Equal(1, host.Server.ResourceRequests); // only the first, unauthenticated request reached the resource
+    }
+
+    [Fact]
     public async Task SendAsync_MalformedResourceMetadata_TypedErrorNoPrompt()
     {
         using var host = new OAuthTestHost(server: s => s.PrmResourceOverride = "not a uri");
