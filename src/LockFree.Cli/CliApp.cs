@@ -433,7 +433,7 @@ internal sealed class CliApp
         table.AddRow("progress", string.Create(CultureInfo.InvariantCulture, $"[green]{bar}[/] {Math.Min(elapsed.TotalSeconds, live.Settings.Duration.TotalSeconds):0.0} / {live.Settings.Duration.TotalSeconds:0} s"));
         table.AddRow("requests", string.Create(CultureInfo.InvariantCulture, $"{live.Requests:N0} ({rps:N0}/s)"));
         table.AddRow("401 responses", live.Unauthorized.ToString("N0", CultureInfo.InvariantCulture));
-        table.AddRow("token exchanges", live.Exchanges.ToString("N0", CultureInfo.InvariantCulture));
+        table.AddRow("token exchanges", string.Create(CultureInfo.InvariantCulture, $"{live.Exchanges:N0} (ideal so far {(live.IdealSoFar is { } i ? i.ToString("N0", CultureInfo.InvariantCulture) : "-")})"));
         table.AddRow("coalesced waiters", live.Coalesced.ToString("N0", CultureInfo.InvariantCulture));
         table.AddRow("failed", live.Failed == 0 ? "0" : $"[red]{live.Failed:N0}[/]");
         return table;

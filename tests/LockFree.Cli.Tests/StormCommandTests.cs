@@ -18,6 +18,7 @@ public sealed class StormCommandTests
         Assert.True(run.ExitCode == 0, run.ToString());
         var json = run.Json();
         Assert.True(json.GetProperty("passed").GetBoolean(), run.ToString());
+        Assert.Equal(1, json.GetProperty("schemaVersion").GetInt32());
         Assert.Equal("embedded", json.GetProperty("mode").GetString());
         Assert.Equal(16, json.GetProperty("clients").GetInt32());
 

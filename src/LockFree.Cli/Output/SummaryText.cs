@@ -30,7 +30,7 @@ internal static class SummaryText
     }
 
     public static string Progress(StormLive live) => string.Create(Inv,
-        $"{live.Elapsed.TotalSeconds,6:0.0} s  requests {live.Requests,10:N0}  401s {live.Unauthorized,6:N0}  exchanges {live.Exchanges,4:N0}  coalesced {live.Coalesced,8:N0}  errors {live.Failed:N0}");
+        $"{live.Elapsed.TotalSeconds,6:0.0} s  requests {live.Requests,10:N0}  401s {live.Unauthorized,6:N0}  exchanges {live.Exchanges,4:N0} (ideal {(live.IdealSoFar is { } i ? i.ToString("N0", Inv) : "-")})  coalesced {live.Coalesced,8:N0}  errors {live.Failed:N0}");
 
     /// <summary>The summary lines: (label, value). The verdict and the ideal's explanation follow.</summary>
     public static IReadOnlyList<(string Label, string Value)> Lines(StormResult r)

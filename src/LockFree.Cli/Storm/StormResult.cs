@@ -3,6 +3,9 @@ namespace LockFree.Cli.Storm;
 /// <summary>What a storm measured. Serialized as is by <c>--json</c> (camelCase).</summary>
 internal sealed record StormResult
 {
+    /// <summary>Version of this JSON shape; bumped on incompatible changes.</summary>
+    public int SchemaVersion => 1;
+
     public required string Provider { get; init; }
 
     public required string ProviderDescription { get; init; }

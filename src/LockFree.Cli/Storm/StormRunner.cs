@@ -10,11 +10,12 @@ internal sealed class StormLive
     private readonly Func<long> _unauthorized;
     private readonly Func<long> _exchanges;
     private readonly Func<long> _coalesced;
+    private readonly Func<long?> _idealSoFar;
     private long _requests;
     private long _failed;
 
     internal StormLive(StormSettings settings, string providerDescription, Uri resource, TimeProvider time, long start,
-        Func<long> unauthorized, Func<long> exchanges, Func<long> coalesced)
+        Func<long> unauthorized, Func<long> exchanges, Func<long> coalesced, Func<long?> idealSoFar)
     {
         Settings = settings;
         ProviderDescription = providerDescription;
@@ -24,6 +25,7 @@ internal sealed class StormLive
         _unauthorized = unauthorized;
         _exchanges = exchanges;
         _coalesced = coalesced;
+        _idealSoFar = idealSoFar;
     }
 
     public StormSettings Settings { get; }
@@ -47,6 +49,9 @@ internal sealed class StormLive
     public long Exchanges => _exchanges();
 
     public long Coalesced => _coalesced();
+
+    /// <summary>The ideal exchange count up to now (null before the first token).</summary>
+    public long? IdealSoFar => _idealSoFar();
 
     internal void Completed(bool failed)
     {
@@ -126,7 +131,8 @@ internal static class StormRunner
         var live = new StormLive(settings, provider.DisplayName, target.Resource, time, start,
             () => wire.Unauthorized,
             () => server is null ? ExchangesOf(observer.Events) : server.Counters.AccessTokensIssued,
-            () => meter.CallersCoalesced);
+            () => meter.CallersCoalesced,
+            () => Account(settings, server, observer, meter, time, start, time.GetTimestamp()).Ideal?.Total);
 
         // Revocations stop before the end (by an eighth of the run, at most a second), so the exchange each one
         // causes still falls inside the run even on a loaded machine.
@@ -243,40 +249,7 @@ internal static class StormRunner
         var events = observer.Events.Where(e => e.Timestamp <= end).ToList();
         var byGrant = events.GroupBy(e => ShortGrant(e.GrantType)).ToDictionary(g => g.Key, g => g.LongCount(), StringComparer.Ordinal);
 
-        long exchanges;
-        long? firstExchange;
-        long? idpExchanges = null;
-        TimeSpan? lifetime;
-        List<TimeSpan> revocations;
-        if (server is not null)
-        {
-            var issued = server.IssueTimestamps.Where(t => t <= end).ToList();
-            exchanges = issued.Count;
-            firstExchange = issued.Count > 0 ? issued.Min() : null;
-            lifetime = server.Settings.TokenLifetime;
-            revocations = [.. server.RevocationTimestamps.Where(t => t <= end).Select(t => time.GetElapsedTime(start, t))];
-            if (settings.Provider == StormProviders.CrossApp)
-            {
-                idpExchanges = events.LongCount(e => e.GrantType == EmbeddedServer.TokenExchangeGrant);
-            }
-        }
-        else
-        {
-            var granted = events.Where(e => AccessTokenGrants.Contains(e.GrantType, StringComparer.Ordinal)).ToList();
-            exchanges = granted.Count;
-            firstExchange = granted.Count > 0 ? granted.Min(e => e.Timestamp) : null;
-            lifetime = events.FirstOrDefault(e => e.Succeeded && e.ExpiresIn is not null).ExpiresIn;
-            revocations = [.. meter.InvalidationTimestamps.Where(t => t <= end).Select(t => time.GetElapsedTime(start, t))];
-            if (settings.Provider == StormProviders.CrossApp)
-            {
-                idpExchanges = events.LongCount(e => e.GrantType == EmbeddedServer.TokenExchangeGrant);
-            }
-        }
-
-        TimeSpan? interval = lifetime is { } l ? IdealExchanges.RefreshInterval(l) : null;
-        IdealBreakdown? ideal = interval is { } i && i > TimeSpan.Zero && firstExchange is { } f
-            ? IdealExchanges.Compute(time.GetElapsedTime(start, f), elapsed, i, revocations)
-            : null;
+        var (exchanges, firstExchange, lifetime, revocations, idpExchanges, interval, ideal) = Account(settings, server, observer, meter, time, start, end);
 
         var all = new List<long>(latencies.Sum(l => l.Count));
         foreach (var list in latencies)
@@ -350,6 +323,51 @@ internal static class StormRunner
             Errors = [.. errors.OrderByDescending(e => e.Value).Select(e => new ErrorCount(e.Key, e.Value))],
             Failures = failures,
         };
+    }
+
+    private readonly record struct Accounting(
+        long Exchanges,
+        long? FirstExchange,
+        TimeSpan? Lifetime,
+        List<TimeSpan> Revocations,
+        long? IdpExchanges,
+        TimeSpan? Interval,
+        IdealBreakdown? Ideal);
+
+    // Exchanges and the ideal up to `end`: from the embedded server's own records, or (external) from the back
+    // channel (token requests, expires_in) and the meter (rejections of the current token).
+    private static Accounting Account(StormSettings settings, EmbeddedServer? server, ExchangeObserver observer, AuthMeterListener meter, TimeProvider time, long start, long end)
+    {
+        var events = observer.Events.Where(e => e.Timestamp <= end).ToList();
+        long exchanges;
+        long? firstExchange;
+        TimeSpan? lifetime;
+        List<TimeSpan> revocations;
+        if (server is not null)
+        {
+            var issued = server.IssueTimestamps.Where(t => t <= end).ToList();
+            exchanges = issued.Count;
+            firstExchange = issued.Count > 0 ? issued.Min() : null;
+            lifetime = server.Settings.TokenLifetime;
+            revocations = [.. server.RevocationTimestamps.Where(t => t <= end).Select(t => time.GetElapsedTime(start, t))];
+        }
+        else
+        {
+            var granted = events.Where(e => AccessTokenGrants.Contains(e.GrantType, StringComparer.Ordinal)).ToList();
+            exchanges = granted.Count;
+            firstExchange = granted.Count > 0 ? granted.Min(e => e.Timestamp) : null;
+            lifetime = events.FirstOrDefault(e => e.Succeeded && e.ExpiresIn is not null).ExpiresIn;
+            revocations = [.. meter.InvalidationTimestamps.Where(t => t <= end).Select(t => time.GetElapsedTime(start, t))];
+        }
+
+        long? idpExchanges = settings.Provider == StormProviders.CrossApp
+            ? events.LongCount(e => e.GrantType == EmbeddedServer.TokenExchangeGrant)
+            : null;
+        TimeSpan? interval = lifetime is { } l ? IdealExchanges.RefreshInterval(l) : null;
+        IdealBreakdown? ideal = interval is { } i && i > TimeSpan.Zero && firstExchange is { } f
+            ? IdealExchanges.Compute(time.GetElapsedTime(start, f), time.GetElapsedTime(start, end), i, revocations)
+            : null;
+        return new Accounting(exchanges, firstExchange, lifetime, revocations, idpExchanges, interval, ideal);
     }
 
     private static string ShortGrant(string grant) => grant switch
