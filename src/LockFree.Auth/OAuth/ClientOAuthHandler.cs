@@ -54,7 +54,10 @@ public sealed class ClientOAuthHandler : DelegatingHandler
         }
 
         var entry = _provider.TryGetCachedEntry() ?? await _provider.GetEntryForRequestAsync(cancellationToken).ConfigureAwait(false);
-        request.Headers.Authorization = entry?.Header;
+        if (entry is not null)
+        {
+            request.Headers.Authorization = entry.Header;
+        }
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
 
         var unauthorizedRetried = false;

@@ -207,6 +207,20 @@ public sealed partial class ClientOAuthLifecycleTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
+    [Fact]
+    public async Task Handler_ValidToken_ReplacesCallerAuthorizationHeader()
+    {
+        using var host = new OAuthTestHost();
+        (await host.GetAsync()).Dispose();
+        using var request = new HttpRequestMessage(HttpMethod.Get, FakeMcpAuthServer.ResourceUrl);
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "caller-token");
+
+        using var response = await host.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("at-1", host.Server.Requests[^1].Authorization!.Parameter);
+    }
+
     [GeneratedRegex(@"\b(at|rt|code)-\d+\b")]
     private static partial Regex SecretPattern();
 
