@@ -149,6 +149,63 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task SendAsync_64Concurrent403InsufficientScope_OneStepUpPrompt()
+    {
+        using var host = await AuthorizedHostAsync(server: s => s.RequireScope("/mcp/tools", "mcp:write"));
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Prompt = async (context, ct) =>
+        {
+            await release.Task.WaitAsync(ct);
+            return host.Server.Authorize(context.AuthorizationUri);
+        };
+        host.Server.HoldResource();
+        var requests = Enumerable.Range(0, N).Select(i => host.PostAsync("t" + i, "/mcp/tools")).ToArray();
+        Assert.Equal(N, host.Server.ResourceArrivals);
+
+        host.Server.ReleaseResource();
+        await WaitUntilAsync(() => host.Prompts == 1);
+        release.SetResult();
+        var responses = await Task.WhenAll(requests);
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(2, host.Prompts);
+        Assert.Equal(2, host.Server.CodeGrants);
+        output.WriteLine($"{N} concurrent 403 insufficient_scope with one token: step-up prompts={host.Prompts - 1}, code grants for the step-up={host.Server.CodeGrants - 1}");
+        foreach (var r in responses) { r.Dispose(); }
+    }
+
+    [Fact]
+    public async Task SendAsync_64ConcurrentInsideRefreshAheadWindow_OneBackgroundRefreshNobodyWaits()
+    {
+        using var host = await AuthorizedHostAsync();
+        host.Time.Advance(TimeSpan.FromSeconds(3600 - 100));
+        var gate = host.Server.HoldTokenEndpoint();
+
+        var requests = Enumerable.Range(0, N).Select(i => host.PostAsync("a" + i)).ToArray();
+        var responses = await Task.WhenAll(requests); // completes while the refresh is still held
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(1, host.Server.TokenArrivals);
+        var background = host.Provider.ActiveCoordinator!.Current.Pending!.Task;
+        gate.SetResult();
+        await background;
+        Assert.Equal(1, host.Server.RefreshGrants);
+        output.WriteLine($"{N} concurrent requests inside the refresh-ahead window: refresh grants={host.Server.RefreshGrants}, requests that waited=0");
+        foreach (var r in responses) { r.Dispose(); }
+    }
+
+    /// <summary>Yields until <paramref name="condition"/> holds (bounded; no sleeps, no timing assertion).</summary>
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 100_000 && !condition(); i++)
+        {
+            await Task.Yield();
+        }
+
+        Assert.True(condition());
+    }
+
+    [Fact]
     public async Task SendAsync_StepUpWaitingForUser_DoesNotBlockRequestsWithValidToken()
     {
         using var host = await AuthorizedHostAsync(server: s => s.RequireScope("/mcp/tools", "mcp:write"));
