@@ -32,6 +32,9 @@ public sealed class ProviderScenarioTests(ITestOutputHelper output)
     [Fact]
     public void CrossApp_FirstCallerCancelled_SecondGetsToken() => Run("CrossApp." + nameof(CrossAppScenarios.FirstCallerCancelled), CrossAppScenarios.FirstCallerCancelled);
 
+    [Fact]
+    public void CrossApp_HandlerColdRequests_OneExchangeSameToken() => Run("CrossApp." + nameof(CrossAppScenarios.HandlerColdRequests), CrossAppScenarios.HandlerColdRequests);
+
     private void Run(string name, Func<Task> scenario)
     {
         var result = CoyoteRunner.AssertCorrect(name, scenario, alsoUncontrolled: CoyoteRunner.HttpClientUncontrolled);

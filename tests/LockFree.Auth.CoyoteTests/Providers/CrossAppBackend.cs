@@ -44,12 +44,30 @@ internal sealed class CrossAppBackend : HttpMessageHandler
         {
             case "https://as.example/.well-known/oauth-authorization-server":
                 return Task.FromResult(Json($$"""{"issuer":"{{Issuer}}","token_endpoint":"{{Issuer}}/token","grant_types_supported":["urn:ietf:params:oauth:grant-type:jwt-bearer"],"token_endpoint_auth_methods_supported":["client_secret_basic","client_secret_post"]}"""));
+            case "https://mcp.example/.well-known/oauth-protected-resource/mcp":
+            case "https://mcp.example/.well-known/oauth-protected-resource":
+                return Task.FromResult(Json($$"""{"resource":"https://mcp.example/mcp","authorization_servers":["{{Issuer}}"]}"""));
+            case "https://mcp.example/mcp":
+                return Task.FromResult(ResourceResponse(request));
             case IdpTokenEndpoint:
             case "https://as.example/token":
                 return TokenAsync(request, cancellationToken);
             default:
                 return Task.FromResult(new HttpResponseMessage(HttpStatusCode.NotFound) { Content = new StringContent("") });
         }
+    }
+
+    private HttpResponseMessage ResourceResponse(HttpRequestMessage request)
+    {
+        var bearer = request.Headers.Authorization is { Scheme: "Bearer", Parameter: { } p } ? p : null;
+        if (bearer is not null && WasIssued(bearer))
+        {
+            return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent("ok:" + bearer) };
+        }
+
+        var response = new HttpResponseMessage(HttpStatusCode.Unauthorized) { Content = new StringContent("") };
+        response.Headers.TryAddWithoutValidation("WWW-Authenticate", "Bearer resource_metadata=\"https://mcp.example/.well-known/oauth-protected-resource/mcp\"");
+        return response;
     }
 
     private async Task<HttpResponseMessage> TokenAsync(HttpRequestMessage request, CancellationToken cancellationToken)

@@ -48,6 +48,29 @@ public static class CrossAppScenarios
         }
     }
 
+    /// <summary>
+    /// 3 concurrent cold requests through <see cref="CrossApplicationAccessHandler"/> (resource metadata discovery, then
+    /// the provider): all 200 with one token exchange and one JWT-bearer grant.
+    /// </summary>
+    [Microsoft.Coyote.SystematicTesting.Test]
+    public static async Task HandlerColdRequests()
+    {
+        using var c = new Client();
+        using var http = new HttpClient(new CrossApplicationAccessHandler(c.Provider, ResourceUrl, c.BackChannel, c.Backend), disposeHandler: true);
+        var results = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
+        {
+            using var response = await http.GetAsync(ResourceUrl);
+            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
+        })));
+        foreach (var (status, body) in results)
+        {
+            Specification.Assert(status == System.Net.HttpStatusCode.OK, $"A cold request through the handler ended with {status}.");
+            Specification.Assert(body == results[0].Body, $"Cold requests used different tokens: {body} vs {results[0].Body}.");
+        }
+
+        Specification.Assert(c.Backend.Exchanges == 1 && c.Backend.JwtGrants == 1, $"3 cold requests through the handler caused {c.Backend.Exchanges} token exchanges and {c.Backend.JwtGrants} JWT-bearer grants (expected 1 and 1).");
+    }
+
     /// <summary>3 concurrent cold callers: one token exchange and one JWT-bearer grant, the same token for all.</summary>
     [Microsoft.Coyote.SystematicTesting.Test]
     public static async Task ColdCallers()
