@@ -356,7 +356,8 @@ internal static class StormRunner
             var granted = events.Where(e => AccessTokenGrants.Contains(e.GrantType, StringComparer.Ordinal)).ToList();
             exchanges = granted.Count;
             firstExchange = granted.Count > 0 ? granted.Min(e => e.Timestamp) : null;
-            lifetime = events.FirstOrDefault(e => e.Succeeded && e.ExpiresIn is not null).ExpiresIn;
+            // The access token's lifetime: the IdP's token-exchange response (the ID-JAG's expires_in) does not count.
+            lifetime = granted.FirstOrDefault(e => e.Succeeded && e.ExpiresIn is not null).ExpiresIn;
             revocations = [.. meter.InvalidationTimestamps.Where(t => t <= end).Select(t => time.GetElapsedTime(start, t))];
         }
 
