@@ -187,9 +187,9 @@ public sealed record ClientRegistration(string ClientId, string? ClientSecret, s
 /// rotating refresh token; this interface stays as it is.
 /// </para>
 /// <para>
-/// Concurrency: the provider calls <see cref="GetTokensAsync"/> at most once per token slot before its first
-/// exchange and <see cref="StoreTokensAsync"/> once per exchange, from whatever thread completed the exchange;
-/// implementations must be safe for concurrent calls.
+/// Concurrency: the provider calls <see cref="GetTokensAsync"/> at most once (coalesced, before the first request
+/// is sent) and <see cref="StoreTokensAsync"/> once per exchange, from whatever thread completed the exchange;
+/// exchanges of different scope sets may store concurrently, so implementations must be safe for concurrent calls.
 /// </para>
 /// </remarks>
 public interface ITokenCache
