@@ -30,7 +30,6 @@ namespace LockFree.Auth;
 /// </remarks>
 public sealed class ClientOAuthProvider : IDisposable
 {
-    private const string PrmPurpose = ProtectedResourceMetadata.Purpose;
     private const string RegistrationPurpose = "registration endpoint";
 
     private readonly Uri _serverUrl;
@@ -727,50 +726,14 @@ public sealed class ClientOAuthProvider : IDisposable
         return null;
     }
 
-    private async Task<ProtectedResourceMetadata?> DiscoverResourceMetadataAsync(string hint, CancellationToken cancellationToken)
-    {
-        var locations = new List<Uri>();
-        if (hint.Length > 0 && OAuthEndpoint.TryParseAbsolute(hint) is { } hinted)
-        {
-            locations.Add(hinted);
-        }
-
-        foreach (var location in ProtectedResourceMetadata.WellKnownLocations(_serverUrl))
-        {
-            if (!locations.Contains(location))
-            {
-                locations.Add(location);
-            }
-        }
-
-        foreach (var location in locations)
-        {
-            OAuthEndpoint.Validate(location, PrmPurpose);
-            using var request = OAuthHttp.CreateRequest(HttpMethod.Get, location);
-            using var response = await OAuthHttp.SendAsync(_http, request, PrmPurpose, cancellationToken).ConfigureAwait(false);
-            if (response.StatusCode != HttpStatusCode.OK)
-            {
-                ClientOAuthLog.NoResourceMetadata(_logger, location, (int)response.StatusCode);
-                continue;
-            }
-
-            var body = await OAuthHttp.ReadBodyAsync(response, location, PrmPurpose, _settings.MaxResponseBytes, cancellationToken).ConfigureAwait(false);
-            var prm = ProtectedResourceMetadata.Parse(body, location);
-            if (!ProtectedResourceMetadata.Covers(prm.Resource, _serverUrl))
-            {
-                // RFC 9728 §3.3 / RFC 8707: never authorize for a resource that is not the server we talk to.
-                throw new OAuthException(
-                    $"The protected resource metadata at '{OAuthEndpoint.Describe(location)}' is for the resource '{OAuthEndpoint.Describe(prm.Resource)}', which does not match the server '{OAuthEndpoint.Describe(_serverUrl)}'; no authorization request was made.",
-                    OAuthFailureReason.InvalidInput,
-                    location,
-                    HttpStatusCode.OK);
-            }
-
-            return prm;
-        }
-
-        return null;
-    }
+    private Task<ProtectedResourceMetadata?> DiscoverResourceMetadataAsync(string hint, CancellationToken cancellationToken) =>
+        ProtectedResourceDiscovery.DiscoverAsync(
+            _http,
+            _serverUrl,
+            hint.Length > 0 ? OAuthEndpoint.TryParseAbsolute(hint) : null,
+            _settings.MaxResponseBytes,
+            (location, status) => ClientOAuthLog.NoResourceMetadata(_logger, location, status),
+            cancellationToken);
 
     // ---------------------------------------------------------------- immutable state
 

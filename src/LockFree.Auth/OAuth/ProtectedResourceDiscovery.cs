@@ -11,13 +11,19 @@ internal static class ProtectedResourceDiscovery
     /// <c>resource_metadata</c>) when given, then from the well-known locations (path-specific first, then the root).
     /// A location that answers with anything but <c>200</c> is skipped.
     /// </summary>
+    /// <param name="httpClient">The back channel.</param>
+    /// <param name="serverUrl">The protected resource the metadata must identify.</param>
+    /// <param name="hint">A challenge's <c>resource_metadata</c>, tried first.</param>
+    /// <param name="maxResponseBytes">The largest metadata document accepted.</param>
+    /// <param name="onSkipped">Told about each location that answered with anything but <c>200</c> (for logging).</param>
+    /// <param name="cancellationToken">Cancels the discovery.</param>
     /// <returns>The metadata, or <see langword="null"/> when no location has any.</returns>
     /// <exception cref="OAuthException">
     /// The metadata is malformed, or its <c>resource</c> does not identify <paramref name="serverUrl"/> (RFC 9728 §3.3:
     /// then nothing may be requested for it, <see cref="OAuthFailureReason.InvalidInput"/>).
     /// </exception>
     internal static async Task<ProtectedResourceMetadata?> DiscoverAsync(
-        HttpClient httpClient, Uri serverUrl, Uri? hint, int maxResponseBytes, CancellationToken cancellationToken)
+        HttpClient httpClient, Uri serverUrl, Uri? hint, int maxResponseBytes, Action<Uri, int>? onSkipped, CancellationToken cancellationToken)
     {
         var locations = new List<Uri>();
         if (hint is not null)
@@ -40,6 +46,7 @@ internal static class ProtectedResourceDiscovery
             using var response = await OAuthHttp.SendAsync(httpClient, request, ProtectedResourceMetadata.Purpose, cancellationToken).ConfigureAwait(false);
             if (response.StatusCode != HttpStatusCode.OK)
             {
+                onSkipped?.Invoke(location, (int)response.StatusCode);
                 continue;
             }
 
@@ -48,7 +55,7 @@ internal static class ProtectedResourceDiscovery
             if (!ProtectedResourceMetadata.Covers(metadata.Resource, serverUrl))
             {
                 throw new OAuthException(
-                    $"The protected resource metadata at '{OAuthEndpoint.Describe(location)}' is for the resource '{OAuthEndpoint.Describe(metadata.Resource)}', which does not match the server '{OAuthEndpoint.Describe(serverUrl)}'; no token was requested.",
+                    $"The protected resource metadata at '{OAuthEndpoint.Describe(location)}' is for the resource '{OAuthEndpoint.Describe(metadata.Resource)}', which does not match the server '{OAuthEndpoint.Describe(serverUrl)}'; nothing was requested for it.",
                     OAuthFailureReason.InvalidInput,
                     location,
                     HttpStatusCode.OK);
