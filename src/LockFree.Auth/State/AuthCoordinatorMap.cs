@@ -10,17 +10,18 @@ namespace LockFree.Auth;
 /// <typeparam name="T">The cached value type.</typeparam>
 /// <remarks>
 /// <para>
-/// The map itself is an immutable dictionary in an <see cref="AuthCell{TState}"/>; adding a key is one
-/// compare-and-swap. Keys are kept for the lifetime of the map (a provider has few).
+/// The map itself is one immutable state in an <see cref="AuthCell{TState}"/>: a dictionary for lookups and a flat
+/// array of the same coordinators for walks (<see cref="InvalidateAll"/> touches no enumerator, so it stays cheap on
+/// a cold thread). Adding a key is one compare-and-swap. Keys are kept for the lifetime of the map (a provider has few).
 /// </para>
 /// <para>
 /// Concurrency: lock-free; <see cref="For"/> is a read of the cell plus a dictionary lookup once the key exists.
-/// <see cref="InvalidateAll"/> invalidates each key's coordinator; it is atomic per key, not across keys.
+/// <see cref="InvalidateAll"/> invalidates each key's coordinator; it is atomic per key, not across keys, and never blocks.
 /// </para>
 /// </remarks>
 public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnull where T : class
 {
-    private readonly AuthCell<ImmutableDictionary<TKey, AuthCoordinator<T>>> _map = new(ImmutableDictionary<TKey, AuthCoordinator<T>>.Empty);
+    private readonly AuthCell<State> _map = new(State.Empty);
     private readonly Func<TKey, AuthCoordinator<T>> _factory;
 
     /// <summary>Creates a map whose coordinators are made by <paramref name="factory"/> (it must be free of side effects: it may run for a key more than once, and only one result is kept).</summary>
@@ -34,27 +35,27 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
     public AuthCoordinator<T> For(TKey key)
     {
         var map = _map.Current;
-        return map.TryGetValue(key, out var existing) ? existing : Add(key);
+        return map.ByKey.TryGetValue(key, out var existing) ? existing : Add(key);
     }
 
     /// <summary>The coordinators that exist now.</summary>
-    public IEnumerable<KeyValuePair<TKey, AuthCoordinator<T>>> Entries => _map.Current;
+    public IEnumerable<KeyValuePair<TKey, AuthCoordinator<T>>> Entries => _map.Current.ByKey;
 
     /// <summary>Invalidates every key's coordinator. Never blocks.</summary>
     public void InvalidateAll()
     {
-        foreach (var entry in _map.Current)
+        foreach (var coordinator in _map.Current.All)
         {
-            entry.Value.Invalidate();
+            coordinator.Invalidate();
         }
     }
 
     /// <summary>Disposes every coordinator.</summary>
     public void Dispose()
     {
-        foreach (var entry in _map.Current)
+        foreach (var coordinator in _map.Current.All)
         {
-            entry.Value.Dispose();
+            coordinator.Dispose();
         }
     }
 
@@ -64,16 +65,29 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
         while (true)
         {
             var map = _map.Current;
-            if (map.TryGetValue(key, out var existing))
+            if (map.ByKey.TryGetValue(key, out var existing))
             {
                 // Another caller added it first; ours never started anything, so dropping it is safe.
                 return existing;
             }
 
-            if (_map.TryReplace(map, map.Add(key, created)))
+            if (_map.TryReplace(map, map.With(key, created)))
             {
                 return created;
             }
         }
+    }
+
+    /// <summary>The map's immutable state: lookups by key, and the same coordinators in insertion order.</summary>
+    private sealed class State(ImmutableDictionary<TKey, AuthCoordinator<T>> byKey, AuthCoordinator<T>[] all)
+    {
+        public static State Empty { get; } = new(ImmutableDictionary<TKey, AuthCoordinator<T>>.Empty, []);
+
+        public ImmutableDictionary<TKey, AuthCoordinator<T>> ByKey { get; } = byKey;
+
+        // Never mutated after construction: With copies it.
+        public AuthCoordinator<T>[] All { get; } = all;
+
+        public State With(TKey key, AuthCoordinator<T> coordinator) => new(ByKey.Add(key, coordinator), [.. All, coordinator]);
     }
 }
