@@ -26,6 +26,10 @@ internal sealed record TokenRequest
 
     /// <summary>When set (RFC 8693), <c>issued_token_type</c> must be present and equal it.</summary>
     internal string? RequiredIssuedTokenType { get; init; }
+
+    /// <summary>Describes the request with parameter names only: their values (codes, verifiers, refresh tokens, assertions) are secrets.</summary>
+    public override string ToString() =>
+        $"TokenRequest {{ Purpose = {Purpose}, Endpoint = {OAuthEndpoint.Describe(Endpoint)}, Parameters = [{string.Join(", ", Parameters.Select(static p => p.Key))}] }}";
 }
 
 /// <summary>A successful token response.</summary>

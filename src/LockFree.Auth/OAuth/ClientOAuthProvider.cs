@@ -766,6 +766,10 @@ public sealed class ClientOAuthProvider : IDisposable
         AuthCoordinatorOptions TokenExpiry,
         int MaxResponseBytes)
     {
+        /// <summary>Describes the settings without the client secret or the signing key.</summary>
+        public override string ToString() =>
+            $"Settings {{ GrantType = {GrantType}, ClientId = {ClientId ?? "(none)"}, ClientSecret = {(ClientSecret is null ? "(none)" : "[redacted]")}, TokenEndpointAuthMethod = {TokenEndpointAuthMethod ?? "(negotiated)"} }}";
+
         internal static Settings From(ClientOAuthOptions o)
         {
             if (o.GrantType == OAuthGrantType.AuthorizationCode)

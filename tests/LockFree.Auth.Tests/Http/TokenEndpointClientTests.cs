@@ -27,6 +27,22 @@ public sealed class TokenEndpointClientTests
     private void Respond(Func<HttpResponseMessage> response) => _handler.On(HttpMethod.Post, Endpoint, _ => response());
 
     [Fact]
+    public void TokenRequest_ToString_ShowsParameterNamesNeverValues()
+    {
+        var request = Request() with
+        {
+            Parameters = [new("grant_type", "refresh_token"), new("refresh_token", "rt-SECRET"), new("code_verifier", "verifier-SECRET")],
+        };
+
+        var text = request.ToString();
+
+        Assert.Contains("refresh_token", text, StringComparison.Ordinal);
+        Assert.Contains("code_verifier", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("SECRET", text, StringComparison.Ordinal);
+        Assert.DoesNotContain(Secret, text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RequestAsync_ValidResponse_ReturnsTokensWithObtainedAtFromTimeProvider()
     {
         Respond(() => FakeResponses.Json("""{"access_token":"at-1","token_type":"bearer","expires_in":3600,"refresh_token":"rt-1","scope":"read","id_token":"idt"}"""));
