@@ -61,11 +61,6 @@ internal sealed class Acquisition<T> where T : class
     /// <summary>The per-generation coalescing handle: every waiter of this generation gets the same task.</summary>
     internal Lazy<Task<T>> Result { get; }
 
-    /// <summary>The token the shared work runs on; cancelled only when every waiter left or the owner was disposed.</summary>
-    internal CancellationToken Token => _cts.Token;
-
-    internal bool IsAbandoned => Volatile.Read(ref _waiters) == Abandoned;
-
     /// <summary>Starts the work. Called exactly once, by the caller whose compare-and-swap installed this acquisition.</summary>
     internal void Start() => _start.RunSynchronously(TaskScheduler.Default);
 
@@ -111,9 +106,9 @@ internal sealed class Acquisition<T> where T : class
             value = await Owner.InvokeAcquireAsync(Context, _cts.Token).ConfigureAwait(false)
                 ?? throw new InvalidOperationException("The acquisition delegate returned null.");
         }
-        catch (Exception ex)
+        catch (Exception)
         {
-            Owner.OnFailed(this, ex);
+            Owner.OnFailed(this);
             throw;
         }
 

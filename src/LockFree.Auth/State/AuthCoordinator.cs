@@ -256,9 +256,8 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     }
 
     /// <summary>I5: a failed (or cancelled) acquisition is removed, so the next caller starts a fresh one.</summary>
-    internal void OnFailed(Acquisition<T> acquisition, Exception exception)
+    internal void OnFailed(Acquisition<T> acquisition)
     {
-        _ = exception;
         Count(ref _failed, AuthMetrics.Failures);
         RemoveFailed(acquisition);
     }
