@@ -69,4 +69,26 @@ public sealed class CrossApplicationAccessProviderOptions
 
     /// <summary>Expiry, skew and refresh-ahead rules of the cached access tokens; the defaults of <see cref="AuthCoordinatorOptions"/> when <see langword="null"/>.</summary>
     public AuthCoordinatorOptions? TokenCacheOptions { get; set; }
+
+    /// <summary>
+    /// The authorization servers (issuer identifiers) that <see cref="ClientSecret"/>, client assertions and ID-JAGs may
+    /// be sent to. When empty (the default), the first authorization server a token is obtained from is pinned (trust
+    /// on first use) and any other fails with <see cref="OAuthFailureReason.UntrustedAuthorizationServer"/> before
+    /// anything is sent to it. See <c>spec/security.md</c>.
+    /// </summary>
+    public IList<Uri> TrustedAuthorizationServers { get; set; } = [];
+
+    /// <summary>
+    /// The deadline of one whole back-channel operation (a metadata or token request: sending it, the response headers
+    /// and the whole body). A server that answers slower fails with <see cref="OAuthFailureReason.Unreachable"/>.
+    /// </summary>
+    /// <value>The default value is 30 seconds.</value>
+    public TimeSpan BackChannelTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The most entries each server- or caller-influenced cache keeps (tokens per resource and authorization server,
+    /// metadata per issuer). Beyond it an expired entry is evicted first, then the least recently used.
+    /// </summary>
+    /// <value>The default value is 64.</value>
+    public int CacheCapacity { get; set; } = 64;
 }

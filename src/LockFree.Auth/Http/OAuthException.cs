@@ -136,4 +136,23 @@ public enum OAuthFailureReason
 
     /// <summary>The application supplied an unusable value (for example an empty ID token).</summary>
     InvalidInput,
+
+    /// <summary>
+    /// A metadata, registration or token endpoint answered with a redirect (or the back channel followed one). Redirects
+    /// are never followed on the back channel: a credential must not reach a host it was not issued for.
+    /// </summary>
+    RedirectRefused,
+
+    /// <summary>
+    /// The protected resource named an authorization server this provider does not trust: not one of the configured
+    /// trusted authorization servers, or not the one the resource used before (see <c>spec/security.md</c>). No
+    /// credential was sent to it.
+    /// </summary>
+    UntrustedAuthorizationServer,
+
+    /// <summary>The authorization server does not advertise PKCE with <c>S256</c>; the authorization code grant is refused.</summary>
+    PkceNotSupported,
+
+    /// <summary>A server-influenced value exceeded a documented bound (for example the accumulated scope set).</summary>
+    LimitExceeded,
 }

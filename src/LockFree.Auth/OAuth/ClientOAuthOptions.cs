@@ -101,6 +101,30 @@ public sealed class ClientOAuthOptions
     /// <summary>The largest metadata, registration or token response accepted, in bytes.</summary>
     /// <value>The default value is 1 MiB.</value>
     public int MaxResponseBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// The authorization servers (issuer identifiers) this provider may send credentials to. When empty (the default),
+    /// the first authorization server the provider obtains a token from is pinned (trust on first use): a resource
+    /// that later names another one fails with <see cref="OAuthFailureReason.UntrustedAuthorizationServer"/>, and no
+    /// client secret, assertion, code, verifier or refresh token is ever sent to it. When not empty, only these
+    /// issuers are used (compared as exact strings after parsing as URIs). See <c>spec/security.md</c>.
+    /// </summary>
+    public IList<Uri> TrustedAuthorizationServers { get; set; } = [];
+
+    /// <summary>
+    /// The deadline of one whole back-channel operation (a metadata, registration or token request: sending it,
+    /// the response headers and the whole body). A server that answers slower fails with
+    /// <see cref="OAuthFailureReason.Unreachable"/>.
+    /// </summary>
+    /// <value>The default value is 30 seconds.</value>
+    public TimeSpan BackChannelTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The most entries each of the provider's server-influenced caches keeps (metadata per discovery location, tokens
+    /// per scope set). Beyond it the least valuable entry is evicted: an expired one first, then the least recently used.
+    /// </summary>
+    /// <value>The default value is 64.</value>
+    public int CacheCapacity { get; set; } = 64;
 }
 
 /// <summary>What the authorization callback needs to send the user to the authorization server.</summary>
