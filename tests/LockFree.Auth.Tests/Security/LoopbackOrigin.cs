@@ -1,0 +1,203 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace LockFree.Auth.Tests.Security;
+
+/// <summary>One request as a <see cref="LoopbackOrigin"/> received it.</summary>
+/// <param name="Method">The HTTP method.</param>
+/// <param name="PathAndQuery">The path and query, as sent.</param>
+/// <param name="Headers">Every request header (values joined with ", ").</param>
+/// <param name="Body">The request body as text (UTF-8).</param>
+internal sealed record RecordedRequest(string Method, string PathAndQuery, IReadOnlyDictionary<string, string> Headers, string Body)
+{
+    /// <summary>The path without the query.</summary>
+    public string Path => PathAndQuery.Split('?', 2)[0];
+
+    /// <summary>The <c>Authorization</c> header, if any.</summary>
+    public string? Authorization => Headers.TryGetValue("Authorization", out var value) ? value : null;
+
+    /// <summary>
+    /// Everything a secret could hide in, decoded: headers (a Basic credential base64-decoded), the URL-decoded query
+    /// and the URL-decoded body.
+    /// </summary>
+    public string Searchable
+    {
+        get
+        {
+            var text = new StringBuilder();
+            text.Append(PathAndQuery).Append('\n').Append(Decode(PathAndQuery)).Append('\n').Append(Body).Append('\n').Append(Decode(Body)).Append('\n');
+            foreach (var (name, value) in Headers)
+            {
+                text.Append(name).Append(": ").Append(value).Append('\n');
+                if (name.Equals("Authorization", StringComparison.OrdinalIgnoreCase) && value.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+                {
+                    try
+                    {
+                        text.Append(Decode(Encoding.UTF8.GetString(Convert.FromBase64String(value[6..].Trim())))).Append('\n');
+                    }
+                    catch (FormatException)
+                    {
+                        // Not base64: the raw value is already searchable.
+                    }
+                }
+            }
+
+            return text.ToString();
+        }
+    }
+
+    private static string Decode(string text)
+    {
+        try
+        {
+            return Uri.UnescapeDataString(text.Replace('+', ' '));
+        }
+        catch (UriFormatException)
+        {
+            return text;
+        }
+    }
+}
+
+/// <summary>
+/// A real HTTP/1.1 server (Kestrel) on a loopback address and an ephemeral port: one origin of the adversarial suite.
+/// Each test scripts its routes with <see cref="Map"/> (an unmapped path answers 404) and reads back every request the
+/// origin received, so a test can assert what another host was sent. Stops on <see cref="DisposeAsync"/> (and with the
+/// test host).
+/// </summary>
+/// <remarks>Concurrency: routes and the request log are concurrent collections; handlers run on Kestrel's threads.</remarks>
+internal sealed class LoopbackOrigin : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ConcurrentDictionary<string, Func<HttpContext, RecordedRequest, Task>> _routes = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<RecordedRequest> _requests = new();
+
+    private LoopbackOrigin(WebApplication app) => _app = app;
+
+    /// <summary>The origin, for example <c>http://127.0.0.1:41234</c> (no trailing slash).</summary>
+    public string Origin { get; private set; } = string.Empty;
+
+    /// <summary>Every request received so far, in arrival order.</summary>
+    public IReadOnlyList<RecordedRequest> Requests => [.. _requests];
+
+    /// <summary>Starts a server on <paramref name="host"/> (an IP literal in 127.0.0.0/8) and an ephemeral port.</summary>
+    public static async Task<LoopbackOrigin> StartAsync(string host = "127.0.0.1")
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel().UseUrls($"http://{host}:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var origin = new LoopbackOrigin(app);
+        app.Run(origin.HandleAsync);
+        await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        origin.Origin = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
+        return origin;
+    }
+
+    /// <summary>An absolute URI on this origin.</summary>
+    public Uri Url(string pathAndQuery) => new(Origin + pathAndQuery);
+
+    /// <summary>Answers requests to <paramref name="path"/> (exact match, query ignored) with <paramref name="handler"/>; replaces an earlier mapping.</summary>
+    public LoopbackOrigin Map(string path, Func<HttpContext, RecordedRequest, Task> handler)
+    {
+        _routes[path] = handler;
+        return this;
+    }
+
+    /// <summary>Answers <paramref name="path"/> with a JSON document.</summary>
+    public LoopbackOrigin MapJson(string path, object document, int status = 200) =>
+        Map(path, (context, _) => WriteJsonAsync(context, document, status));
+
+    /// <summary>The requests received for <paramref name="path"/>.</summary>
+    public IReadOnlyList<RecordedRequest> RequestsTo(string path) => [.. _requests.Where(r => r.Path == path)];
+
+    /// <summary>Fails with a message naming the request and the secret's label unless no request ever carried any of <paramref name="secrets"/>.</summary>
+    public void AssertReceivedNone(params (string Label, string Value)[] secrets)
+    {
+        foreach (var request in _requests)
+        {
+            var searchable = request.Searchable;
+            foreach (var (label, value) in secrets)
+            {
+                Assert.False(
+                    searchable.Contains(value, StringComparison.Ordinal),
+                    $"{Origin} received the {label} in {request.Method} {request.Path}.");
+            }
+        }
+    }
+
+    /// <summary>Fails unless no request to this origin carried an <c>Authorization</c> header.</summary>
+    public void AssertNoAuthorizationHeader()
+    {
+        foreach (var request in _requests)
+        {
+            Assert.True(request.Authorization is null, $"{Origin} received an Authorization header ({request.Authorization?.Split(' ')[0]} …) in {request.Method} {request.Path}.");
+        }
+    }
+
+    /// <summary>Writes <paramref name="document"/> as JSON.</summary>
+    public static async Task WriteJsonAsync(HttpContext context, object document, int status = 200)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(JsonSerializer.Serialize(document));
+    }
+
+    /// <summary>Answers 401 with <paramref name="wwwAuthenticate"/> as the challenge.</summary>
+    public static Task ChallengeAsync(HttpContext context, string wwwAuthenticate, int status = 401)
+    {
+        context.Response.StatusCode = status;
+        context.Response.Headers.WWWAuthenticate = wwwAuthenticate;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Answers with a redirect (<paramref name="status"/>, 307 by default) to <paramref name="location"/>.</summary>
+    public static Task RedirectAsync(HttpContext context, Uri location, int status = 307)
+    {
+        context.Response.StatusCode = status;
+        context.Response.Headers.Location = location.AbsoluteUri;
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _app.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(5)).Token);
+        }
+        finally
+        {
+            await _app.DisposeAsync();
+        }
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        string body;
+        using (var reader = new StreamReader(context.Request.Body, Encoding.UTF8))
+        {
+            body = await reader.ReadToEndAsync(context.RequestAborted);
+        }
+
+        var headers = context.Request.Headers.ToDictionary(static h => h.Key, static h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+        var recorded = new RecordedRequest(context.Request.Method, context.Request.Path + context.Request.QueryString, headers, body);
+        _requests.Enqueue(recorded);
+        if (_routes.TryGetValue(context.Request.Path.Value ?? string.Empty, out var handler))
+        {
+            await handler(context, recorded);
+            return;
+        }
+
+        context.Response.StatusCode = (int)HttpStatusCode.NotFound;
+    }
+}
