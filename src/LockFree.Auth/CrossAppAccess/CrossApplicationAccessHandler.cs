@@ -86,6 +86,13 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (!UriOrigin.IsSame(request.RequestUri, _serverUrl))
+        {
+            // T1 (spec/security.md): a request to another origin passes through untouched: no token, no 401 handling,
+            // no discovery.
+            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+
         if (request.Content is { } content)
         {
             await content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
@@ -94,12 +101,13 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
         var location = _location.Current;
         var (used, sent) = await AuthorizeAsync(request, location.Value, cancellationToken).ConfigureAwait(false);
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode != HttpStatusCode.Unauthorized)
+        if (response.StatusCode != HttpStatusCode.Unauthorized || !ClientOAuthHandler.AnsweredBy(_serverUrl, request, response))
         {
+            // T2: an answer from another origin (a redirect the inner handler followed) is never met with a token.
             return response;
         }
 
-        var challenged = ResourceMetadataOf(response) ?? location.Value;
+        var challenged = ResourceMetadataOf(response, _serverUrl) ?? location.Value;
         if (sent is not null)
         {
             _provider.InvalidateCache(sent);
@@ -126,8 +134,9 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
             throw;
         }
 
-        if (replacement is null)
+        if (replacement is null || !UriOrigin.IsSame(request.RequestUri, _serverUrl))
         {
+            request.Headers.Authorization = null;
             return response;
         }
 
@@ -176,17 +185,31 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
         return new Discovery(metadata);
     }
 
-    /// <summary>The <c>resource_metadata</c> of the response's Bearer challenge, if it is an absolute http(s) URI.</summary>
-    private static string? ResourceMetadataOf(HttpResponseMessage response)
+    /// <summary>
+    /// The <c>resource_metadata</c> of the response's Bearer challenge, if it is an absolute http(s) URI on the resource's
+    /// own origin (T6); <see langword="null"/> for none, another origin, or a malformed header (then the well-known
+    /// locations are used).
+    /// </summary>
+    private static string? ResourceMetadataOf(HttpResponseMessage response, Uri serverUrl)
     {
-        if (!response.Headers.TryGetValues("WWW-Authenticate", out var values))
+        if (!response.Headers.NonValidated.TryGetValues("WWW-Authenticate", out var values))
         {
             return null;
         }
 
-        foreach (var challenge in WwwAuthenticate.Parse(values))
+        IReadOnlyList<WwwAuthenticateChallenge> challenges;
+        try
         {
-            if (challenge.IsBearer && OAuthEndpoint.TryParseAbsolute(challenge["resource_metadata"]) is { } url)
+            challenges = WwwAuthenticate.Parse(values);
+        }
+        catch (FormatException)
+        {
+            return null; // H1: a malformed challenge is no hint; the 401 is handled like one without resource_metadata
+        }
+
+        foreach (var challenge in challenges)
+        {
+            if (challenge.IsBearer && OAuthEndpoint.TryParseAbsolute(challenge["resource_metadata"]) is { } url && UriOrigin.IsSame(url, serverUrl))
             {
                 return url.OriginalString;
             }

@@ -45,6 +45,10 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
     private readonly AuthorizationServerDiscovery _discovery;
     private readonly AuthCoordinatorMap<TokenKey, TokenContainer> _tokens;
     private readonly ILogger _logger;
+    private readonly IssuerTrust _trust;
+
+    // 0 = live, 1 = disposed: set once by Dispose, read by the slow path before it may create a key or start work.
+    private int _disposed;
 
     // The last key served, so the fast path compares two references instead of hashing two URIs. Written with a plain
     // reference store of an immutable object (atomic); a stale read only means taking the slow path once.
@@ -66,6 +70,7 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(httpClient);
         _settings = Settings.From(options);
+        _trust = new IssuerTrust(options.TrustedAuthorizationServers, nameof(CrossApplicationAccessProviderOptions.TrustedAuthorizationServers), pinOnFirstUse: true);
         var time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CrossApplicationAccessProvider>();
         _tokenClient = new TokenEndpointClient(httpClient, time, _settings.MaxResponseBytes);
@@ -143,6 +148,11 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
     /// <summary>Cancels every exchange in flight and releases the timers; later calls fail with <see cref="ObjectDisposedException"/>. The <see cref="HttpClient"/> is not disposed.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _tokens.Dispose();
         _discovery.Dispose();
     }
@@ -168,12 +178,25 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
             throw new ArgumentException("The authorization server URL must be an absolute URI.", nameof(authorizationServerUrl));
         }
 
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return Task.FromException<TokenContainer>(new ObjectDisposedException(nameof(CrossApplicationAccessProvider)));
+        }
+
         // Equal URIs in other instances (a caller that builds its Uri per call): compare with the last key before
         // hashing, and keep the entry so this path allocates nothing either.
         var last = _last;
         if (last is not null && last.Resource.Equals(resourceUrl) && last.AuthorizationServer.Equals(authorizationServerUrl))
         {
             return last.Coordinator.GetAsync(cancellationToken);
+        }
+
+        // The last key was checked when it was created; a key used since can hold only a token of the pinned server.
+        if (!_trust.IsTrusted(authorizationServerUrl))
+        {
+            // T5: the client secret, assertions and ID-JAGs go only to a trusted (configured or pinned) authorization
+            // server; an untrusted one gets no key, no discovery and no exchange.
+            return Task.FromException<TokenContainer>(Untrusted(authorizationServerUrl));
         }
 
         var coordinator = _tokens.For(new TokenKey(resourceUrl, authorizationServerUrl));
@@ -188,6 +211,11 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         try
         {
             LogExchangeStarting(key.Resource, key.AuthorizationServer, context.IsBackgroundRefresh);
+            if (!_trust.IsTrusted(key.AuthorizationServer))
+            {
+                throw Untrusted(key.AuthorizationServer); // pinned to another server since this key was created
+            }
+
             var metadata = await _discovery.GetAsync(key.AuthorizationServer, cancellationToken).ConfigureAwait(false);
             var asTokenEndpoint = metadata.TokenEndpoint
                 ?? throw new CrossApplicationAccessException(
@@ -262,7 +290,12 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
                 },
                 cancellationToken).ConfigureAwait(false);
             LogAccessTokenObtained(key.Resource, key.AuthorizationServer, response.Tokens.ExpiresIn);
-            return response.Tokens;
+            if (!_trust.Pin(key.AuthorizationServer))
+            {
+                throw Untrusted(key.AuthorizationServer); // another server was pinned first; this token is not served
+            }
+
+            return response.Tokens with { Issuer = metadata.Issuer.OriginalString };
         }
         catch (CrossApplicationAccessException ex)
         {
@@ -285,6 +318,13 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
                 innerException: ex);
         }
     }
+
+    private CrossApplicationAccessException Untrusted(Uri authorizationServer) => new(
+        _trust.IsConfigured
+            ? $"The authorization server '{OAuthEndpoint.Describe(authorizationServer)}' is not one of the TrustedAuthorizationServers; nothing was sent to it."
+            : $"The authorization server '{OAuthEndpoint.Describe(authorizationServer)}' is not the one this client's credentials are bound to; nothing was sent to it. List every server in TrustedAuthorizationServers to use several.",
+        OAuthFailureReason.UntrustedAuthorizationServer,
+        authorizationServer);
 
     private async Task<(Uri Endpoint, ClientAuthentication Authentication)> ResolveIdpAsync(CancellationToken cancellationToken)
     {

@@ -71,10 +71,12 @@ public sealed class CrossApplicationAccessProviderOptions
     public AuthCoordinatorOptions? TokenCacheOptions { get; set; }
 
     /// <summary>
-    /// The authorization servers (issuer identifiers) that <see cref="ClientSecret"/>, client assertions and ID-JAGs may
-    /// be sent to. When empty (the default), the first authorization server a token is obtained from is pinned (trust
-    /// on first use) and any other fails with <see cref="OAuthFailureReason.UntrustedAuthorizationServer"/> before
-    /// anything is sent to it. See <c>spec/security.md</c>.
+    /// The authorization servers (issuer identifiers) that <see cref="ClientId"/>, <see cref="ClientSecret"/> and ID-JAGs
+    /// may be sent to. When empty (the default), the first authorization server a token is obtained from is pinned
+    /// (trust on first use) and any other fails with <see cref="OAuthFailureReason.UntrustedAuthorizationServer"/>
+    /// before anything — discovery, the ID token, the IdP exchange — happens for it. List every server here when one
+    /// provider serves resources of several authorization servers. Issuers compare by scheme, host, port and path,
+    /// ignoring a trailing slash. See <c>spec/security.md</c>.
     /// </summary>
     public IList<Uri> TrustedAuthorizationServers { get; set; } = [];
 

@@ -10,6 +10,12 @@ namespace LockFree.Auth;
 /// </summary>
 /// <remarks>
 /// <para>
+/// Origin binding (see <c>spec/security.md</c>): only requests whose origin (scheme, host, port) is the provider's
+/// <see cref="ClientOAuthProvider.ServerUrl"/> get a token; any other request passes through untouched (no header, no
+/// challenge handling, no discovery), and a response that the inner handler obtained from another origin by following a
+/// redirect is returned as is. To call several MCP servers, use one provider and one handler per server.
+/// </para>
+/// <para>
 /// Request content is buffered before the first send so the request can be replayed. A request is replayed at most
 /// once after a <c>401</c> and at most <see cref="ClientOAuthOptions.MaxStepUpAttempts"/> times after a
 /// <c>403 insufficient_scope</c>; then the response is returned as is. Other failures pass through untouched. When the
@@ -48,6 +54,14 @@ public sealed class ClientOAuthHandler : DelegatingHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        var resource = _provider.ServerUrl;
+        if (!UriOrigin.IsSame(request.RequestUri, resource))
+        {
+            // T1 (spec/security.md): a request to another origin is passed through untouched: no token, no challenge
+            // handling, no discovery.
+            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+
         if (request.Content is { } content)
         {
             await content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
@@ -58,13 +72,28 @@ public sealed class ClientOAuthHandler : DelegatingHandler
         {
             request.Headers.Authorization = entry.Header;
         }
+
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
 
         var unauthorizedRetried = false;
         var stepUps = 0;
         while (true)
         {
+            if (!AnsweredBy(resource, request, response))
+            {
+                // T2: the inner handler followed a redirect to another origin. That origin's answer is never met with a
+                // token, and its WWW-Authenticate is not read.
+                return response;
+            }
+
             var status = response.StatusCode;
+            if (entry is not null && status != HttpStatusCode.Unauthorized && !entry.WasAccepted)
+            {
+                // R1: the resource took this token; a later rejection of it is no longer "fresh token rejected".
+                entry.MarkAccepted();
+                _provider.OnTokenAccepted();
+            }
+
             if (status == HttpStatusCode.Unauthorized)
             {
                 if (unauthorizedRetried)
@@ -111,6 +140,11 @@ public sealed class ClientOAuthHandler : DelegatingHandler
             response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Whether <paramref name="response"/> came from the resource's origin (no redirect to another origin was followed).</summary>
+    internal static bool AnsweredBy(Uri resource, HttpRequestMessage request, HttpResponseMessage response) =>
+        UriOrigin.IsSame(request.RequestUri, resource)
+        && (response.RequestMessage?.RequestUri is not { } final || UriOrigin.IsSame(final, resource));
 
     private static IReadOnlyList<WwwAuthenticateChallenge> ReadChallenges(HttpResponseMessage response)
     {

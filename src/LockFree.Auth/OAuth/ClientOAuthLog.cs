@@ -53,4 +53,23 @@ internal static partial class ClientOAuthLog
 
     [LoggerMessage(8, LogLevel.Information, "Scope step-up completed; requests now use the scopes '{Scopes}'.")]
     internal static partial void SteppedUp(ILogger logger, string scopes);
+
+    [LoggerMessage(9, LogLevel.Warning, "A challenge from {Resource} named resource metadata on another origin; the hint was ignored.")]
+    private static partial void ForeignMetadataHint(ILogger logger, string resource);
+
+    internal static void ForeignMetadataHint(ILogger logger, Uri resource)
+    {
+        if (logger.IsEnabled(LogLevel.Warning)) { ForeignMetadataHint(logger, OAuthEndpoint.Describe(resource)); }
+    }
+
+    [LoggerMessage(10, LogLevel.Warning, "The resource rejected {Count} tokens in a row before accepting any; the next exchange waits {Backoff}.")]
+    internal static partial void FreshTokenRejected(ILogger logger, int count, TimeSpan backoff);
+
+    [LoggerMessage(11, LogLevel.Warning, "Tokens restored from the token cache belong to the authorization server {Issuer}, which this provider may not use; they were ignored.")]
+    private static partial void RestoredTokensIgnored(ILogger logger, string issuer);
+
+    internal static void RestoredTokensIgnored(ILogger logger, Uri issuer)
+    {
+        if (logger.IsEnabled(LogLevel.Warning)) { RestoredTokensIgnored(logger, OAuthEndpoint.Describe(issuer)); }
+    }
 }

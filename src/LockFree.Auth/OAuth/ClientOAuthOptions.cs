@@ -103,11 +103,15 @@ public sealed class ClientOAuthOptions
     public int MaxResponseBytes { get; set; } = 1024 * 1024;
 
     /// <summary>
-    /// The authorization servers (issuer identifiers) this provider may send credentials to. When empty (the default),
-    /// the first authorization server the provider obtains a token from is pinned (trust on first use): a resource
-    /// that later names another one fails with <see cref="OAuthFailureReason.UntrustedAuthorizationServer"/>, and no
-    /// client secret, assertion, code, verifier or refresh token is ever sent to it. When not empty, only these
-    /// issuers are used (compared as exact strings after parsing as URIs). See <c>spec/security.md</c>.
+    /// The authorization servers (issuer identifiers) this provider may use. When not empty, only these are used: a
+    /// resource whose metadata names another fails with <see cref="OAuthFailureReason.UntrustedAuthorizationServer"/>
+    /// before anything is sent to it (issuers compare by scheme, host, port and path, ignoring a trailing slash).
+    /// When empty (the default) and <see cref="ClientId"/> is set, the pre-registered credentials are bound on first
+    /// use: the first authorization server a token is obtained from is pinned, and a resource that later names another
+    /// fails the same way. When empty and the client identity is per server (client ID metadata document or dynamic
+    /// registration), the provider follows the resource's own metadata to a new authorization server (MCP SEP-2352):
+    /// it registers there anew, and no registration, refresh token or code of the previous server is sent to it.
+    /// See <c>spec/security.md</c>.
     /// </summary>
     public IList<Uri> TrustedAuthorizationServers { get; set; } = [];
 

@@ -44,6 +44,10 @@ public sealed class ClientOAuthProvider : IDisposable
     private readonly AuthCoordinatorMap<string, TokenEntry> _tokens;
     private readonly AuthCoordinator<RestoredTokens> _restore;
     private readonly AuthCell<ProviderState> _state = new(ProviderState.Initial);
+    private readonly IssuerTrust _trust;
+
+    // 0 = live, 1 = disposed: set once by Dispose, read by every entry point before it may start work.
+    private int _disposed;
 
     /// <summary>Creates a provider for the protected resource at <paramref name="serverUrl"/>.</summary>
     /// <param name="serverUrl">The MCP server (protected resource) URL.</param>
@@ -63,6 +67,7 @@ public sealed class ClientOAuthProvider : IDisposable
         }
 
         _settings = Settings.From(options);
+        _trust = new IssuerTrust(options.TrustedAuthorizationServers, nameof(ClientOAuthOptions.TrustedAuthorizationServers), pinOnFirstUse: _settings.ClientId is not null);
         _serverUrl = serverUrl;
         _http = httpClient;
         _time = timeProvider ?? TimeProvider.System;
@@ -95,6 +100,7 @@ public sealed class ClientOAuthProvider : IDisposable
     /// <exception cref="OAuthException">The authorization failed (the message names the step, never a secret).</exception>
     public async Task<TokenContainer> GetTokensAsync(CancellationToken cancellationToken = default)
     {
+        ThrowIfDisposed();
         var entry = TryGetCachedEntry() ?? await GetEntryForRequestAsync(cancellationToken).ConfigureAwait(false)
             ?? await HandleChallengeAsync(null, HttpStatusCode.Unauthorized, [], cancellationToken).ConfigureAwait(false)
             ?? throw new OAuthException("No token could be obtained.", OAuthFailureReason.Unspecified, _serverUrl);
@@ -104,9 +110,14 @@ public sealed class ClientOAuthProvider : IDisposable
     /// <summary>Forgets every token (the registration and metadata are kept); exchanges in flight are not cached.</summary>
     public void InvalidateTokens() => _tokens.InvalidateAll();
 
-    /// <summary>Cancels work in flight and releases the timers.</summary>
+    /// <summary>Cancels work in flight and releases the timers; every later call fails with <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _tokens.Dispose();
         _clients.Dispose();
         _metadata.Dispose();
@@ -126,6 +137,7 @@ public sealed class ClientOAuthProvider : IDisposable
     /// </summary>
     internal async ValueTask<TokenEntry?> GetEntryForRequestAsync(CancellationToken cancellationToken)
     {
+        ThrowIfDisposed();
         var state = _state.Current;
         if (state.Active is null && _settings.TokenCache is not null)
         {
@@ -147,9 +159,18 @@ public sealed class ClientOAuthProvider : IDisposable
     /// </summary>
     internal async Task<TokenEntry?> HandleChallengeAsync(TokenEntry? rejected, HttpStatusCode status, IReadOnlyList<WwwAuthenticateChallenge> challenges, CancellationToken cancellationToken)
     {
+        ThrowIfDisposed();
         var bearer = challenges.FirstOrDefault(static c => c.IsBearer);
         var hint = bearer?["resource_metadata"];
+        if (hint is not null && !UriOrigin.IsSame(OAuthEndpoint.TryParseAbsolute(hint), _serverUrl))
+        {
+            // T6: resource metadata is read only from the resource's own origin; a hint elsewhere is ignored.
+            ClientOAuthLog.ForeignMetadataHint(_logger, _serverUrl);
+            hint = null;
+        }
+
         var challengeScope = ScopeSet.Parse(bearer?["scope"]);
+        challengeScope?.EnsureWithinLimits(_serverUrl);
         if (hint is not null)
         {
             _state.Update(static (s, h) => s.MetadataHint == h ? s : s with { MetadataHint = h }, hint);
@@ -181,6 +202,13 @@ public sealed class ClientOAuthProvider : IDisposable
                 {
                     // Stale 401: the token already changed; retry with the new one, no exchange.
                     return fresh;
+                }
+
+                if (!rejected.WasAccepted && !TryCountFreshRejection(rejected))
+                {
+                    // R1: the resource keeps rejecting tokens it never accepted; within the back-off the 401 is returned
+                    // as is, with no exchange and no prompt.
+                    return null;
                 }
 
                 // The resource rejected a token we sent: its metadata may have changed (for example it moved to another
@@ -220,6 +248,7 @@ public sealed class ClientOAuthProvider : IDisposable
         var state = _state.Current;
         var have = rejected?.Scopes ?? state.ActiveScopeSet ?? ScopeSet.Empty;
         var wanted = have.Union(required).Union(state.ActiveScopeSet ?? ScopeSet.Empty);
+        wanted.EnsureWithinLimits(_serverUrl);
         if (rejected is not null && rejected.Scopes.IsSupersetOf(wanted))
         {
             // The rejected token already had every scope asked for: another step-up cannot help, unless the token
@@ -237,6 +266,68 @@ public sealed class ClientOAuthProvider : IDisposable
         ClientOAuthLog.SteppedUp(_logger, wanted.Key);
         return entry;
     }
+
+    /// <summary>The resource accepted a token (any answer but 401): the count of fresh tokens it rejected starts over (R1).</summary>
+    internal void OnTokenAccepted()
+    {
+        if (_state.Current.FreshRejections != 0)
+        {
+            _state.Update(static (s, _) => s.FreshRejections == 0 ? s : s with { FreshRejections = 0, LastFreshRejection = null }, 0);
+        }
+    }
+
+    /// <summary>
+    /// R1: counts a rejection of <paramref name="rejected"/>, a token the resource never accepted. The first such rejection
+    /// may start an exchange at once; the n-th consecutive one only after 2^(n-2) seconds (at most
+    /// <see cref="MaxRejectionBackoff"/>) since the previous one. Each token is counted once however many requests it
+    /// failed. Returns whether this rejection may retire the token and start an exchange.
+    /// </summary>
+    private bool TryCountFreshRejection(TokenEntry rejected)
+    {
+        while (true)
+        {
+            var state = _state.Current;
+            if (ReferenceEquals(state.LastFreshRejection, rejected))
+            {
+                // Already counted: concurrent 401s with this token join the exchange its first rejection started.
+                return true;
+            }
+
+            var now = _time.GetUtcNow();
+            if (state.FreshRejections > 0 && now < state.RetryFreshRejectionAt)
+            {
+                return false;
+            }
+
+            var count = state.FreshRejections + 1;
+            var next = state with
+            {
+                FreshRejections = count,
+                LastFreshRejection = rejected,
+                RetryFreshRejectionAt = now + RejectionBackoff(count + 1),
+            };
+
+            // CAS against the state read above: a concurrent rejection of another token counts first and this one re-reads.
+            if (_state.TryReplace(state, next))
+            {
+                if (count > 1)
+                {
+                    ClientOAuthLog.FreshTokenRejected(_logger, count, RejectionBackoff(count + 1));
+                }
+
+                return true;
+            }
+        }
+    }
+
+    /// <summary>The longest back-off between exchanges when the resource rejects every fresh token (R1).</summary>
+    internal static readonly TimeSpan MaxRejectionBackoff = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long the n-th consecutive fresh-token rejection waits after the previous one: 0 for n = 1, then 1 s, 2 s, 4 s, … up to 5 minutes.</summary>
+    internal static TimeSpan RejectionBackoff(int n) =>
+        n <= 1 ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Min(Math.Pow(2, Math.Min(n - 2, 20)), MaxRejectionBackoff.TotalSeconds));
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     private AuthCoordinator<TokenEntry> Activate(ScopeSet scopes, AuthCoordinator<TokenEntry> coordinator)
     {
@@ -260,17 +351,21 @@ public sealed class ClientOAuthProvider : IDisposable
             {
                 if (restored.ExpiresAt is not { } expires || expires - _time.GetUtcNow() > TimeSpan.FromSeconds(30))
                 {
-                    return new TokenEntry(restored, scopes, null, null);
+                    return new TokenEntry(restored, scopes, restored.Issuer, null);
                 }
 
                 previous = restored;
+                previousIssuer = restored.Issuer;
             }
         }
 
         var metadata = await GetMetadataAsync(_state.Current.MetadataHint, cancellationToken).ConfigureAwait(false);
+
+        // T3: nothing (registration, client credentials, code, verifier, refresh token) goes to an untrusted issuer.
+        _trust.Demand(metadata.Issuer, metadata.ResourceMetadata?.Source);
         var client = await GetClientAsync(metadata, cancellationToken).ConfigureAwait(false);
         TokenContainer? tokens = null;
-        if (previous?.RefreshToken is { } refreshToken && (previousIssuer is null || previousIssuer == metadata.IssuerText))
+        if (previous?.RefreshToken is { } refreshToken && MayRefreshWith(previousIssuer, metadata))
         {
             try
             {
@@ -291,6 +386,13 @@ public sealed class ClientOAuthProvider : IDisposable
             ? await ClientCredentialsAsync(metadata, client, scopes, cancellationToken).ConfigureAwait(false)
             : await AuthorizationCodeAsync(metadata, client, scopes, cancellationToken).ConfigureAwait(false);
 
+        // T4: the tokens carry their issuer (through ITokenCache too), and the first issuer that produced a token is pinned.
+        tokens = tokens with { Issuer = metadata.IssuerText };
+        if (!_trust.Pin(metadata.Issuer))
+        {
+            _trust.Demand(metadata.Issuer, metadata.ResourceMetadata?.Source);
+        }
+
         if (_settings.TokenCache is { } cache)
         {
             try
@@ -306,11 +408,31 @@ public sealed class ClientOAuthProvider : IDisposable
         return new TokenEntry(tokens, scopes, metadata.IssuerText, metadata);
     }
 
+    /// <summary>
+    /// T4: a refresh token goes only to the issuer that issued it; one restored without an issuer (an older cache) only to
+    /// an issuer that is configured as trusted or already pinned.
+    /// </summary>
+    private bool MayRefreshWith(string? issuer, ServerMetadata metadata) =>
+        issuer is not null
+            ? string.Equals(issuer, metadata.IssuerText, StringComparison.Ordinal)
+            : _trust.IsEstablished(metadata.Issuer);
+
     private async Task<RestoredTokens> RestoreAsync(CancellationToken cancellationToken)
     {
         try
         {
-            return new RestoredTokens(await _settings.TokenCache!.GetTokensAsync(cancellationToken).ConfigureAwait(false));
+            var restored = await _settings.TokenCache!.GetTokensAsync(cancellationToken).ConfigureAwait(false);
+            if (restored?.Issuer is { } issuer)
+            {
+                // T4: tokens of an issuer this provider may not use are ignored; otherwise that issuer is the pinned one.
+                if (OAuthEndpoint.TryParseAbsolute(issuer) is not { } issuerUri || !_trust.Pin(issuerUri))
+                {
+                    ClientOAuthLog.RestoredTokensIgnored(_logger, OAuthEndpoint.TryParseAbsolute(issuer) ?? _serverUrl);
+                    return new RestoredTokens(null);
+                }
+            }
+
+            return new RestoredTokens(restored);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -476,6 +598,13 @@ public sealed class ClientOAuthProvider : IDisposable
     private async Task<ClientRegistration> ResolveClientAsync(string issuer, ClientRegistration? rejected, CancellationToken cancellationToken)
     {
         var metadata = await GetMetadataAsync(_state.Current.MetadataHint, cancellationToken).ConfigureAwait(false);
+        if (!string.Equals(metadata.IssuerText, issuer, StringComparison.Ordinal))
+        {
+            // The metadata changed between the request for this issuer's client and now: resolve nothing for it.
+            throw new OAuthException($"The authorization server changed while its client was being resolved; try again.", OAuthFailureReason.UntrustedAuthorizationServer, metadata.Issuer);
+        }
+
+        _trust.Demand(metadata.Issuer, metadata.ResourceMetadata?.Source);
         var server = metadata.AuthorizationServer;
         var supported = server?.TokenEndpointAuthMethodsSupported;
         if (_settings.ClientId is { } clientId)
@@ -663,16 +792,20 @@ public sealed class ClientOAuthProvider : IDisposable
                 ?? throw new OAuthException("The AuthServerSelector chose none of the authorization servers of the protected resource.", OAuthFailureReason.InvalidInput, prm.Source);
         }
 
+        // T3/T5: before any request to the authorization server, it must be trusted (configured, pinned, or the first one).
+        _trust.Demand(issuer, prm?.Source ?? _serverUrl);
+
         var server = prm is null
             ? await DiscoverLegacyAsync(issuer, cancellationToken).ConfigureAwait(false)
             : await _asDiscovery.GetAsync(issuer, cancellationToken).ConfigureAwait(false);
 
         if (server is not null && _settings.GrantType == OAuthGrantType.AuthorizationCode
-            && server.CodeChallengeMethodsSupported is { } methods && !methods.Contains("S256"))
+            && (server.CodeChallengeMethodsSupported is not { } methods || !methods.Contains("S256")))
         {
+            // P1: the MCP authorization spec (2025-11-25): without advertised S256 the client MUST refuse to proceed.
             throw new OAuthException(
-                $"The authorization server '{OAuthEndpoint.Describe(issuer)}' does not support PKCE with S256 (code_challenge_methods_supported); the authorization code grant is refused.",
-                OAuthFailureReason.InvalidInput,
+                $"The authorization server '{OAuthEndpoint.Describe(issuer)}' does not advertise PKCE with S256 (code_challenge_methods_supported); the authorization code grant is refused.",
+                OAuthFailureReason.PkceNotSupported,
                 issuer);
         }
 
@@ -719,6 +852,17 @@ public sealed class ClientOAuthProvider : IDisposable
             }
 
             var named = OAuthEndpoint.TryParseAbsolute(issuerText) ?? origin;
+            if (!UriOrigin.IsSame(named, origin))
+            {
+                // T7: the MCP server's own metadata may only describe an issuer on its own origin; a self-named issuer
+                // elsewhere (another host's registration, refresh tokens or iss) is never believed.
+                throw new OAuthException(
+                    $"The metadata at '{OAuthEndpoint.Describe(location)}' names the issuer '{OAuthEndpoint.Describe(named)}', which is not on the MCP server's origin '{OAuthEndpoint.Describe(origin)}'; it was rejected.",
+                    OAuthFailureReason.IssuerMismatch,
+                    location,
+                    HttpStatusCode.OK);
+            }
+
             return AuthorizationServerMetadata.Parse(body, named, location);
         }
 
@@ -741,6 +885,15 @@ public sealed class ClientOAuthProvider : IDisposable
     private sealed record ProviderState(AuthCoordinator<TokenEntry>? Active, ScopeSet? ActiveScopeSet, string? MetadataHint)
     {
         internal static ProviderState Initial { get; } = new(null, null, null);
+
+        /// <summary>R1: how many tokens in a row the resource rejected before ever accepting them.</summary>
+        internal int FreshRejections { get; init; }
+
+        /// <summary>R1: the last token counted in <see cref="FreshRejections"/> (reference identity).</summary>
+        internal TokenEntry? LastFreshRejection { get; init; }
+
+        /// <summary>R1: before this instant a rejection of another never-accepted token starts no exchange.</summary>
+        internal DateTimeOffset RetryFreshRejectionAt { get; init; }
 
         internal IReadOnlyList<string> ActiveScopes => ActiveScopeSet?.Scopes ?? [];
     }
@@ -916,6 +1069,15 @@ internal sealed class TokenEntry
 
     internal AuthenticationHeaderValue Header { get; }
 
+    // R1: 0 until the resource answered a request carrying this token with anything but 401, then 1. Written with
+    // Volatile.Write (a benign race: several requests may set it), read with Volatile.Read on every response.
+    private int _accepted;
+
+    /// <summary>Whether the resource ever accepted this token (answered anything but 401 to a request carrying it).</summary>
+    internal bool WasAccepted => Volatile.Read(ref _accepted) != 0;
+
+    internal void MarkAccepted() => Volatile.Write(ref _accepted, 1);
+
     public override string ToString() => Tokens.ToString();
 }
 
@@ -953,6 +1115,24 @@ internal sealed class ScopeSet
 
         var set = ImmutableSortedSet.CreateRange(StringComparer.Ordinal, scopes.Where(static s => !string.IsNullOrWhiteSpace(s)).Select(static s => s.Trim()));
         return set.IsEmpty ? null : new ScopeSet(set);
+    }
+
+    /// <summary>The most scopes one scope set may hold (a challenge's, or the union accumulated by step-up).</summary>
+    internal const int MaxScopes = 64;
+
+    /// <summary>The longest space-separated form of one scope set, in characters.</summary>
+    internal const int MaxLength = 2048;
+
+    /// <summary>S1: throws <see cref="OAuthFailureReason.LimitExceeded"/> when the set is beyond <see cref="MaxScopes"/> or <see cref="MaxLength"/>.</summary>
+    internal void EnsureWithinLimits(Uri resource)
+    {
+        if (_set.Count > MaxScopes || Key.Length > MaxLength)
+        {
+            throw new OAuthException(
+                $"The scopes required by '{OAuthEndpoint.Describe(resource)}' would grow to {_set.Count} scopes ({Key.Length} characters), beyond the limit of {MaxScopes} scopes and {MaxLength} characters; no token was requested.",
+                OAuthFailureReason.LimitExceeded,
+                resource);
+        }
     }
 
     internal bool IsSupersetOf(ScopeSet other) => _set.IsSupersetOf(other._set);

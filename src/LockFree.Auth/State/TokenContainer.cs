@@ -33,6 +33,12 @@ public sealed record TokenContainer
     /// <summary>The space-separated scope the token was granted, if the server said.</summary>
     public string? Scope { get; init; }
 
+    /// <summary>
+    /// The issuer identifier of the authorization server that issued these tokens, set by the providers. A refresh token
+    /// is sent only to this issuer; keep it when storing tokens (for example in an <c>ITokenCache</c>).
+    /// </summary>
+    public string? Issuer { get; init; }
+
     /// <summary>When the token was obtained, read from the provider's <see cref="TimeProvider"/>.</summary>
     public DateTimeOffset ObtainedAt { get; init; }
 

@@ -149,7 +149,7 @@ public sealed class CrossApplicationAccessHandlerTests
         _world.Handler.On(HttpMethod.Get, WellKnownMetadata, _ => FakeResponses.Json(MetadataJson(
             CrossAppFixture.Resource, Volatile.Read(ref moved) ? as2.Issuer : CrossAppFixture.AsIssuer)));
         Accept("as-access-1");
-        using var provider = _world.CreateProvider();
+        using var provider = _world.CreateProvider(o => o.TrustedAuthorizationServers = [new Uri(CrossAppFixture.AsIssuer), new Uri(as2.Issuer)]);
         using var client = CreateClient(provider);
         using (var before = await client.PostAsync(ServerUrl, new StringContent("{}")))
         {

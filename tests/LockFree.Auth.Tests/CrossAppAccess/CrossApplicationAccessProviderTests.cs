@@ -185,7 +185,7 @@ public sealed class CrossApplicationAccessProviderTests
     public async Task GetAccessTokenAsync_DifferentAuthorizationServers_SeparateKeys()
     {
         var second = new FakeOAuthServer(_world.Handler, "https://as2.example.com", "as2");
-        using var provider = _world.CreateProvider();
+        using var provider = _world.CreateProvider(o => o.TrustedAuthorizationServers = [_world.AsUri, new Uri("https://as2.example.com")]);
 
         var a = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
         var b = await provider.GetAccessTokenAsync(_world.ResourceUri, new Uri("https://as2.example.com"));
@@ -193,6 +193,21 @@ public sealed class CrossApplicationAccessProviderTests
         Assert.Equal("as-access-1", a.AccessToken);
         Assert.Equal("as2-access-1", b.AccessToken);
         Assert.Equal(["https://as.example.com", "https://as2.example.com"], _world.Idp.TokenRequestsReceived.Select(r => r["audience"]));
+    }
+
+    [Fact]
+    public async Task GetAccessTokenAsync_SecondAuthorizationServerWithoutTrustList_RefusedBeforeAnyRequest()
+    {
+        _ = new FakeOAuthServer(_world.Handler, "https://as2.example.com", "as2");
+        using var provider = _world.CreateProvider();
+        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var idpRequests = _world.Idp.TokenRequestsReceived.Count;
+
+        var ex = await Assert.ThrowsAsync<CrossApplicationAccessException>(() => provider.GetAccessTokenAsync(_world.ResourceUri, new Uri("https://as2.example.com")));
+
+        Assert.Equal(OAuthFailureReason.UntrustedAuthorizationServer, ex.Reason);
+        Assert.Equal(idpRequests, _world.Idp.TokenRequestsReceived.Count);
+        Assert.Equal(0, _world.Handler.CountOf("https://as2.example.com/.well-known/oauth-authorization-server"));
     }
 
     [Fact]

@@ -1,0 +1,14 @@
+namespace LockFree.Auth;
+
+/// <summary>Origins (RFC 6454: scheme, host, port) of URIs, for the rule that a token goes only to its resource's origin.</summary>
+/// <remarks>Concurrency: stateless.</remarks>
+internal static class UriOrigin
+{
+    /// <summary>Whether <paramref name="candidate"/> is an absolute URI on the same origin as <paramref name="origin"/>.</summary>
+    internal static bool IsSame(Uri? candidate, Uri origin) =>
+        candidate is { IsAbsoluteUri: true }
+        && origin.IsAbsoluteUri
+        && string.Equals(candidate.Scheme, origin.Scheme, StringComparison.OrdinalIgnoreCase)
+        && string.Equals(candidate.IdnHost, origin.IdnHost, StringComparison.OrdinalIgnoreCase)
+        && candidate.Port == origin.Port;
+}
