@@ -181,7 +181,7 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
     private async Task<Discovery> DiscoverAsync(string location, CancellationToken cancellationToken)
     {
         var hint = location.Length == 0 ? null : new Uri(location);
-        var metadata = await ProtectedResourceDiscovery.DiscoverAsync(_http, _serverUrl, hint, OAuthHttp.DefaultMaxResponseBytes, onSkipped: null, cancellationToken).ConfigureAwait(false);
+        var metadata = await ProtectedResourceDiscovery.DiscoverAsync(new BackChannel(_http, TimeProvider.System), _serverUrl, hint, onSkipped: null, cancellationToken).ConfigureAwait(false);
         return new Discovery(metadata);
     }
 

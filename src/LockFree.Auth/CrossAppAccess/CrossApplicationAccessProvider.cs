@@ -73,8 +73,9 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         _trust = new IssuerTrust(options.TrustedAuthorizationServers, nameof(CrossApplicationAccessProviderOptions.TrustedAuthorizationServers), pinOnFirstUse: true);
         var time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CrossApplicationAccessProvider>();
-        _tokenClient = new TokenEndpointClient(httpClient, time, _settings.MaxResponseBytes);
-        _discovery = new AuthorizationServerDiscovery(httpClient, time, _settings.MaxResponseBytes, "cross-app-access.metadata");
+        var backChannel = new BackChannel(httpClient, time, _settings.MaxResponseBytes, _settings.BackChannelTimeout);
+        _tokenClient = new TokenEndpointClient(backChannel);
+        _discovery = new AuthorizationServerDiscovery(backChannel, "cross-app-access.metadata");
         var tokenOptions = _settings.TokenCacheOptions;
         _tokens = new AuthCoordinatorMap<TokenKey, TokenContainer>(key => new AuthCoordinator<TokenContainer>(
             (context, ct) => AcquireAsync(key, context, ct),
@@ -392,7 +393,8 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         string? IdpScope,
         Func<CrossApplicationAccessContext, CancellationToken, Task<string>> IdTokenCallback,
         int MaxResponseBytes,
-        AuthCoordinatorOptions? TokenCacheOptions)
+        AuthCoordinatorOptions? TokenCacheOptions,
+        TimeSpan BackChannelTimeout)
     {
         private static readonly string[] s_methods = [OAuthConstants.ClientSecretBasic, OAuthConstants.ClientSecretPost, OAuthConstants.None];
 
@@ -421,6 +423,8 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
             {
                 throw Invalid(nameof(o.MaxResponseBytes), "MaxResponseBytes must be positive.");
             }
+
+            BackChannel.ValidateTimeout(o.BackChannelTimeout, nameof(o.BackChannelTimeout));
 
             AuthCoordinatorOptions? cacheOptions = null;
             if (o.TokenCacheOptions is { } t)
@@ -465,7 +469,8 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
                 string.IsNullOrWhiteSpace(o.IdpScope) ? null : o.IdpScope,
                 o.IdTokenCallback,
                 o.MaxResponseBytes,
-                cacheOptions);
+                cacheOptions,
+                o.BackChannelTimeout);
         }
 
         private static ArgumentException Invalid(string option, string message, Exception? inner = null) => new(message, option, inner);

@@ -13,7 +13,10 @@ namespace LockFree.Auth;
 /// (path appending); for an issuer without a path, <c>/.well-known/oauth-authorization-server</c> then
 /// <c>/.well-known/openid-configuration</c>. A location that answers with a non-success status, or with a body that is
 /// not a JSON object (an HTML page, for example), is skipped; a JSON object that is malformed or names another
-/// issuer ends discovery with that error, because the server spoke for that issuer. Network failures end it too.
+/// issuer ends discovery with that error, because the server spoke for that issuer. Network failures (and the
+/// back channel's deadline) end it too. A location that answers with a redirect is not followed and is skipped like
+/// one without metadata; when no location has metadata and one redirected, discovery fails with
+/// <see cref="OAuthFailureReason.RedirectRefused"/>.
 /// </para>
 /// <para>
 /// Concurrency: <see cref="GetAsync"/> coalesces all callers of one issuer onto one discovery (one
@@ -25,19 +28,19 @@ internal sealed class AuthorizationServerDiscovery : IDisposable
 {
     private const string Purpose = "metadata endpoint";
 
-    private readonly HttpClient _http;
-    private readonly int _maxResponseBytes;
+    private readonly BackChannel _backChannel;
     private readonly AuthCoordinatorMap<Uri, AuthorizationServerMetadata> _cache;
 
-    internal AuthorizationServerDiscovery(HttpClient httpClient, TimeProvider timeProvider, int maxResponseBytes = OAuthHttp.DefaultMaxResponseBytes, string name = "metadata")
+    /// <summary>Creates a discovery cache that fetches through <paramref name="backChannel"/>.</summary>
+    /// <param name="backChannel">The back channel (its clock also drives the coordinators).</param>
+    /// <param name="name">The coordinators' name (metrics).</param>
+    internal AuthorizationServerDiscovery(BackChannel backChannel, string name = "metadata")
     {
-        ArgumentNullException.ThrowIfNull(httpClient);
-        ArgumentNullException.ThrowIfNull(timeProvider);
-        _http = httpClient;
-        _maxResponseBytes = maxResponseBytes;
+        ArgumentNullException.ThrowIfNull(backChannel);
+        _backChannel = backChannel;
         var options = new AuthCoordinatorOptions { Name = name };
         _cache = new AuthCoordinatorMap<Uri, AuthorizationServerMetadata>(
-            issuer => new AuthCoordinator<AuthorizationServerMetadata>((_, ct) => DiscoverAsync(issuer, ct), null, timeProvider, options));
+            issuer => new AuthCoordinator<AuthorizationServerMetadata>((_, ct) => DiscoverAsync(issuer, ct), null, backChannel.TimeProvider, options));
     }
 
     /// <summary>The metadata of <paramref name="issuer"/>: cached, or discovered once for every concurrent caller.</summary>
@@ -87,10 +90,22 @@ internal sealed class AuthorizationServerDiscovery : IDisposable
     {
         var locations = GetDiscoveryUris(issuer);
         OAuthException? first = null;
+        OAuthException? redirect = null;
         foreach (var location in locations)
         {
-            using var request = OAuthHttp.CreateRequest(HttpMethod.Get, location);
-            using var response = await OAuthHttp.SendAsync(_http, request, Purpose, cancellationToken).ConfigureAwait(false);
+            BackChannelResponse response;
+            try
+            {
+                response = await _backChannel.GetAsync(location, Purpose, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OAuthException ex) when (ex.Reason == OAuthFailureReason.RedirectRefused)
+            {
+                // Not followed, and nothing of it used: this location serves no metadata (a web application may
+                // redirect unknown paths to a login page). If no other location has any, discovery fails with it.
+                redirect ??= ex;
+                continue;
+            }
+
             if (response.StatusCode != HttpStatusCode.OK)
             {
                 first ??= new OAuthException(
@@ -101,7 +116,7 @@ internal sealed class AuthorizationServerDiscovery : IDisposable
                 continue;
             }
 
-            var body = await OAuthHttp.ReadBodyAsync(response, location, Purpose, _maxResponseBytes, cancellationToken).ConfigureAwait(false);
+            var body = response.Body;
             try
             {
                 OAuthHttp.ParseObject(body, location, Purpose, HttpStatusCode.OK).Dispose();
@@ -114,6 +129,16 @@ internal sealed class AuthorizationServerDiscovery : IDisposable
             }
 
             return AuthorizationServerMetadata.Parse(body, issuer, location);
+        }
+
+        if (redirect is not null)
+        {
+            throw new OAuthException(
+                $"No authorization server metadata was found for the issuer '{OAuthEndpoint.Describe(issuer)}': '{OAuthEndpoint.Describe(redirect.Endpoint!)}' answered with a redirect, which is not followed on the back channel.",
+                OAuthFailureReason.RedirectRefused,
+                redirect.Endpoint,
+                redirect.StatusCode,
+                innerException: redirect);
         }
 
         throw new OAuthException(

@@ -6,8 +6,8 @@ using System.Text.Json;
 namespace LockFree.Auth;
 
 /// <summary>
-/// Sending OAuth requests and reading their responses: bounded body reading, JSON object parsing with typed
-/// errors, and RFC 6749 §5.2 error responses turned into <see cref="OAuthException"/>.
+/// Building OAuth requests and reading their responses: JSON object parsing with typed errors, and RFC 6749 §5.2
+/// error responses turned into <see cref="OAuthException"/>. Requests are sent through <see cref="BackChannel"/>.
 /// </summary>
 /// <remarks>Concurrency: stateless; every member is safe to call concurrently.</remarks>
 internal static class OAuthHttp
@@ -25,70 +25,6 @@ internal static class OAuthHttp
         var request = new HttpRequestMessage(method, endpoint);
         request.Headers.Accept.Add(s_json);
         return request;
-    }
-
-    /// <summary>
-    /// Sends <paramref name="request"/> (response headers first, so the body can be read bounded). A network failure
-    /// or a timeout becomes <see cref="OAuthException"/> (<see cref="OAuthFailureReason.Unreachable"/>); cancellation
-    /// of <paramref name="cancellationToken"/> surfaces as <see cref="OperationCanceledException"/>.
-    /// </summary>
-    internal static async Task<HttpResponseMessage> SendAsync(HttpClient httpClient, HttpRequestMessage request, string purpose, CancellationToken cancellationToken)
-    {
-        var endpoint = request.RequestUri!;
-        try
-        {
-            return await httpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
-        {
-            // HttpClient.Timeout: not the caller's cancellation, so it is a failure of the exchange.
-            throw new OAuthException($"The request to the {purpose} '{OAuthEndpoint.Describe(endpoint)}' timed out.", OAuthFailureReason.Unreachable, endpoint, innerException: ex);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw new OAuthException($"The {purpose} '{OAuthEndpoint.Describe(endpoint)}' could not be reached ({ex.HttpRequestError}).", OAuthFailureReason.Unreachable, endpoint, innerException: ex);
-        }
-    }
-
-    /// <summary>
-    /// Reads the body of <paramref name="response"/>, at most <paramref name="maxBytes"/> bytes; a larger body (by
-    /// <c>Content-Length</c> or by what arrives) fails with <see cref="OAuthFailureReason.ResponseTooLarge"/>.
-    /// </summary>
-    internal static async Task<byte[]> ReadBodyAsync(HttpResponseMessage response, Uri endpoint, string purpose, int maxBytes, CancellationToken cancellationToken)
-    {
-        if (response.Content.Headers.ContentLength is long declared && declared > maxBytes)
-        {
-            throw TooLarge(endpoint, purpose, maxBytes, response.StatusCode);
-        }
-
-        try
-        {
-            var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            await using (stream.ConfigureAwait(false))
-            {
-                using var buffer = new MemoryStream();
-                var chunk = new byte[16 * 1024];
-                while (true)
-                {
-                    var read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false);
-                    if (read == 0)
-                    {
-                        return buffer.ToArray();
-                    }
-
-                    if (buffer.Length + read > maxBytes)
-                    {
-                        throw TooLarge(endpoint, purpose, maxBytes, response.StatusCode);
-                    }
-
-                    buffer.Write(chunk.AsSpan(0, read));
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
-        {
-            throw new OAuthException($"Reading the response of the {purpose} '{OAuthEndpoint.Describe(endpoint)}' failed.", OAuthFailureReason.Unreachable, endpoint, response.StatusCode, innerException: ex);
-        }
     }
 
     /// <summary>Parses <paramref name="body"/> as one JSON object; anything else fails with <see cref="OAuthFailureReason.MalformedResponse"/>.</summary>
@@ -239,6 +175,4 @@ internal static class OAuthHttp
         }
     }
 
-    private static OAuthException TooLarge(Uri endpoint, string purpose, int maxBytes, HttpStatusCode status) =>
-        new($"The response of the {purpose} '{OAuthEndpoint.Describe(endpoint)}' exceeds the maximum of {maxBytes} bytes.", OAuthFailureReason.ResponseTooLarge, endpoint, status);
 }

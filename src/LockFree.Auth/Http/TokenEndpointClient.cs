@@ -47,8 +47,8 @@ internal sealed record TokenEndpointResponse(TokenContainer Tokens, string? Issu
 /// <see cref="TokenEndpointResponse"/> or an <see cref="OAuthException"/>.
 /// </summary>
 /// <remarks>
-/// Validation: the endpoint must be https (http only on loopback); the body is read up to the size limit; a
-/// success must be a JSON object with a non-empty <c>access_token</c>, a <c>token_type</c>, an optional non-negative
+/// Validation: the endpoint must be https (http only on loopback); the request goes through <see cref="BackChannel"/>
+/// (no redirect is followed, the body is read up to the size limit within the deadline); a success must be a JSON object with a non-empty <c>access_token</c>, a <c>token_type</c>, an optional non-negative
 /// <c>expires_in</c>, and the required token types. An error status (or a 200 carrying <c>error</c> and no
 /// <c>access_token</c>) becomes <see cref="OAuthFailureReason.ErrorResponse"/>.
 /// Concurrency: immutable; one instance serves concurrent requests.
@@ -58,18 +58,15 @@ internal sealed class TokenEndpointClient
     /// <summary>Longest accepted <c>expires_in</c>: ten years.</summary>
     internal const long MaxExpiresInSeconds = 10L * 366 * 24 * 3600;
 
-    private readonly HttpClient _http;
+    private readonly BackChannel _backChannel;
     private readonly TimeProvider _time;
-    private readonly int _maxResponseBytes;
 
-    internal TokenEndpointClient(HttpClient httpClient, TimeProvider timeProvider, int maxResponseBytes = OAuthHttp.DefaultMaxResponseBytes)
+    /// <summary>Creates a client that sends through <paramref name="backChannel"/> (its clock dates the tokens).</summary>
+    internal TokenEndpointClient(BackChannel backChannel)
     {
-        ArgumentNullException.ThrowIfNull(httpClient);
-        ArgumentNullException.ThrowIfNull(timeProvider);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxResponseBytes);
-        _http = httpClient;
-        _time = timeProvider;
-        _maxResponseBytes = maxResponseBytes;
+        ArgumentNullException.ThrowIfNull(backChannel);
+        _backChannel = backChannel;
+        _time = backChannel.TimeProvider;
     }
 
     /// <summary>Sends <paramref name="request"/> and validates the response.</summary>
@@ -89,14 +86,13 @@ internal sealed class TokenEndpointClient
 
         // The lifetime counts from before the request was sent, so the computed expiry is never late.
         var obtainedAt = _time.GetUtcNow();
-        using var response = await OAuthHttp.SendAsync(_http, message, request.Purpose, cancellationToken).ConfigureAwait(false);
-        var body = await OAuthHttp.ReadBodyAsync(response, endpoint, request.Purpose, _maxResponseBytes, cancellationToken).ConfigureAwait(false);
+        var response = await _backChannel.SendAsync(message, request.Purpose, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode != HttpStatusCode.OK)
         {
-            throw OAuthHttp.ErrorFromResponse(response.StatusCode, body, endpoint, request.Purpose);
+            throw OAuthHttp.ErrorFromResponse(response.StatusCode, response.Body, endpoint, request.Purpose);
         }
 
-        return Parse(body, request, obtainedAt);
+        return Parse(response.Body, request, obtainedAt);
     }
 
     /// <summary>Parses a 200 body. Exposed for tests and fuzzing.</summary>

@@ -33,7 +33,7 @@ public sealed class ClientOAuthProvider : IDisposable
     private const string RegistrationPurpose = "registration endpoint";
 
     private readonly Uri _serverUrl;
-    private readonly HttpClient _http;
+    private readonly BackChannel _backChannel;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Settings _settings;
@@ -69,11 +69,11 @@ public sealed class ClientOAuthProvider : IDisposable
         _settings = Settings.From(options);
         _trust = new IssuerTrust(options.TrustedAuthorizationServers, nameof(ClientOAuthOptions.TrustedAuthorizationServers), pinOnFirstUse: _settings.ClientId is not null);
         _serverUrl = serverUrl;
-        _http = httpClient;
         _time = timeProvider ?? TimeProvider.System;
+        _backChannel = new BackChannel(httpClient, _time, _settings.MaxResponseBytes, _settings.BackChannelTimeout);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ClientOAuthProvider>();
-        _tokenClient = new TokenEndpointClient(httpClient, _time, _settings.MaxResponseBytes);
-        _asDiscovery = new AuthorizationServerDiscovery(httpClient, _time, _settings.MaxResponseBytes, "oauth.as-metadata");
+        _tokenClient = new TokenEndpointClient(_backChannel);
+        _asDiscovery = new AuthorizationServerDiscovery(_backChannel, "oauth.as-metadata");
 
         var metadataOptions = new AuthCoordinatorOptions { Name = "oauth.metadata" };
         _metadata = new AuthCoordinatorMap<string, ServerMetadata>(hint =>
@@ -715,8 +715,8 @@ public sealed class ClientOAuthProvider : IDisposable
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", initial);
         }
 
-        using var response = await OAuthHttp.SendAsync(_http, request, RegistrationPurpose, cancellationToken).ConfigureAwait(false);
-        var body = await OAuthHttp.ReadBodyAsync(response, endpoint, RegistrationPurpose, _settings.MaxResponseBytes, cancellationToken).ConfigureAwait(false);
+        var response = await _backChannel.SendAsync(request, RegistrationPurpose, cancellationToken).ConfigureAwait(false);
+        var body = response.Body;
         if (response.StatusCode is not (HttpStatusCode.OK or HttpStatusCode.Created))
         {
             throw OAuthHttp.ErrorFromResponse(response.StatusCode, body, endpoint, RegistrationPurpose);
@@ -832,14 +832,13 @@ public sealed class ClientOAuthProvider : IDisposable
         const string Purpose = "metadata endpoint";
         foreach (var location in AuthorizationServerDiscovery.GetDiscoveryUris(origin))
         {
-            using var request = OAuthHttp.CreateRequest(HttpMethod.Get, location);
-            using var response = await OAuthHttp.SendAsync(_http, request, Purpose, cancellationToken).ConfigureAwait(false);
+            var response = await _backChannel.GetAsync(location, Purpose, cancellationToken).ConfigureAwait(false);
             if (response.StatusCode != HttpStatusCode.OK)
             {
                 continue;
             }
 
-            var body = await OAuthHttp.ReadBodyAsync(response, location, Purpose, _settings.MaxResponseBytes, cancellationToken).ConfigureAwait(false);
+            var body = response.Body;
             string? issuerText;
             try
             {
@@ -872,10 +871,9 @@ public sealed class ClientOAuthProvider : IDisposable
 
     private Task<ProtectedResourceMetadata?> DiscoverResourceMetadataAsync(string hint, CancellationToken cancellationToken) =>
         ProtectedResourceDiscovery.DiscoverAsync(
-            _http,
+            _backChannel,
             _serverUrl,
             hint.Length > 0 ? OAuthEndpoint.TryParseAbsolute(hint) : null,
-            _settings.MaxResponseBytes,
             (location, status) => ClientOAuthLog.NoResourceMetadata(_logger, location, status),
             cancellationToken);
 
@@ -917,7 +915,8 @@ public sealed class ClientOAuthProvider : IDisposable
         TimeSpan ClientAssertionLifetime,
         int MaxStepUpAttempts,
         AuthCoordinatorOptions TokenExpiry,
-        int MaxResponseBytes)
+        int MaxResponseBytes,
+        TimeSpan BackChannelTimeout)
     {
         /// <summary>Describes the settings without the client secret or the signing key.</summary>
         public override string ToString() =>
@@ -990,6 +989,8 @@ public sealed class ClientOAuthProvider : IDisposable
                 throw new ArgumentException("MaxResponseBytes must be positive.", nameof(o));
             }
 
+            BackChannel.ValidateTimeout(o.BackChannelTimeout, nameof(o.BackChannelTimeout));
+
             var expiry = o.TokenExpiry ?? new AuthCoordinatorOptions();
             expiry.Validate();
             return new Settings(
@@ -1017,7 +1018,8 @@ public sealed class ClientOAuthProvider : IDisposable
                     RefreshRetryDelay = expiry.RefreshRetryDelay,
                     Name = o.TokenExpiry?.Name is { } name && name != "coordinator" ? name : "oauth.tokens",
                 },
-                o.MaxResponseBytes);
+                o.MaxResponseBytes,
+                o.BackChannelTimeout);
         }
     }
 

@@ -9,7 +9,7 @@ public sealed class AuthorizationServerDiscoveryTests
     private readonly FakeHttpHandler _handler = new();
     private readonly FakeTimeProvider _time = new();
 
-    private AuthorizationServerDiscovery CreateDiscovery() => new(_handler.CreateClient(), _time);
+    private AuthorizationServerDiscovery CreateDiscovery() => new(new BackChannel(_handler.CreateClient(), _time));
 
     [Fact]
     public void GetDiscoveryUris_IssuerWithPath_InsertionThenAppending()

@@ -13,7 +13,7 @@ public sealed class TokenEndpointClientTests
     private readonly FakeHttpHandler _handler = new();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
-    private TokenEndpointClient CreateClient(int maxBytes = OAuthHttp.DefaultMaxResponseBytes) => new(_handler.CreateClient(), _time, maxBytes);
+    private TokenEndpointClient CreateClient(int maxBytes = OAuthHttp.DefaultMaxResponseBytes) => new(new BackChannel(_handler.CreateClient(), _time, maxBytes));
 
     private static TokenRequest Request(string method = "client_secret_post", string? requiredTokenType = "Bearer", string? requiredIssued = null, string endpoint = Endpoint) => new()
     {

@@ -16,8 +16,9 @@ namespace LockFree.Auth.Tests.Security;
 /// <param name="Method">The HTTP method.</param>
 /// <param name="PathAndQuery">The path and query, as sent.</param>
 /// <param name="Headers">Every request header (values joined with ", ").</param>
-/// <param name="Body">The request body as text (UTF-8).</param>
-internal sealed record RecordedRequest(string Method, string PathAndQuery, IReadOnlyDictionary<string, string> Headers, string Body)
+/// <param name="Body">The request body as text (UTF-8): what arrived, even when the client gave up sending it.</param>
+/// <param name="Complete">False when the body could not be read to its end (the client aborted the request).</param>
+internal sealed record RecordedRequest(string Method, string PathAndQuery, IReadOnlyDictionary<string, string> Headers, string Body, bool Complete = true)
 {
     /// <summary>The path without the query.</summary>
     public string Path => PathAndQuery.Split('?', 2)[0];
@@ -71,8 +72,8 @@ internal sealed record RecordedRequest(string Method, string PathAndQuery, IRead
 /// <summary>
 /// A real HTTP/1.1 server (Kestrel) on a loopback address and an ephemeral port: one origin of the adversarial suite.
 /// Each test scripts its routes with <see cref="Map"/> (an unmapped path answers 404) and reads back every request the
-/// origin received, so a test can assert what another host was sent. Stops on <see cref="DisposeAsync"/> (and with the
-/// test host).
+/// origin received, so a test can assert what another host was sent (a request whose body was aborted half-way is
+/// recorded too, with what arrived). Stops on <see cref="DisposeAsync"/> (and with the test host).
 /// </summary>
 /// <remarks>Concurrency: routes and the request log are concurrent collections; handlers run on Kestrel's threads.</remarks>
 internal sealed class LoopbackOrigin : IAsyncDisposable
@@ -80,11 +81,15 @@ internal sealed class LoopbackOrigin : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, Func<HttpContext, RecordedRequest, Task>> _routes = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
+    private long _bodyBytes;
 
     private LoopbackOrigin(WebApplication app) => _app = app;
 
     /// <summary>The origin, for example <c>http://127.0.0.1:41234</c> (no trailing slash).</summary>
     public string Origin { get; private set; } = string.Empty;
+
+    /// <summary>How many request body bytes arrived so far, over every request (including one still being received).</summary>
+    public long BodyBytesReceived => Interlocked.Read(ref _bodyBytes);
 
     /// <summary>Every request received so far, in arrival order.</summary>
     public IReadOnlyList<RecordedRequest> Requests => [.. _requests];
@@ -160,6 +165,52 @@ internal sealed class LoopbackOrigin : IAsyncDisposable
         return Task.CompletedTask;
     }
 
+    /// <summary>Answers <paramref name="path"/> with a redirect (<paramref name="status"/>) to <paramref name="location"/>.</summary>
+    public LoopbackOrigin MapRedirect(string path, Uri location, int status = 307) =>
+        Map(path, (context, _) => RedirectAsync(context, location, status));
+
+    /// <summary>
+    /// Answers <paramref name="path"/> with <paramref name="status"/> and headers at once, then a body of at most
+    /// <paramref name="bytes"/> spaces, one every <paramref name="interval"/>; stops when the client goes away.
+    /// </summary>
+    public LoopbackOrigin MapTrickle(string path, TimeSpan interval, int bytes = 100, int status = 200) =>
+        Map(path, async (context, _) =>
+        {
+            context.Response.StatusCode = status;
+            context.Response.ContentType = "application/json";
+            var aborted = context.RequestAborted;
+            try
+            {
+                await context.Response.StartAsync(aborted);
+                await context.Response.Body.FlushAsync(aborted);
+                for (var i = 0; i < bytes && !aborted.IsCancellationRequested; i++)
+                {
+                    await Task.Delay(interval, aborted);
+                    await context.Response.Body.WriteAsync(" "u8.ToArray(), aborted);
+                    await context.Response.Body.FlushAsync(aborted);
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException)
+            {
+                // The client gave up: what this route is for.
+            }
+        });
+
+    /// <summary>Answers <paramref name="path"/> only after <paramref name="delay"/> (nothing is sent before); stops when the client goes away.</summary>
+    public LoopbackOrigin MapSlowHeaders(string path, TimeSpan delay, object? document = null) =>
+        Map(path, async (context, _) =>
+        {
+            try
+            {
+                await Task.Delay(delay, context.RequestAborted);
+                await WriteJsonAsync(context, document ?? new { }, 200);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException)
+            {
+                // The client gave up.
+            }
+        });
+
     /// <summary>Answers with a redirect (<paramref name="status"/>, 307 by default) to <paramref name="location"/>.</summary>
     public static Task RedirectAsync(HttpContext context, Uri location, int status = 307)
     {
@@ -183,15 +234,34 @@ internal sealed class LoopbackOrigin : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
-        string body;
-        using (var reader = new StreamReader(context.Request.Body, Encoding.UTF8))
+        // Copied chunk by chunk so that what arrived is recorded even when the client aborts the body half-way; not
+        // on RequestAborted, which may already be set when the data that did arrive is still to be read (Kestrel ends
+        // the read itself when the connection closes, or the client sends too slowly).
+        using var received = new MemoryStream();
+        var complete = true;
+        try
         {
-            body = await reader.ReadToEndAsync(context.RequestAborted);
+            var chunk = new byte[4096];
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(chunk)) > 0)
+            {
+                received.Write(chunk, 0, read);
+                Interlocked.Add(ref _bodyBytes, read);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            complete = false;
         }
 
         var headers = context.Request.Headers.ToDictionary(static h => h.Key, static h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
-        var recorded = new RecordedRequest(context.Request.Method, context.Request.Path + context.Request.QueryString, headers, body);
+        var body = Encoding.UTF8.GetString(received.ToArray());
+        var recorded = new RecordedRequest(context.Request.Method, context.Request.Path + context.Request.QueryString, headers, body, complete);
         _requests.Enqueue(recorded);
+        if (!complete)
+        {
+            return;
+        }
         if (_routes.TryGetValue(context.Request.Path.Value ?? string.Empty, out var handler))
         {
             await handler(context, recorded);
