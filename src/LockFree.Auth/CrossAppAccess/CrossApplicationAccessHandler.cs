@@ -38,7 +38,7 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
 
     private readonly CrossApplicationAccessProvider _provider;
     private readonly Uri _serverUrl;
-    private readonly HttpClient _http;
+    private readonly BackChannel _backChannel;
 
     // The resource metadata per discovery location (WellKnown = the well-known locations, otherwise a challenge's
     // resource_metadata URL). Each entry is discovered once and shared; it never expires and is re-read only after a
@@ -65,10 +65,10 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
 
         _provider = provider;
         _serverUrl = serverUrl;
-        _http = httpClient;
+        _backChannel = provider.CreateBackChannel(httpClient);
         var options = new AuthCoordinatorOptions { Name = "cross-app.resource-metadata" };
         _metadata = new AuthCoordinatorMap<string, Discovery>(location =>
-            new AuthCoordinator<Discovery>((_, ct) => DiscoverAsync(location, ct), null, null, options));
+            new AuthCoordinator<Discovery>((_, ct) => DiscoverAsync(location, ct), null, provider.Time, options));
     }
 
     /// <summary>Creates a handler that sends through <paramref name="innerHandler"/>.</summary>
@@ -181,7 +181,7 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
     private async Task<Discovery> DiscoverAsync(string location, CancellationToken cancellationToken)
     {
         var hint = location.Length == 0 ? null : new Uri(location);
-        var metadata = await ProtectedResourceDiscovery.DiscoverAsync(new BackChannel(_http, TimeProvider.System), _serverUrl, hint, onSkipped: null, cancellationToken).ConfigureAwait(false);
+        var metadata = await ProtectedResourceDiscovery.DiscoverAsync(_backChannel, _serverUrl, hint, onSkipped: null, cancellationToken).ConfigureAwait(false);
         return new Discovery(metadata);
     }
 

@@ -46,6 +46,7 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
     private readonly AuthCoordinatorMap<TokenKey, TokenContainer> _tokens;
     private readonly ILogger _logger;
     private readonly IssuerTrust _trust;
+    private readonly TimeProvider _time;
 
     // 0 = live, 1 = disposed: set once by Dispose, read by the slow path before it may create a key or start work.
     private int _disposed;
@@ -56,7 +57,7 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
 
     /// <summary>Creates a provider.</summary>
     /// <param name="options">The configuration; copied, so later changes have no effect.</param>
-    /// <param name="httpClient">The client every request goes through (metadata, IdP, authorization server); not disposed by the provider.</param>
+    /// <param name="httpClient">The client every request goes through (metadata, IdP, authorization server); not disposed by the provider. Redirects are never followed: a 3xx, or a redirect the handler followed, fails with <see cref="OAuthFailureReason.RedirectRefused"/>; prefer a handler with <c>AllowAutoRedirect = false</c>, and never one that buffers request bodies above an auto-redirecting handler (see <c>spec/security.md</c>, B1).</param>
     /// <param name="loggerFactory">Where to log (never tokens or secrets); no logging when omitted.</param>
     /// <param name="timeProvider">The clock and timers; <see cref="TimeProvider.System"/> when omitted.</param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="httpClient"/> is null.</exception>
@@ -73,7 +74,8 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         _trust = new IssuerTrust(options.TrustedAuthorizationServers, nameof(CrossApplicationAccessProviderOptions.TrustedAuthorizationServers), pinOnFirstUse: true);
         var time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CrossApplicationAccessProvider>();
-        var backChannel = new BackChannel(httpClient, time, _settings.MaxResponseBytes, _settings.BackChannelTimeout);
+        _time = time;
+        var backChannel = CreateBackChannel(httpClient);
         _tokenClient = new TokenEndpointClient(backChannel);
         _discovery = new AuthorizationServerDiscovery(backChannel, "cross-app-access.metadata");
         var tokenOptions = _settings.TokenCacheOptions;
@@ -161,6 +163,12 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
     /// <summary>The coordinator of a key (for tests and statistics).</summary>
     internal AuthCoordinator<TokenContainer> CoordinatorFor(Uri resourceUrl, Uri authorizationServerUrl) =>
         _tokens.For(new TokenKey(resourceUrl, authorizationServerUrl));
+
+    /// <summary>A back channel over <paramref name="httpClient"/> with this provider's clock, deadline and response-size limit (the handler's resource-metadata discovery uses it).</summary>
+    internal BackChannel CreateBackChannel(HttpClient httpClient) => new(httpClient, _time, _settings.MaxResponseBytes, _settings.BackChannelTimeout);
+
+    /// <summary>The clock and timers of this provider.</summary>
+    internal TimeProvider Time => _time;
 
     /// <summary>The metadata cache (for tests and statistics).</summary>
     internal AuthorizationServerDiscovery Discovery => _discovery;

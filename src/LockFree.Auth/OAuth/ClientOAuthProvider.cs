@@ -52,7 +52,7 @@ public sealed class ClientOAuthProvider : IDisposable
     /// <summary>Creates a provider for the protected resource at <paramref name="serverUrl"/>.</summary>
     /// <param name="serverUrl">The MCP server (protected resource) URL.</param>
     /// <param name="options">The configuration; validated and copied.</param>
-    /// <param name="httpClient">The back channel for metadata, registration and token requests (not the resource requests, and not disposed by the provider).</param>
+    /// <param name="httpClient">The back channel for metadata, registration and token requests (not the resource requests, and not disposed by the provider). Redirects are never followed: a 3xx, or a redirect the handler followed, fails with <see cref="OAuthFailureReason.RedirectRefused"/>; prefer a handler with <c>AllowAutoRedirect = false</c>, and never one that buffers request bodies above an auto-redirecting handler (see <c>spec/security.md</c>, B1).</param>
     /// <param name="loggerFactory">Logs without secrets; none when omitted.</param>
     /// <param name="timeProvider">The clock and timers; <see cref="TimeProvider.System"/> when omitted.</param>
     /// <exception cref="ArgumentException">The options are unusable (the message says why).</exception>

@@ -114,7 +114,9 @@ internal static class StormRunner
         CancellationToken cancellationToken)
     {
         using var meter = new AuthMeterListener(time);
-        using var backChannelSockets = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        // The back channel never follows redirects (spec/security.md, B1): the library refuses them anyway, and the
+        // ExchangeObserver above buffers request bodies, which an auto-redirecting handler could re-send elsewhere.
+        using var backChannelSockets = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), AllowAutoRedirect = false };
         using var observer = new ExchangeObserver(time, backChannelSockets);
         using var wireSockets = new SocketsHttpHandler
         {

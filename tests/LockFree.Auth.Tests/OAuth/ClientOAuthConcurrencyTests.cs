@@ -194,15 +194,26 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
         foreach (var r in responses) { r.Dispose(); }
     }
 
-    /// <summary>Yields until <paramref name="condition"/> holds (bounded; no sleeps, no timing assertion).</summary>
-    private static async Task WaitUntilAsync(Func<bool> condition)
+    /// <summary>
+    /// Waits until <paramref name="condition"/> holds: yields, and every 1,000 yields gives the thread pool a
+    /// millisecond (on a loaded 2-core machine the work it waits for may need a pool thread). Bounded by 10 s of wall
+    /// time, then fails with a message; no timing assertion.
+    /// </summary>
+    private static async Task WaitUntilAsync(Func<bool> condition, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(condition))] string? what = null)
     {
-        for (var i = 0; i < 100_000 && !condition(); i++)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 1; !condition(); i++)
         {
-            await Task.Yield();
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"'{what}' did not become true within 10 s.");
+            if (i % 1000 == 0)
+            {
+                await Task.Delay(1);
+            }
+            else
+            {
+                await Task.Yield();
+            }
         }
-
-        Assert.True(condition());
     }
 
     [Fact]
