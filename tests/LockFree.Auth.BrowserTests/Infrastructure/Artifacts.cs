@@ -4,7 +4,7 @@ namespace LockFree.Auth.BrowserTests.Infrastructure;
 
 /// <summary>
 /// Where the browser tests write their artifacts: <c>TestResults/browser/</c> at the repository root (screenshots as
-/// PNG, and <c>measurements.txt</c>), rewritten on every run.
+/// PNG, and <c>measurements.txt</c>), rewritten on every run (failure screenshots of an earlier run are removed).
 /// </summary>
 internal static class Artifacts
 {
@@ -39,6 +39,13 @@ internal static class Artifacts
 
         var folder = Path.Combine(dir?.FullName ?? AppContext.BaseDirectory, "TestResults", "browser");
         Directory.CreateDirectory(folder);
+
+        // A new run: what an earlier run left (failure screenshots, measurements) would mislead.
+        foreach (var stale in Directory.EnumerateFiles(folder, "*-failure.png").Append(Path.Combine(folder, "measurements.txt")))
+        {
+            File.Delete(stale);
+        }
+
         return folder;
     }
 }
