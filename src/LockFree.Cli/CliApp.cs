@@ -4,6 +4,7 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using LockFree.Auth;
 using LockFree.Cli.Output;
 using LockFree.Cli.Providers;
 using LockFree.Cli.Storm;
@@ -138,6 +139,18 @@ internal sealed class CliApp
         HelpName = "JWT",
     };
 
+    private readonly Option<bool> _noBrowser = new("--no-browser")
+    {
+        Description = "login: print the sign-in URL instead of opening the system browser (open it on this machine: the redirect goes to 127.0.0.1).",
+    };
+
+    private readonly Option<TimeSpan?> _loginTimeout = new("--login-timeout")
+    {
+        Description = "login: how long to wait for the sign-in in the browser. [default: 5m]",
+        HelpName = "TIME",
+        CustomParser = ParseDuration,
+    };
+
     private readonly Option<bool> _json = new("--json")
     {
         Description = "Print only a JSON document with the results (no progress).",
@@ -157,6 +170,9 @@ internal sealed class CliApp
         Check(_duration, v => v is null ? null : v <= TimeSpan.Zero || v > TimeSpan.FromHours(1) ? "--duration must be more than 0 and at most 1 hour." : null);
         Check(_tokenLifetime, v => v is { } t && (t < TimeSpan.FromSeconds(1) || t > TimeSpan.FromHours(1) || t.Ticks % TimeSpan.TicksPerSecond != 0)
             ? "--token-lifetime must be whole seconds, from 1 s to 1 hour (expires_in is an integer)."
+            : null);
+        Check(_loginTimeout, v => v is { } t && (t < TimeSpan.FromSeconds(1) || t > TimeSpan.FromHours(1))
+            ? "--login-timeout must be from 1 s to 1 hour."
             : null);
         Check(_revokeEvery, v => v is { } t && (t < TimeSpan.Zero || (t > TimeSpan.Zero && t < TimeSpan.FromMilliseconds(100)))
             ? "--revoke-every must be 0 (never) or at least 100ms."
@@ -216,6 +232,10 @@ internal sealed class CliApp
         try
         {
             settings = BindSettings(parse);
+            if (parse.CommandResult.Command.Name == "login")
+            {
+                settings = BindLogin(parse, settings);
+            }
         }
         catch (UsageException ex)
         {
@@ -243,11 +263,34 @@ internal sealed class CliApp
             root.Options.Add(option);
         }
 
-        // The storm itself runs after validation in InvokeAsync; the actions only mark both commands as runnable.
+        var login = new Command("login",
+            "Sign in through the browser, then run the storm on that token: authorization code + PKCE against the embedded server's login page " +
+            "(user name, consent, Allow/Deny), the redirect received on a 127.0.0.1 loopback listener (RFC 8252), every later token from the refresh token.");
+        foreach (var option in new Option[] { _clients, _duration, _tokenLifetime, _revokeEvery, _json, _plain, _noBrowser, _loginTimeout })
+        {
+            login.Options.Add(option);
+        }
+
+        // The storm itself runs after validation in InvokeAsync; the actions only mark the commands as runnable.
         storm.SetAction(static _ => ExitCodes.Passed);
+        login.SetAction(static _ => ExitCodes.Passed);
         root.SetAction(static _ => ExitCodes.Passed);
         root.Subcommands.Add(storm);
+        root.Subcommands.Add(login);
         return root;
+    }
+
+    private StormSettings BindLogin(ParseResult parse, StormSettings settings)
+    {
+        var noBrowser = parse.GetValue(_noBrowser);
+        Func<Uri, CancellationToken, Task> launcher = noBrowser
+            ? SystemBrowserAuthorization.PrintUrl(_env.Error)
+            : async (uri, ct) =>
+            {
+                await _env.Error.WriteLineAsync("lockfree login: opening the sign-in page in the system browser (if none opens, run with --no-browser).");
+                await SystemBrowserAuthorization.OpenSystemBrowserAsync(uri, ct);
+            };
+        return settings with { Provider = StormProviders.ClientOAuth, Login = new LoginSettings(noBrowser, parse.GetValue(_loginTimeout) ?? TimeSpan.FromMinutes(5), launcher) };
     }
 
     private StormSettings BindSettings(ParseResult parse)
@@ -358,6 +401,13 @@ internal sealed class CliApp
         {
             await _env.Error.WriteLineAsync("lockfree: interrupted before the storm started.");
             return ExitCodes.Interrupted;
+        }
+        catch (OAuthException ex) when (settings.Login is not null)
+        {
+            // Typed: a denial (ErrorResponse access_denied), a timeout (AuthorizationTimedOut), no browser (UserAgentUnavailable).
+            var hint = ex.Reason == OAuthFailureReason.UserAgentUnavailable ? " Run with --no-browser to print the URL instead." : string.Empty;
+            await _env.Error.WriteLineAsync($"lockfree login: the sign-in failed ({ex.Reason}{(ex.Error is null ? "" : ": " + ex.Error)}): {FirstLine(ex.Message)}{hint}");
+            return ExitCodes.Failed;
         }
         catch (Exception ex)
         {

@@ -155,4 +155,16 @@ public enum OAuthFailureReason
 
     /// <summary>A server-influenced value exceeded a documented bound (for example the accumulated scope set).</summary>
     LimitExceeded,
+
+    /// <summary>
+    /// The user did not complete the authorization in the browser before the configured timeout (for example the tab
+    /// was closed); see <see cref="SystemBrowserAuthorizationOptions.Timeout"/>.
+    /// </summary>
+    AuthorizationTimedOut,
+
+    /// <summary>
+    /// The authorization request could not be shown to the user: the browser could not be opened, or the loopback
+    /// redirect listener could not be started (for example its configured port was in use).
+    /// </summary>
+    UserAgentUnavailable,
 }

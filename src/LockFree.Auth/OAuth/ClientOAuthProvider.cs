@@ -498,11 +498,12 @@ public sealed class ClientOAuthProvider : IDisposable
 
         var authorizationUri = OAuthQuery.Append(authorizationEndpoint, query);
         ClientOAuthLog.WaitingForUser(_logger, authorizationEndpoint);
+        var issRequired = metadata.AuthorizationServer?.AuthorizationResponseIssParameterSupported == true;
         var result = await _settings.AuthorizationCallbackHandler!(
-            new AuthorizationCallbackContext { AuthorizationUri = authorizationUri, RedirectUri = redirectUri },
+            new AuthorizationCallbackContext { AuthorizationUri = authorizationUri, RedirectUri = redirectUri, State = state, Issuer = metadata.IssuerText, IssuerRequired = issRequired },
             cancellationToken).ConfigureAwait(false);
 
-        if (result is null || string.IsNullOrEmpty(result.Code))
+        if (result is null)
         {
             throw new OAuthException("The authorization was not completed: no authorization code was returned.", OAuthFailureReason.InvalidInput, authorizationEndpoint, error: "access_denied");
         }
@@ -512,15 +513,30 @@ public sealed class ClientOAuthProvider : IDisposable
             throw new OAuthException("The authorization response has a 'state' that does not match the request (possible CSRF); it was rejected.", OAuthFailureReason.InvalidInput, authorizationEndpoint);
         }
 
-        if (result.Iss is not null || metadata.AuthorizationServer?.AuthorizationResponseIssParameterSupported == true)
+        if (result.Iss is not null || issRequired)
         {
-            // RFC 9207: the iss parameter must name the issuer the request went to (mix-up attack defence).
+            // RFC 9207: the iss parameter must name the issuer the request went to (mix-up attack defence), error responses included.
             // Compared by exact string equality with the metadata's issuer, without normalization.
             if (!string.Equals(result.Iss, metadata.IssuerText, StringComparison.Ordinal))
             {
                 throw new OAuthException("The authorization response's 'iss' does not name the authorization server the request was sent to (RFC 9207); it was rejected.", OAuthFailureReason.IssuerMismatch, authorizationEndpoint);
             }
         }
+
+        if (OAuthHttp.Sanitize(result.Error) is { } authorizationError)
+        {
+            // RFC 6749 §4.1.2.1: the authorization server (or the user) refused; state and iss are already verified.
+            throw OAuthHttp.ErrorResponse(authorizationError, OAuthHttp.Sanitize(result.ErrorDescription), result.ErrorUri, null, authorizationEndpoint, "authorization endpoint");
+        }
+
+        if (string.IsNullOrEmpty(result.Code))
+        {
+            throw new OAuthException("The authorization was not completed: no authorization code was returned.", OAuthFailureReason.InvalidInput, authorizationEndpoint, error: "access_denied");
+        }
+
+        // RFC 8252 §7.3: a loopback listener may have used another port than the configured one; the token request must
+        // name the redirect URI the authorization request named.
+        redirectUri = LoopbackRedirect.ResolveReported(redirectUri, result.RedirectUri, authorizationEndpoint);
 
         var parameters = new List<KeyValuePair<string, string>>
         {

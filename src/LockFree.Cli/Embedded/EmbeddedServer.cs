@@ -25,6 +25,12 @@ internal sealed record EmbeddedServerSettings
     /// <summary>The client secret (random per run; never printed).</summary>
     public string ClientSecret { get; init; } = RandomToken("cs_");
 
+    /// <summary>
+    /// The pre-registered public client of the authorization code grant (<c>lockfree login</c>): no secret, PKCE, any
+    /// loopback IP redirect URI on any port (RFC 8252 §7.3).
+    /// </summary>
+    public string LoginClientId { get; init; } = "lockfree-cli";
+
     /// <summary>The client the identity provider knows (cross-app access).</summary>
     public string IdpClientId { get; init; } = "storm-idp-client";
 
@@ -55,12 +61,13 @@ internal enum RejectionKind
 }
 
 /// <summary>
-/// An OAuth authorization server (client credentials and JWT-bearer grants), an enterprise identity provider
-/// (RFC 8693 token exchange issuing ID-JAGs) and a protected resource, all in one Kestrel app on 127.0.0.1 with an
-/// ephemeral port. Tokens are opaque random strings; the server counts what it issued, rejected and revoked.
+/// An OAuth authorization server (client credentials, JWT-bearer, authorization code with PKCE behind a real login page,
+/// refresh tokens, RFC 7591 registration of public clients), an enterprise identity provider (RFC 8693 token exchange
+/// issuing ID-JAGs) and a protected resource, all in one Kestrel app on 127.0.0.1 with an ephemeral port. Tokens are
+/// opaque random strings; the server counts what it issued, rejected and revoked. See <c>EmbeddedServer.Login.cs</c>.
 /// </summary>
 /// <remarks>Concurrency: every counter is an Interlocked field and every table a concurrent dictionary.</remarks>
-internal sealed class EmbeddedServer : IAsyncDisposable
+internal sealed partial class EmbeddedServer : IAsyncDisposable
 {
     internal const string ResourcePath = "/mcp";
     internal const string TokenPath = "/token";
@@ -83,6 +90,8 @@ internal sealed class EmbeddedServer : IAsyncDisposable
 
     private long _clientCredentialsGrants;
     private long _jwtBearerGrants;
+    private long _authorizationCodeGrants;
+    private long _refreshGrants;
     private long _tokenExchanges;
     private long _rejectedGrants;
     private long _resourceOk;
@@ -125,6 +134,8 @@ internal sealed class EmbeddedServer : IAsyncDisposable
     public EmbeddedServerCounters Counters => new(
         Interlocked.Read(ref _clientCredentialsGrants),
         Interlocked.Read(ref _jwtBearerGrants),
+        Interlocked.Read(ref _authorizationCodeGrants),
+        Interlocked.Read(ref _refreshGrants),
         Interlocked.Read(ref _tokenExchanges),
         Interlocked.Read(ref _rejectedGrants),
         Interlocked.Read(ref _resourceOk),
@@ -133,6 +144,7 @@ internal sealed class EmbeddedServer : IAsyncDisposable
         Interlocked.Read(ref _expiredRejections),
         Interlocked.Read(ref _unknownRejections),
         _revocationTimestamps.Count,
+        LoginCounters,
         new IssueReasons(Interlocked.Read(ref _initialIssues), Interlocked.Read(ref _aheadIssues), Interlocked.Read(ref _lapsedIssues), Interlocked.Read(ref _afterRevocationIssues), Interlocked.Read(ref _redundantIssues)));
 
     /// <summary>When tokens were revoked (<see cref="TimeProvider.GetTimestamp"/> values).</summary>
@@ -221,7 +233,7 @@ internal sealed class EmbeddedServer : IAsyncDisposable
         app.MapGet("/.well-known/openid-configuration", AuthorizationServerMetadata);
         app.MapPost(TokenPath, TokenAsync);
         app.MapPost(IdpTokenPath, IdpTokenAsync);
-        app.MapGet("/authorize", (HttpContext c) => Results.BadRequest());
+        MapLogin(app);
     }
 
     // ---------------------------------------------------------------- protected resource
@@ -284,11 +296,13 @@ internal sealed class EmbeddedServer : IAsyncDisposable
         ["issuer"] = Issuer,
         ["authorization_endpoint"] = new Uri(BaseUri, "/authorize").ToString(),
         ["token_endpoint"] = new Uri(BaseUri, TokenPath).ToString(),
-        ["grant_types_supported"] = new[] { "client_credentials", JwtBearerGrant },
-        ["token_endpoint_auth_methods_supported"] = new[] { "client_secret_basic", "client_secret_post" },
+        ["registration_endpoint"] = new Uri(BaseUri, RegisterPath).ToString(),
+        ["grant_types_supported"] = new[] { "client_credentials", JwtBearerGrant, "authorization_code", "refresh_token" },
+        ["token_endpoint_auth_methods_supported"] = new[] { "client_secret_basic", "client_secret_post", "none" },
         ["response_types_supported"] = new[] { "code" },
         ["code_challenge_methods_supported"] = new[] { "S256" },
-        ["scopes_supported"] = new[] { "storm" },
+        ["authorization_response_iss_parameter_supported"] = true,
+        ["scopes_supported"] = new[] { "storm", "offline_access" },
     });
 
     private async Task TokenAsync(HttpContext context)
@@ -300,6 +314,12 @@ internal sealed class EmbeddedServer : IAsyncDisposable
         }
 
         var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        if (IsPublicClientRequest(context, form))
+        {
+            await PublicClientTokenAsync(context, form);
+            return;
+        }
+
         if (!Authenticate(context, form, Settings.ClientId, Settings.ClientSecret))
         {
             await OAuthError(context, "invalid_client", "client authentication failed", StatusCodes.Status401Unauthorized);
@@ -328,7 +348,7 @@ internal sealed class EmbeddedServer : IAsyncDisposable
         }
     }
 
-    private Task IssueAccessToken(HttpContext context)
+    private Task IssueAccessToken(HttpContext context, string scope = "storm", string? refreshToken = null)
     {
         var token = EmbeddedServerSettings.RandomToken("at_");
         var now = _time.GetUtcNow();
@@ -336,14 +356,24 @@ internal sealed class EmbeddedServer : IAsyncDisposable
         _tokens[token] = new IssuedToken(now, now + Settings.TokenLifetime, Revoked: false);
         Volatile.Write(ref _latestAccessToken, token);
         _issueTimestamps.Enqueue(_time.GetTimestamp());
-        return Json(context, new Dictionary<string, object>
+        var body = new Dictionary<string, object>
         {
             ["access_token"] = token,
             ["token_type"] = "Bearer",
             ["expires_in"] = (long)Settings.TokenLifetime.TotalSeconds,
-            ["scope"] = "storm",
-        }, noStore: true);
+            ["scope"] = scope,
+        };
+        if (refreshToken is not null)
+        {
+            body["refresh_token"] = refreshToken;
+        }
+
+        return Json(context, body, noStore: true);
     }
+
+    /// <summary>Whether <paramref name="accessToken"/> is one this server issued and is neither revoked nor expired.</summary>
+    public bool IsActive(string accessToken) =>
+        _tokens.TryGetValue(accessToken, out var issued) && !issued.Revoked && _time.GetUtcNow() < issued.ExpiresAt;
 
     // Why this token was needed: the first one, a replacement of a revoked one, a refresh while the previous token
     // was still usable (refresh-ahead: nobody waited), or a replacement after the previous one lapsed.
@@ -550,6 +580,8 @@ internal sealed class EmbeddedServer : IAsyncDisposable
 internal readonly record struct EmbeddedServerCounters(
     long ClientCredentialsGrants,
     long JwtBearerGrants,
+    long AuthorizationCodeGrants,
+    long RefreshGrants,
     long TokenExchanges,
     long RejectedGrants,
     long ResourceOk,
@@ -558,10 +590,11 @@ internal readonly record struct EmbeddedServerCounters(
     long ExpiredRejections,
     long UnknownRejections,
     long Revocations,
+    LoginCounters Login,
     IssueReasons IssueReasons)
 {
     /// <summary>Access tokens issued by the authorization server.</summary>
-    public long AccessTokensIssued => ClientCredentialsGrants + JwtBearerGrants;
+    public long AccessTokensIssued => ClientCredentialsGrants + JwtBearerGrants + AuthorizationCodeGrants + RefreshGrants;
 
     /// <summary>All 401 responses of the protected resource.</summary>
     public long Unauthorized => Challenges + RevokedRejections + ExpiredRejections + UnknownRejections;

@@ -35,12 +35,19 @@ internal static class SummaryText
     /// <summary>The summary lines: (label, value). The verdict and the ideal's explanation follow.</summary>
     public static IReadOnlyList<(string Label, string Value)> Lines(StormResult r)
     {
-        var lines = new List<(string, string)>
+        var lines = new List<(string, string)>();
+        if (r.Login is { } login)
+        {
+            lines.Add(("sign-in", string.Create(Inv,
+                $"authorization code + PKCE through the browser in {login.Seconds:0.0} s: {login.LoginPages:N0} login page(s), {login.CodeExchanges:N0} code exchange(s), scope '{login.Scope}'; then {login.RefreshExchanges:N0} refresh-token grant(s){(login.RefreshToken ? "" : " (NO refresh token was issued)")}")));
+        }
+
+        lines.AddRange(new List<(string, string)>
         {
             ("requests", string.Create(Inv, $"{r.Requests.Total:N0} in {r.DurationSeconds:0.0} s ({r.Requests.PerSecond:N0}/s), {r.Requests.Failed:N0} failed")),
             ("401 responses", Unauthorized(r.Unauthorized)),
             ("token exchanges", Exchanges(r.Exchanges)),
-        };
+        });
         if (r.Exchanges.Reasons is { } why)
         {
             lines.Add(("why each token", string.Create(Inv,

@@ -36,7 +36,15 @@ internal interface IStormProvider : IDisposable
 
     /// <summary>The handler every storm client sends through; <paramref name="wire"/> reaches the resource.</summary>
     HttpMessageHandler CreateHandler(HttpMessageHandler wire);
+
+    /// <summary>An interactive sign-in before the storm starts (<c>lockfree login</c>); <see langword="null"/> when the provider needs none.</summary>
+    Task<SignIn?> SignInAsync(CancellationToken cancellationToken) => Task.FromResult<SignIn?>(null);
 }
+
+/// <summary>What an interactive sign-in obtained (no token values).</summary>
+/// <param name="Scope">The granted scope.</param>
+/// <param name="RefreshToken">Whether a refresh token came with it.</param>
+internal sealed record SignIn(string Scope, bool RefreshToken);
 
 /// <summary>The providers the storm can use.</summary>
 internal static class StormProviders

@@ -124,8 +124,15 @@ internal static class StormRunner
             MaxConnectionsPerServer = Math.Max(settings.Clients, 2),
         };
         using var wire = new WireCounter(wireSockets);
-        using var provider = StormProviders.Create(settings.Provider, target, observer, time);
+        using var provider = settings.Login is { } login && server is not null
+            ? new AuthorizationCodeStormProvider(target.Resource, server.Settings.LoginClientId, observer, time, login)
+            : StormProviders.Create(settings.Provider, target, observer, time);
         using var client = new HttpClient(provider.CreateHandler(wire), disposeHandler: false) { Timeout = TimeSpan.FromSeconds(30) };
+
+        // lockfree login: the browser sign-in comes first; the storm's clock starts once the token is there.
+        var signInStart = time.GetTimestamp();
+        var signIn = await provider.SignInAsync(cancellationToken);
+        var signInTime = time.GetElapsedTime(signInStart);
 
         var latencies = new List<long>[settings.Clients];
         var errors = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
@@ -156,8 +163,19 @@ internal static class StormRunner
         var end = time.GetTimestamp();
         var elapsed = time.GetElapsedTime(start, end);
 
-        return BuildResult(settings, target, server, provider, time, start, end, elapsed, live, wire, observer, meter, latencies, errors,
+        var result = BuildResult(settings, target, server, provider, time, start, end, elapsed, live, wire, observer, meter, latencies, errors,
             cancellationToken.IsCancellationRequested);
+        if (signIn is null)
+        {
+            return result;
+        }
+
+        var counters = server?.Counters;
+        return result with
+        {
+            Login = new LoginStats(Math.Round(signInTime.TotalSeconds, 3), signIn.Scope, signIn.RefreshToken,
+                counters?.Login.LoginPages ?? 0, counters?.AuthorizationCodeGrants ?? 0, counters?.RefreshGrants ?? 0),
+        };
     }
 
     private static async Task ClientLoopAsync(

@@ -35,10 +35,19 @@ internal sealed record StormSettings
 
     public string? IdToken { get; init; }
 
+    /// <summary><c>lockfree login</c>: sign in through the browser (authorization code) before the storm; <see langword="null"/> otherwise.</summary>
+    public LoginSettings? Login { get; init; }
+
     /// <summary>Whether the run uses the embedded servers.</summary>
     public bool Embedded => Authority is null;
 
     /// <summary>Describes the settings without any secret.</summary>
     public override string ToString() =>
-        $"StormSettings {{ Clients = {Clients}, Duration = {Duration}, Provider = {Provider}, Authority = {Authority?.ToString() ?? "(embedded)"} }}";
+        $"StormSettings {{ Clients = {Clients}, Duration = {Duration}, Provider = {Provider}, Authority = {Authority?.ToString() ?? "(embedded)"}, Login = {Login is not null} }}";
 }
+
+/// <summary>How <c>lockfree login</c> shows the authorization URL and how long it waits for the user.</summary>
+/// <param name="NoBrowser">Print the URL instead of opening the system browser.</param>
+/// <param name="Timeout">How long the loopback listener waits for the redirect.</param>
+/// <param name="Launcher">The browser launcher (null: the system browser).</param>
+internal sealed record LoginSettings(bool NoBrowser, TimeSpan Timeout, Func<Uri, CancellationToken, Task>? Launcher);

@@ -9,8 +9,11 @@ namespace LockFree.Conformance.Client;
 /// <summary>Maps a scenario to configuration and runs one MCP session through it.</summary>
 internal sealed class ClientSetup : IAsyncDisposable
 {
-    /// <summary>The redirect URI of this (native, headless) client; nothing listens on it, the redirect is read from Location.</summary>
-    private static readonly Uri RedirectUri = new("http://localhost:3000/callback");
+    /// <summary>
+    /// The redirect URI of this native client (RFC 8252): SystemBrowserAuthorization listens on 127.0.0.1 with an
+    /// ephemeral port per authorization, and the requests name that port.
+    /// </summary>
+    private static readonly Uri RedirectUri = new("http://127.0.0.1/callback");
 
     /// <summary>This client's ID metadata document URL: the one the suite expects (it cannot be fetched).</summary>
     private static readonly Uri ClientMetadataDocumentUri = new("https://conformance-test.local/client-metadata.json");
@@ -59,14 +62,14 @@ internal sealed class ClientSetup : IAsyncDisposable
 
             default:
             {
-                var provider = new ClientOAuthProvider(context.ServerUrl, OAuthOptionsFor(context), backChannel, loggerFactory);
+                var provider = new ClientOAuthProvider(context.ServerUrl, OAuthOptionsFor(context, loggerFactory), backChannel, loggerFactory);
                 var mcpHttp = new HttpClient(new ClientOAuthHandler(provider, new SocketsHttpHandler()));
                 return new ClientSetup(context, loggerFactory, backChannel, mcpHttp, provider);
             }
         }
     }
 
-    private static ClientOAuthOptions OAuthOptionsFor(ConformanceContext context)
+    private static ClientOAuthOptions OAuthOptionsFor(ConformanceContext context, ILoggerFactory loggerFactory)
     {
         switch (context.Scenario)
         {
@@ -98,7 +101,10 @@ internal sealed class ClientSetup : IAsyncDisposable
                     ClientSecret = context.Get("client_secret"),
                     ClientMetadataDocumentUri = ClientMetadataDocumentUri,
                     DynamicClientRegistration = new DynamicClientRegistrationOptions { ClientName = "LockFree.Auth conformance client" },
-                    AuthorizationCallbackHandler = HeadlessUserAgent.AuthorizeAsync,
+                    // The library's own handler, as a desktop app would use it; only the "browser" is headless.
+                    AuthorizationCallbackHandler = new SystemBrowserAuthorization(
+                        new SystemBrowserAuthorizationOptions { BrowserLauncher = HeadlessBrowser.OpenAsync, Timeout = TimeSpan.FromSeconds(15) },
+                        loggerFactory).AuthorizeAsync,
                 };
         }
     }
