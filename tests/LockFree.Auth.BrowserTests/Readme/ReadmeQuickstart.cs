@@ -13,7 +13,7 @@ internal static class ReadmeQuickstart
     {
         // README:BEGIN
         var serverUrl = new Uri("https://mcp.example.com/mcp");
-        using var backChannel = new HttpClient();   // metadata, registration and token requests
+        using var backChannel = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }); // metadata, registration, tokens
         using var provider = new ClientOAuthProvider(serverUrl, new ClientOAuthOptions
         {
             RedirectUri = new Uri("http://127.0.0.1/callback"),   // RFC 8252 loopback redirect: a new ephemeral port per sign-in
