@@ -105,6 +105,10 @@ internal sealed class Acquisition<T> where T : class
         {
             value = await Owner.InvokeAcquireAsync(Context, _cts.Token).ConfigureAwait(false)
                 ?? throw new InvalidOperationException("The acquisition delegate returned null.");
+
+            // Inside the try: whatever Publish throws, it throws before its publishing CAS (the expiry delegate, the
+            // clock), so it is a failure of this acquisition and must end the generation like one (I5).
+            Owner.Publish(this, value);
         }
         catch (Exception)
         {
@@ -112,7 +116,6 @@ internal sealed class Acquisition<T> where T : class
             throw;
         }
 
-        Owner.Publish(this, value);
         return value;
     }
 }

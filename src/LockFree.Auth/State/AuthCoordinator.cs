@@ -69,15 +69,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         _acquire = acquire;
         _expiresAt = expiresAt ?? (static _ => null);
         _time = timeProvider ?? TimeProvider.System;
-        _options = new AuthCoordinatorOptions
-        {
-            SkewMargin = options.SkewMargin,
-            MaxSkewFraction = options.MaxSkewFraction,
-            RefreshAheadWindow = options.RefreshAheadWindow,
-            MaxRefreshAheadFraction = options.MaxRefreshAheadFraction,
-            RefreshRetryDelay = options.RefreshRetryDelay,
-            Name = options.Name,
-        };
+        _options = options.Copy();
         _tag = new KeyValuePair<string, object?>(AuthMetrics.CoordinatorTag, _options.Name);
         _cell = cell;
     }
@@ -157,7 +149,8 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
                 continue;
             }
 
-            // I2: install the next generation's acquisition with one CAS; only the winner starts it.
+            // I2: install the next generation's acquisition with one CAS against the snapshot that had none; only the
+            // winner starts it, a loser re-reads and joins the winner's.
             var candidate = new Acquisition<T>(this, snapshot.Generation + 1, snapshot.Retired, isBackgroundRefresh: false);
             if (_cell.TryReplace(snapshot, snapshot.WithPending(candidate)))
             {
@@ -179,9 +172,11 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     /// </summary>
     public void Invalidate()
     {
+        // I3: one CAS (retried on contention) replaces whatever is current by an empty snapshot of the next
+        // generation; the acquisition in flight can no longer pass its own publishing CAS.
         var (before, after) = _cell.Update(static (s, _) => s.WithInvalidated(), 0);
         after.AssertInvariants();
-        before.Timer?.Dispose();
+        DisposeTimer(before.Timer);
         Count(ref _invalidations, AuthMetrics.Invalidations);
     }
 
@@ -202,10 +197,13 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             }
 
             var next = snapshot.WithRetired();
+
+            // I4: the CAS expects the snapshot whose value the predicate judged, so a stale rejection (the value
+            // changed meanwhile) fails here and is re-judged against the new value.
             if (_cell.TryReplace(snapshot, next))
             {
                 next.AssertInvariants();
-                snapshot.Timer?.Dispose();
+                DisposeTimer(snapshot.Timer);
                 Count(ref _invalidations, AuthMetrics.Invalidations);
                 return true;
             }
@@ -220,8 +218,9 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             return;
         }
 
+        // I3/I6: like Invalidate (nothing in flight can publish any more), and the work in flight is cancelled.
         var (before, _) = _cell.Update(static (s, _) => s.WithInvalidated(), 0);
-        before.Timer?.Dispose();
+        DisposeTimer(before.Timer);
         before.Pending?.CancelShared();
     }
 
@@ -229,6 +228,12 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         _acquire(context, cancellationToken);
 
     /// <summary>I3: publishes <paramref name="value"/> only if <paramref name="acquisition"/> is still the pending one of its generation.</summary>
+    /// <remarks>
+    /// Everything that can throw (the expiry delegate, the clock, the schedule arithmetic) runs before the publishing
+    /// compare-and-swap, where a throw is a failure of the acquisition (I5, the caller routes it to
+    /// <see cref="OnFailed"/>). Nothing after that compare-and-swap throws: the value is cached by then, and its timer
+    /// must be armed or the value retired (I7).
+    /// </remarks>
     internal void Publish(Acquisition<T> acquisition, T value)
     {
         var completed = Task.FromResult(value);
@@ -244,10 +249,13 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
 
             var now = _time.GetUtcNow();
             var next = snapshot.WithPublished(value, completed, expiresAt, now, _options);
+
+            // I3: the expected snapshot still holds this acquisition in its own generation, so an invalidation that
+            // happened since it was installed makes this CAS fail and the result is not cached.
             if (_cell.TryReplace(snapshot, next))
             {
                 next.AssertInvariants();
-                snapshot.Timer?.Dispose();
+                DisposeTimer(snapshot.Timer);
                 Interlocked.Increment(ref _published);
                 Arm(next, now);
                 return;
@@ -274,6 +282,9 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
 
             var now = _time.GetUtcNow();
             var next = snapshot.WithFailed(now + _options.RefreshRetryDelay);
+
+            // I5: removes only this acquisition (the expected snapshot holds it), so the next caller installs a
+            // fresh one in a new generation; a still-usable value stays (I7).
             if (_cell.TryReplace(snapshot, next))
             {
                 next.AssertInvariants();
@@ -313,6 +324,12 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     // second CAS. Whoever replaces a snapshot disposes the timer it carried; a timer attached to a snapshot that
     // is no longer current is disposed by the thread whose attach CAS failed. A stale callback is harmless: it
     // re-reads the cell and acts only on the value generation it was armed for.
+    //
+    // Due times are clamped to ClockCheckInterval (at most MaxTimerDueTime, the largest a system timer accepts), so
+    // creating or changing a timer never throws for a long-lived value; a clamped timer fires early, finds nothing
+    // due, and re-arms for the rest (OnTimer). These methods run after a publishing CAS or inside a timer callback,
+    // so they never throw: if the TimeProvider fails to create or change a timer anyway, the value is retired
+    // (fail closed) rather than served without a schedule.
     private void Arm(AuthSnapshot<T> published, DateTimeOffset now)
     {
         if (published.Value is null || NextDeadline(published, now) is not { } due)
@@ -320,34 +337,54 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             return;
         }
 
-        var timer = _time.CreateTimer(
-            static state => ((TimerState)state!).Fire(),
-            new TimerState(this, published.ValueGeneration),
-            due,
-            Timeout.InfiniteTimeSpan);
+        ITimer timer;
+        try
+        {
+            timer = _time.CreateTimer(
+                static state => ((TimerState)state!).Fire(),
+                new TimerState(this, published.ValueGeneration),
+                due,
+                Timeout.InfiniteTimeSpan);
+        }
+        catch (Exception)
+        {
+            // I7: never serve a value whose expiry nothing enforces. If the CAS fails the value was already replaced.
+            Retire(published);
+            return;
+        }
+
+        // Attaches the timer only to the snapshot just published: if anything replaced it meanwhile, the replacer
+        // owns the schedule (I-S5: no timer without its value), and this timer must go.
         if (!_cell.TryReplace(published, published.WithTimer(timer)))
         {
-            // The value was replaced (or retired) meanwhile; whoever replaced it owns the schedule now.
-            timer.Dispose();
+            DisposeTimer(timer);
         }
     }
 
-    private static void Reschedule(AuthSnapshot<T> snapshot, DateTimeOffset now)
+    private void Reschedule(AuthSnapshot<T> snapshot, DateTimeOffset now)
     {
-        if (snapshot.Timer is { } timer && NextDeadline(snapshot, now) is { } due)
+        if (snapshot.Timer is not { } timer || NextDeadline(snapshot, now) is not { } due)
         {
-            try
-            {
-                timer.Change(due, Timeout.InfiniteTimeSpan);
-            }
-            catch (ObjectDisposedException)
-            {
-                // Benign: the snapshot was replaced meanwhile and its replacer disposed the timer.
-            }
+            return;
+        }
+
+        try
+        {
+            timer.Change(due, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Benign: the snapshot was replaced meanwhile and its replacer disposed the timer.
+        }
+        catch (Exception)
+        {
+            // The timer could not be re-armed: retire the value (fail closed) rather than serve it unscheduled (I7).
+            Retire(snapshot);
         }
     }
 
-    private static TimeSpan? NextDeadline(AuthSnapshot<T> snapshot, DateTimeOffset now)
+    /// <summary>The delay until the snapshot's next deadline (refresh-ahead, else expiry), clamped to <see cref="AuthCoordinatorOptions.ClockCheckInterval"/>.</summary>
+    private TimeSpan? NextDeadline(AuthSnapshot<T> snapshot, DateTimeOffset now)
     {
         DateTimeOffset? at = snapshot.Pending is null && snapshot.IsFresh && snapshot.RefreshAt is { } refresh && refresh < (snapshot.UsableUntil ?? DateTimeOffset.MaxValue)
             ? refresh
@@ -358,7 +395,21 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         }
 
         var due = when - now;
-        return due > TimeSpan.Zero ? due : TimeSpan.Zero;
+        var cap = _options.ClockCheckInterval;
+        return due <= TimeSpan.Zero ? TimeSpan.Zero : due > cap ? cap : due;
+    }
+
+    private static void DisposeTimer(ITimer? timer)
+    {
+        try
+        {
+            timer?.Dispose();
+        }
+        catch (Exception)
+        {
+            // Called after a CAS: nothing may throw. A timer that failed to dispose fires into a stale value
+            // generation, which its callback ignores.
+        }
     }
 
     /// <summary>Timer callback: retire an expired value, or mark its refresh as due (I7).</summary>
@@ -388,6 +439,8 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
                 // The fast path stops serving; the next caller starts the background refresh (I7). An idle
                 // client therefore causes no traffic; its value simply expires.
                 var due = snapshot.WithRefreshDue();
+
+                // I7: switches the fast path off only for the value generation this timer was armed for.
                 if (_cell.TryReplace(snapshot, due))
                 {
                     due.AssertInvariants();
@@ -398,6 +451,9 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
                 continue;
             }
 
+            // Nothing due yet: a timer clamped to ClockCheckInterval fired early (or the clock moved back). Re-arm for
+            // the next deadline of this very snapshot, which is again clamped; RefreshAt and UsableUntil are both
+            // reached this way, one interval at a time, each step re-reading the clock.
             Reschedule(snapshot, now);
             return;
         }
@@ -410,6 +466,8 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         // join later and cancel can never abandon it.
         var candidate = new Acquisition<T>(this, snapshot.Generation + 1, snapshot.Value, isBackgroundRefresh: true);
         var next = snapshot.WithPending(candidate);
+
+        // I2: one background acquisition per generation; the CAS expects the snapshot with no acquisition in flight.
         if (!_cell.TryReplace(snapshot, next))
         {
             return false;
@@ -425,13 +483,15 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     private bool Retire(AuthSnapshot<T> snapshot)
     {
         var retired = snapshot.WithRetired();
+
+        // I7: retires exactly the value that was found unusable; if the snapshot changed, the caller re-reads.
         if (!_cell.TryReplace(snapshot, retired))
         {
             return false;
         }
 
         retired.AssertInvariants();
-        snapshot.Timer?.Dispose();
+        DisposeTimer(snapshot.Timer);
         return true;
     }
 
