@@ -61,8 +61,22 @@ internal sealed class Acquisition<T> where T : class
     /// <summary>The per-generation coalescing handle: every waiter of this generation gets the same task.</summary>
     internal Lazy<Task<T>> Result { get; }
 
+    /// <summary>Whether the coordinator cancelled the shared work (every waiter left, or it was disposed).</summary>
+    internal bool IsCancellationRequested => _cts.IsCancellationRequested;
+
     /// <summary>Starts the work. Called exactly once, by the caller whose compare-and-swap installed this acquisition.</summary>
-    internal void Start() => _start.RunSynchronously(TaskScheduler.Default);
+    internal void Start()
+    {
+        // The shared task may fault with nobody awaiting it (a background refresh, or a foreground acquisition whose
+        // cancellable waiters all left); reading its exception marks it observed, so it never reaches
+        // TaskScheduler.UnobservedTaskException. The failure itself is counted and reported by OnFailed.
+        _ = Task.ContinueWith(
+            static t => _ = t.Exception,
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        _start.RunSynchronously(TaskScheduler.Default);
+    }
 
     /// <summary>Registers one more waiter; fails once the acquisition was abandoned (or is about to be).</summary>
     internal bool TryJoin()
@@ -110,9 +124,9 @@ internal sealed class Acquisition<T> where T : class
             // clock), so it is a failure of this acquisition and must end the generation like one (I5).
             Owner.Publish(this, value);
         }
-        catch (Exception)
+        catch (Exception exception)
         {
-            Owner.OnFailed(this);
+            Owner.OnFailed(this, exception);
             throw;
         }
 

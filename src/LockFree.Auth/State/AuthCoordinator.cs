@@ -74,6 +74,15 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         _cell = cell;
     }
 
+    /// <summary>
+    /// For the providers' logging: called once for every acquisition that fails, with the exception and whether it was
+    /// a background refresh (a failure nobody may be waiting for). Not called when the work ended because the
+    /// coordinator cancelled it (every waiter left, or <see cref="Dispose"/>). Runs on the acquisition's thread after
+    /// the failed acquisition was removed (I5) and before its waiters see the exception; it must not block, and an
+    /// exception it throws is ignored.
+    /// </summary>
+    internal Action<Exception, bool>? OnAcquisitionFailed { get; init; }
+
     /// <summary>The current state. Read it once into a local.</summary>
     public AuthSnapshot<T> Current => _cell.Current;
 
@@ -263,11 +272,25 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         }
     }
 
-    /// <summary>I5: a failed (or cancelled) acquisition is removed, so the next caller starts a fresh one.</summary>
-    internal void OnFailed(Acquisition<T> acquisition)
+    /// <summary>I5: a failed (or cancelled) acquisition is removed, so the next caller starts a fresh one; the failure is counted and reported.</summary>
+    internal void OnFailed(Acquisition<T> acquisition, Exception exception)
     {
-        Count(ref _failed, AuthMetrics.Failures);
+        var background = acquisition.Context.IsBackgroundRefresh;
+        Interlocked.Increment(ref _failed);
+        AuthMetrics.Failures.Add(1, _tag, background ? AuthMetrics.BackgroundRefreshTag : AuthMetrics.ForegroundTag);
         RemoveFailed(acquisition);
+
+        if (OnAcquisitionFailed is { } report && !(exception is OperationCanceledException && acquisition.IsCancellationRequested))
+        {
+            try
+            {
+                report(exception, background);
+            }
+            catch (Exception)
+            {
+                // A failing log sink must not change what the waiters see (the acquisition's own exception).
+            }
+        }
     }
 
     private void RemoveFailed(Acquisition<T> acquisition)
