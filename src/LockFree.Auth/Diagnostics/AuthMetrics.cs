@@ -42,6 +42,9 @@ public static class AuthMetrics
     internal static readonly Counter<long> Failures =
         s_meter.CreateCounter<long>("lockfree.auth.acquisitions.failed", "{acquisition}", "Acquisitions that failed or were cancelled (tagged lockfree.auth.background).");
 
+    internal static readonly Counter<long> Evictions =
+        s_meter.CreateCounter<long>("lockfree.auth.keys.evicted", "{key}", "Keys evicted from a full AuthCoordinatorMap (tagged with the evicted coordinator's name).");
+
     internal static readonly Counter<long> Discarded =
         s_meter.CreateCounter<long>("lockfree.auth.acquisitions.discarded", "{acquisition}", "Acquisitions whose result was returned to its waiters but not cached because an invalidation won.");
 }

@@ -19,6 +19,11 @@ namespace LockFree.Auth;
 /// <see cref="Dispose"/>. <see cref="Invalidate()"/> and <see cref="Invalidate{TArg}(Func{T, TArg, bool}, TArg)"/>
 /// never block and never wait for work in flight.
 /// </para>
+/// <para>
+/// A coordinator that an <see cref="AuthCoordinatorMap{TKey, T}"/> evicted holds nothing any more and forwards
+/// <see cref="GetAsync"/> and both <c>Invalidate</c> forms to its key's current coordinator in that map (see the map's
+/// remarks); its own <see cref="Current"/> stays empty, so a caller that kept it loses only the fast path.
+/// </para>
 /// </remarks>
 public sealed class AuthCoordinator<T> : IDisposable where T : class
 {
@@ -40,6 +45,11 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
 
     // 0 = live, 1 = disposed. Set once with Interlocked.Exchange; read with Volatile.Read before installing work.
     private int _disposed;
+
+    // Set once (Interlocked.CompareExchange from null) when the AuthCoordinatorMap that held this coordinator evicted
+    // it: the state was dropped, and every later call is sent to the key's current coordinator. Written before the
+    // evicting CAS on the cell and read before a publishing CAS, so no value is cached here after the eviction.
+    private ICoordinatorHome<T>? _home;
 
     /// <summary>Creates a coordinator.</summary>
     /// <param name="acquire">The work that produces a new value; runs on the coordinator's token, never on a caller's.</param>
@@ -121,6 +131,11 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
                 return Task.FromException<T>(new ObjectDisposedException(GetType().Name));
             }
 
+            if (Volatile.Read(ref _home) is { } home)
+            {
+                return ForwardGetAsync(home, cancellationToken);
+            }
+
             var snapshot = _cell.Current;
             if (snapshot.Fast is { } fresh)
             {
@@ -187,6 +202,12 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         after.AssertInvariants();
         DisposeTimer(before.Timer);
         Count(ref _invalidations, AuthMetrics.Invalidations);
+
+        // Evicted: the key's value, if any, now lives in its current coordinator.
+        if (Volatile.Read(ref _home)?.TryResolveExisting() is { } current && !ReferenceEquals(current, this))
+        {
+            current.Invalidate();
+        }
     }
 
     /// <summary>
@@ -202,7 +223,10 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             var snapshot = _cell.Current;
             if (snapshot.Value is not { } value || !isRejected(value, argument))
             {
-                return false;
+                // Evicted: this coordinator holds nothing; the key's value, if any, lives in its current coordinator.
+                return Volatile.Read(ref _home)?.TryResolveExisting() is { } current
+                    && !ReferenceEquals(current, this)
+                    && current.Invalidate(isRejected, argument);
             }
 
             var next = snapshot.WithRetired();
@@ -233,6 +257,45 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         before.Pending?.CancelShared();
     }
 
+    /// <summary>Whether <see cref="Dispose"/> was called.</summary>
+    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>Whether the map that held this coordinator evicted it (later calls go to the key's current coordinator).</summary>
+    internal bool IsEvicted => Volatile.Read(ref _home) is not null;
+
+    /// <summary>
+    /// For the map's eviction order: 0 = idle with no value (empty, expired, failed), 1 = idle with a value, 2 = an
+    /// acquisition in flight. One volatile read; the answer may be stale by the time the map acts on it.
+    /// </summary>
+    internal int EvictionRank
+    {
+        get
+        {
+            var snapshot = _cell.Current;
+            return snapshot.Pending is not null ? 2 : snapshot.Value is not null ? 1 : 0;
+        }
+    }
+
+    /// <summary>
+    /// Called by the map after the CAS that removed this coordinator's key: drops the value and its timer, never cancels
+    /// the acquisition in flight (its waiters still get its result, which is not cached, I3), and sends every later call
+    /// to the key's current coordinator in <paramref name="home"/>. Never blocks.
+    /// </summary>
+    internal void Evict(ICoordinatorHome<T> home)
+    {
+        // Forwarding first, then the invalidating CAS: a publish that reads _home as unset before its own CAS either
+        // precedes this CAS (and is invalidated by it) or fails against it (I3); one that starts later sees _home.
+        if (Interlocked.CompareExchange(ref _home, home, null) is not null)
+        {
+            return;
+        }
+
+        // I3: one CAS to an empty snapshot of the next generation; the acquisition in flight can no longer publish here.
+        var (before, _) = _cell.Update(static (s, _) => s.WithInvalidated(), 0);
+        DisposeTimer(before.Timer);
+        AuthMetrics.Evictions.Add(1, _tag);
+    }
+
     internal Task<T> InvokeAcquireAsync(AcquisitionContext<T> context, CancellationToken cancellationToken) =>
         _acquire(context, cancellationToken);
 
@@ -245,6 +308,15 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     /// </remarks>
     internal void Publish(Acquisition<T> acquisition, T value)
     {
+        if (Volatile.Read(ref _home) is not null)
+        {
+            // Evicted: nothing is cached here any more. Remove the acquisition if it is still installed (it started in
+            // the instant of the eviction) with a CAS that expects it, serving I5's "the next caller starts afresh".
+            _cell.Update(static (s, a) => ReferenceEquals(s.Pending, a) ? s.WithInvalidated() : s, acquisition);
+            Count(ref _discarded, AuthMetrics.Discarded);
+            return;
+        }
+
         var completed = Task.FromResult(value);
         var expiresAt = _expiresAt(value);
         while (true)
@@ -315,6 +387,24 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
                 return;
             }
         }
+    }
+
+    private Task<T> ForwardGetAsync(ICoordinatorHome<T> home, CancellationToken cancellationToken)
+    {
+        AuthCoordinator<T> current;
+        try
+        {
+            current = home.Resolve();
+        }
+        catch (Exception exception)
+        {
+            // The map was disposed (ObjectDisposedException) or its factory failed: delivered like any failure of GetAsync.
+            return Task.FromException<T>(exception);
+        }
+
+        return ReferenceEquals(current, this)
+            ? Task.FromException<T>(new InvalidOperationException("The map's factory returned a coordinator it had already evicted; it must create a new one per call."))
+            : current.GetAsync(cancellationToken);
     }
 
     private static Task<T> JoinAsync(Acquisition<T> acquisition, CancellationToken cancellationToken)
