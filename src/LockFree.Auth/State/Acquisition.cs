@@ -67,15 +67,8 @@ internal sealed class Acquisition<T> where T : class
     /// <summary>Starts the work. Called exactly once, by the caller whose compare-and-swap installed this acquisition.</summary>
     internal void Start()
     {
-        // The shared task may fault with nobody awaiting it (a background refresh, or a foreground acquisition whose
-        // cancellable waiters all left); reading its exception marks it observed, so it never reaches
-        // TaskScheduler.UnobservedTaskException. The failure itself is counted and reported by OnFailed.
-        _ = Task.ContinueWith(
-            static t => _ = t.Exception,
-            CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
         _start.RunSynchronously(TaskScheduler.Default);
+        _ = ObserveAsync(Task);
     }
 
     /// <summary>Registers one more waiter; fails once the acquisition was abandoned (or is about to be).</summary>
@@ -110,6 +103,26 @@ internal sealed class Acquisition<T> where T : class
     {
         Interlocked.Exchange(ref _waiters, Abandoned);
         _cts.Cancel();
+    }
+
+    /// <summary>
+    /// Awaits the shared task only so that its exception is observed: it may fault with nobody awaiting it (a
+    /// background refresh, or a foreground acquisition whose cancellable waiters all left), and it must never reach
+    /// <see cref="TaskScheduler.UnobservedTaskException"/>. The failure itself is counted and reported by
+    /// <c>OnFailed</c>. An <c>await</c> rather than <c>ContinueWith</c>, which Coyote cannot control.
+    /// </summary>
+    private static async Task ObserveAsync(Task<T> shared)
+    {
+        try
+        {
+#pragma warning disable VSTHRD003 // The acquisition's own task, awaited with ConfigureAwait(false) by nothing that blocks.
+            await shared.ConfigureAwait(false);
+#pragma warning restore VSTHRD003
+        }
+        catch (Exception)
+        {
+            // Observed; the waiters, if any, get the same exception from the shared task.
+        }
     }
 
     private async Task<T> RunAsync()
