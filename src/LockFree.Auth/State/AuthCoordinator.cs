@@ -279,21 +279,24 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     /// <summary>
     /// Called by the map after the CAS that removed this coordinator's key: drops the value and its timer, never cancels
     /// the acquisition in flight (its waiters still get its result, which is not cached, I3), and sends every later call
-    /// to the key's current coordinator in <paramref name="home"/>. Never blocks.
+    /// to the key's current coordinator in <paramref name="home"/>. Never blocks. Idempotent, and complete when it
+    /// returns, whoever calls it: the map's other operations call it again to finish an eviction whose evicting thread
+    /// was delayed.
     /// </summary>
     internal void Evict(ICoordinatorHome<T> home)
     {
         // Forwarding first, then the invalidating CAS: a publish that reads _home as unset before its own CAS either
         // precedes this CAS (and is invalidated by it) or fails against it (I3); one that starts later sees _home.
-        if (Interlocked.CompareExchange(ref _home, home, null) is not null)
-        {
-            return;
-        }
+        var first = Interlocked.CompareExchange(ref _home, home, null) is null;
 
-        // I3: one CAS to an empty snapshot of the next generation; the acquisition in flight can no longer publish here.
-        var (before, _) = _cell.Update(static (s, _) => s.WithInvalidated(), 0);
+        // I3: one CAS to an empty snapshot of the next generation, unless it is already empty with nothing in flight
+        // (then no value can be cached here any more: every publish from now on sees _home).
+        var (before, _) = _cell.Update(static (s, _) => s.Value is null && s.Pending is null ? s : s.WithInvalidated(), 0);
         DisposeTimer(before.Timer);
-        AuthMetrics.Evictions.Add(1, _tag);
+        if (first)
+        {
+            AuthMetrics.Evictions.Add(1, _tag);
+        }
     }
 
     internal Task<T> InvokeAcquireAsync(AcquisitionContext<T> context, CancellationToken cancellationToken) =>

@@ -96,6 +96,10 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
         var map = _map.Current;
         ObjectDisposedException.ThrowIf(map.IsDisposed, this);
 
+        // The key evicted by the add that made this state may still hold its value (its evicting thread can be
+        // delayed between the CAS and Evict): finish that eviction, so a reference kept to it serves nothing cached.
+        map.Retiring?.Coordinator.Evict(map.Retiring);
+
         // A flat walk of this state's slots: no enumerator, no allocation.
         var slots = map.Slots;
         for (var i = 0; i < map.Count; i++)
@@ -107,9 +111,10 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
     /// <summary>Disposes every coordinator; later calls of <see cref="For"/> and <see cref="InvalidateAll"/> throw <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
-        // I8: one CAS to the terminal state; an Add either succeeded before it (its coordinator is disposed below) or
+        // I8 (nothing leaks): one CAS to the terminal state; an Add either succeeded before it (its coordinator is disposed below) or
         // fails against it and disposes its own.
         var (before, _) = _map.Update(static (_, _) => State.Disposed, 0);
+        before.Retiring?.Coordinator.Evict(before.Retiring);
         var slots = before.Slots;
         for (var i = 0; i < before.Count; i++)
         {
@@ -136,6 +141,10 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
         while (true)
         {
             var map = _map.Current;
+
+            // Helping: the eviction recorded in this state is complete before any state without that record is
+            // published, so every evicted coordinator is either complete or reachable from the current state.
+            map.Retiring?.Coordinator.Evict(map.Retiring);
             if (map.IsDisposed)
             {
                 // Created by a For that raced with Dispose: never handed out, so it is disposed here.
@@ -158,7 +167,16 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
             // never maps to two coordinators, and the map never holds more than Capacity keys.
             if (_map.TryReplace(map, next))
             {
-                evicted?.Coordinator.Evict(evicted);
+                if (evicted is not null)
+                {
+                    evicted.Coordinator.Evict(evicted);
+
+                    // I8: the eviction is complete: drop its record, so the map no longer keeps the evicted coordinator
+                    // reachable. A CAS against the state just published; if another replaced it, that one's creator
+                    // completed this eviction before its CAS and did not copy the record.
+                    _map.TryReplace(next, next.WithoutRetiring());
+                }
+
                 return entry.Coordinator;
             }
         }
@@ -209,7 +227,7 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
     /// first <c>Count</c> slots, which never change once a state refers to them; a slot claimed by an add whose state
     /// CAS then failed is never read (the next add finds it taken and copies the array).
     /// </remarks>
-    private sealed class State(ImmutableDictionary<TKey, Entry> byKey, Entry?[] slots, int count, long version, bool isDisposed = false)
+    private sealed class State(ImmutableDictionary<TKey, Entry> byKey, Entry?[] slots, int count, long version, Entry? retiring = null, bool isDisposed = false)
     {
         private const int InitialSlots = 4;
 
@@ -227,6 +245,12 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
 
         public bool IsDisposed { get; } = isDisposed;
 
+        /// <summary>The entry the add that made this state evicted, until the next state: its eviction may still be running.</summary>
+        public Entry? Retiring { get; } = retiring;
+
+        /// <summary>The same state without the record of a completed eviction.</summary>
+        public State WithoutRetiring() => new(ByKey, Slots, Count, Version);
+
         /// <summary>The state with <paramref name="entry"/> added, and the entry it evicted (if the map was full).</summary>
         public (State Next, Entry? Evicted) With(Entry entry, int capacity)
         {
@@ -235,6 +259,9 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
             if (Count < capacity)
             {
                 var slots = Slots;
+
+                // I8 (a state's first Count slots never change): claim the free slot at Count with a CAS from null, so
+                // two racing adds never write the same slot of a shared array; the loser copies.
                 if (Count >= slots.Length || Interlocked.CompareExchange(ref slots[Count], entry, null) is not null)
                 {
                     // No room, or the slot was claimed by a racing add: copy (doubling, up to the capacity).
@@ -253,7 +280,7 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
             Array.Copy(Slots, replaced, Count);
             var evicted = replaced[victim]!;
             replaced[victim] = entry;
-            return (new State(ByKey.Remove(evicted.Key).Add(entry.Key, entry), replaced, Count, version), evicted);
+            return (new State(ByKey.Remove(evicted.Key).Add(entry.Key, entry), replaced, Count, version, evicted), evicted);
         }
 
         /// <summary>One scan of the full map: the lowest eviction rank (idle and empty, idle, busy), then the oldest use.</summary>
