@@ -111,8 +111,8 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
     /// <summary>Disposes every coordinator; later calls of <see cref="For"/> and <see cref="InvalidateAll"/> throw <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
-        // I8 (nothing leaks): one CAS to the terminal state; an Add either succeeded before it (its coordinator is disposed below) or
-        // fails against it and disposes its own.
+        // I8 (nothing leaks): one CAS to the terminal state; an Add either succeeded before it (its coordinator is
+        // disposed below) or fails against it and disposes its own. The last recorded eviction is finished first.
         var (before, _) = _map.Update(static (_, _) => State.Disposed, 0);
         before.Retiring?.Coordinator.Evict(before.Retiring);
         var slots = before.Slots;
