@@ -73,6 +73,45 @@ public sealed class TimerScheduleTests
     }
 
     [Fact]
+    public async Task LongLifetime_IdleClient_ClampedTimerReachesRefreshAtThenUsableUntil()
+    {
+        // Refresh-ahead 2 days before a 60-day expiry: both deadlines lie far beyond the 1-minute ClockCheckInterval,
+        // so each is reached by a timer that fires early, re-arms, and re-reads the clock.
+        var strict = new StrictTimerProvider(_fake);
+        var acquirer = new TestAcquirer(_fake, TimeSpan.FromDays(60));
+        var options = new AuthCoordinatorOptions { RefreshAheadWindow = TimeSpan.FromDays(2) };
+        using var coordinator = new AuthCoordinator<TokenContainer>(acquirer.AcquireAsync, static t => t.ExpiresAt, strict, options);
+        var waiter = coordinator.GetAsync();
+        var token = acquirer.Last.Complete();
+        Assert.Same(token, await waiter.WaitAsync(Await));
+        var refreshAt = coordinator.Current.RefreshAt!.Value;
+        var usableUntil = coordinator.Current.UsableUntil!.Value;
+        Assert.Equal(TimeSpan.FromDays(2) - TimeSpan.FromSeconds(30), usableUntil - refreshAt);
+
+        while (_fake.GetUtcNow() < usableUntil + TimeSpan.FromDays(1))
+        {
+            _fake.Advance(TimeSpan.FromHours(6)); // an idle client: nobody calls GetAsync
+            var now = _fake.GetUtcNow();
+            var s = coordinator.Current;
+            if (now < refreshAt)
+            {
+                Assert.True(s.IsFresh && ReferenceEquals(s.Value, token), $"At {now:O} the value should still be fresh.");
+            }
+            else if (now < usableUntil)
+            {
+                Assert.True(!s.IsFresh && ReferenceEquals(s.Value, token), $"At {now:O} the refresh should be due and the value still held.");
+            }
+            else
+            {
+                Assert.True(s.Value is null && ReferenceEquals(s.Retired, token), $"At {now:O} the value should be retired.");
+            }
+        }
+
+        Assert.Equal(1, acquirer.Started); // an idle client causes no traffic
+        Assert.True(strict.MaxDueRequested <= TimeSpan.FromMinutes(1));
+    }
+
+    [Fact]
     public async Task Publish_60DayValueOnTimerThatRejectsDueTimesAboveSystemMaximum_NoThrowTimerArmedAtTheMaximum()
     {
         // The bug this catches: a 60-day due time made TimeProvider.System.CreateTimer throw after the publishing CAS,
