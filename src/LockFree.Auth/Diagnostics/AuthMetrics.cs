@@ -6,7 +6,11 @@ namespace LockFree.Auth;
 /// The <see cref="System.Diagnostics.Metrics"/> instruments of LockFree.Auth (meter <c>LockFree.Auth</c>).
 /// </summary>
 /// <remarks>
-/// <para>Every measurement carries the tag <c>lockfree.auth.coordinator</c> with <see cref="AuthCoordinatorOptions.Name"/>.</para>
+/// <para>
+/// Every measurement carries the tag <c>lockfree.auth.coordinator</c> with <see cref="AuthCoordinatorOptions.Name"/>.
+/// Failures also carry <c>lockfree.auth.background</c>: <see langword="true"/> for a failed background refresh (the
+/// cached value is still served and nobody may be waiting for the result), <see langword="false"/> otherwise.
+/// </para>
 /// <para>Concurrency: the instruments are thread-safe; nothing is recorded on the fast path.</para>
 /// </remarks>
 public static class AuthMetrics
@@ -16,6 +20,13 @@ public static class AuthMetrics
 
     /// <summary>The tag that names the coordinator.</summary>
     public const string CoordinatorTag = "lockfree.auth.coordinator";
+
+    /// <summary>The tag of <c>lockfree.auth.acquisitions.failed</c> that says whether the acquisition was a background refresh.</summary>
+    public const string BackgroundTag = "lockfree.auth.background";
+
+    internal static readonly KeyValuePair<string, object?> BackgroundRefreshTag = new(BackgroundTag, true);
+
+    internal static readonly KeyValuePair<string, object?> ForegroundTag = new(BackgroundTag, false);
 
     private static readonly Meter s_meter = new(MeterName, "1.0.0");
 
@@ -29,7 +40,10 @@ public static class AuthMetrics
         s_meter.CreateCounter<long>("lockfree.auth.invalidations", "{invalidation}", "Invalidations that changed the state (unconditional, or conditional ones that matched).");
 
     internal static readonly Counter<long> Failures =
-        s_meter.CreateCounter<long>("lockfree.auth.acquisitions.failed", "{acquisition}", "Acquisitions that failed or were cancelled.");
+        s_meter.CreateCounter<long>("lockfree.auth.acquisitions.failed", "{acquisition}", "Acquisitions that failed or were cancelled (tagged lockfree.auth.background).");
+
+    internal static readonly Counter<long> Evictions =
+        s_meter.CreateCounter<long>("lockfree.auth.keys.evicted", "{key}", "Keys evicted from a full AuthCoordinatorMap (tagged with the evicted coordinator's name).");
 
     internal static readonly Counter<long> Discarded =
         s_meter.CreateCounter<long>("lockfree.auth.acquisitions.discarded", "{acquisition}", "Acquisitions whose result was returned to its waiters but not cached because an invalidation won.");

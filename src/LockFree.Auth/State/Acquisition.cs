@@ -61,8 +61,15 @@ internal sealed class Acquisition<T> where T : class
     /// <summary>The per-generation coalescing handle: every waiter of this generation gets the same task.</summary>
     internal Lazy<Task<T>> Result { get; }
 
+    /// <summary>Whether the coordinator cancelled the shared work (every waiter left, or it was disposed).</summary>
+    internal bool IsCancellationRequested => _cts.IsCancellationRequested;
+
     /// <summary>Starts the work. Called exactly once, by the caller whose compare-and-swap installed this acquisition.</summary>
-    internal void Start() => _start.RunSynchronously(TaskScheduler.Default);
+    internal void Start()
+    {
+        _start.RunSynchronously(TaskScheduler.Default);
+        _ = ObserveAsync(Task);
+    }
 
     /// <summary>Registers one more waiter; fails once the acquisition was abandoned (or is about to be).</summary>
     internal bool TryJoin()
@@ -98,6 +105,26 @@ internal sealed class Acquisition<T> where T : class
         _cts.Cancel();
     }
 
+    /// <summary>
+    /// Awaits the shared task only so that its exception is observed: it may fault with nobody awaiting it (a
+    /// background refresh, or a foreground acquisition whose cancellable waiters all left), and it must never reach
+    /// <see cref="TaskScheduler.UnobservedTaskException"/>. The failure itself is counted and reported by
+    /// <c>OnFailed</c>. An <c>await</c> rather than <c>ContinueWith</c>, which Coyote cannot control.
+    /// </summary>
+    private static async Task ObserveAsync(Task<T> shared)
+    {
+        try
+        {
+#pragma warning disable VSTHRD003 // The acquisition's own task, awaited with ConfigureAwait(false) by nothing that blocks.
+            await shared.ConfigureAwait(false);
+#pragma warning restore VSTHRD003
+        }
+        catch (Exception)
+        {
+            // Observed; the waiters, if any, get the same exception from the shared task.
+        }
+    }
+
     private async Task<T> RunAsync()
     {
         T value;
@@ -105,14 +132,17 @@ internal sealed class Acquisition<T> where T : class
         {
             value = await Owner.InvokeAcquireAsync(Context, _cts.Token).ConfigureAwait(false)
                 ?? throw new InvalidOperationException("The acquisition delegate returned null.");
+
+            // Inside the try: whatever Publish throws, it throws before its publishing CAS (the expiry delegate, the
+            // clock), so it is a failure of this acquisition and must end the generation like one (I5).
+            Owner.Publish(this, value);
         }
-        catch (Exception)
+        catch (Exception exception)
         {
-            Owner.OnFailed(this);
+            Owner.OnFailed(this, exception);
             throw;
         }
 
-        Owner.Publish(this, value);
         return value;
     }
 }

@@ -19,6 +19,11 @@ namespace LockFree.Auth;
 /// <see cref="Dispose"/>. <see cref="Invalidate()"/> and <see cref="Invalidate{TArg}(Func{T, TArg, bool}, TArg)"/>
 /// never block and never wait for work in flight.
 /// </para>
+/// <para>
+/// A coordinator that an <see cref="AuthCoordinatorMap{TKey, T}"/> evicted holds nothing any more and forwards
+/// <see cref="GetAsync"/> and both <c>Invalidate</c> forms to its key's current coordinator in that map (see the map's
+/// remarks); its own <see cref="Current"/> stays empty, so a caller that kept it loses only the fast path.
+/// </para>
 /// </remarks>
 public sealed class AuthCoordinator<T> : IDisposable where T : class
 {
@@ -40,6 +45,11 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
 
     // 0 = live, 1 = disposed. Set once with Interlocked.Exchange; read with Volatile.Read before installing work.
     private int _disposed;
+
+    // Set once (Interlocked.CompareExchange from null) when the AuthCoordinatorMap that held this coordinator evicted
+    // it: the state was dropped, and every later call is sent to the key's current coordinator. Written before the
+    // evicting CAS on the cell and read before a publishing CAS, so no value is cached here after the eviction.
+    private ICoordinatorHome<T>? _home;
 
     /// <summary>Creates a coordinator.</summary>
     /// <param name="acquire">The work that produces a new value; runs on the coordinator's token, never on a caller's.</param>
@@ -69,18 +79,19 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         _acquire = acquire;
         _expiresAt = expiresAt ?? (static _ => null);
         _time = timeProvider ?? TimeProvider.System;
-        _options = new AuthCoordinatorOptions
-        {
-            SkewMargin = options.SkewMargin,
-            MaxSkewFraction = options.MaxSkewFraction,
-            RefreshAheadWindow = options.RefreshAheadWindow,
-            MaxRefreshAheadFraction = options.MaxRefreshAheadFraction,
-            RefreshRetryDelay = options.RefreshRetryDelay,
-            Name = options.Name,
-        };
+        _options = options.Copy();
         _tag = new KeyValuePair<string, object?>(AuthMetrics.CoordinatorTag, _options.Name);
         _cell = cell;
     }
+
+    /// <summary>
+    /// For the providers' logging: called once for every acquisition that fails, with the exception and whether it was
+    /// a background refresh (a failure nobody may be waiting for). Not called when the work ended because the
+    /// coordinator cancelled it (every waiter left, or <see cref="Dispose"/>). Runs on the acquisition's thread after
+    /// the failed acquisition was removed (I5) and before its waiters see the exception; it must not block, and an
+    /// exception it throws is ignored.
+    /// </summary>
+    internal Action<Exception, bool>? OnAcquisitionFailed { get; init; }
 
     /// <summary>The current state. Read it once into a local.</summary>
     public AuthSnapshot<T> Current => _cell.Current;
@@ -120,6 +131,11 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
                 return Task.FromException<T>(new ObjectDisposedException(GetType().Name));
             }
 
+            if (Volatile.Read(ref _home) is { } home)
+            {
+                return ForwardGetAsync(home, cancellationToken);
+            }
+
             var snapshot = _cell.Current;
             if (snapshot.Fast is { } fresh)
             {
@@ -157,7 +173,8 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
                 continue;
             }
 
-            // I2: install the next generation's acquisition with one CAS; only the winner starts it.
+            // I2: install the next generation's acquisition with one CAS against the snapshot that had none; only the
+            // winner starts it, a loser re-reads and joins the winner's.
             var candidate = new Acquisition<T>(this, snapshot.Generation + 1, snapshot.Retired, isBackgroundRefresh: false);
             if (_cell.TryReplace(snapshot, snapshot.WithPending(candidate)))
             {
@@ -179,10 +196,18 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     /// </summary>
     public void Invalidate()
     {
+        // I3: one CAS (retried on contention) replaces whatever is current by an empty snapshot of the next
+        // generation; the acquisition in flight can no longer pass its own publishing CAS.
         var (before, after) = _cell.Update(static (s, _) => s.WithInvalidated(), 0);
         after.AssertInvariants();
-        before.Timer?.Dispose();
+        DisposeTimer(before.Timer);
         Count(ref _invalidations, AuthMetrics.Invalidations);
+
+        // Evicted: the key's value, if any, now lives in its current coordinator.
+        if (Volatile.Read(ref _home)?.TryResolveExisting() is { } current && !ReferenceEquals(current, this))
+        {
+            current.Invalidate();
+        }
     }
 
     /// <summary>
@@ -198,14 +223,20 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             var snapshot = _cell.Current;
             if (snapshot.Value is not { } value || !isRejected(value, argument))
             {
-                return false;
+                // Evicted: this coordinator holds nothing; the key's value, if any, lives in its current coordinator.
+                return Volatile.Read(ref _home)?.TryResolveExisting() is { } current
+                    && !ReferenceEquals(current, this)
+                    && current.Invalidate(isRejected, argument);
             }
 
             var next = snapshot.WithRetired();
+
+            // I4: the CAS expects the snapshot whose value the predicate judged, so a stale rejection (the value
+            // changed meanwhile) fails here and is re-judged against the new value.
             if (_cell.TryReplace(snapshot, next))
             {
                 next.AssertInvariants();
-                snapshot.Timer?.Dispose();
+                DisposeTimer(snapshot.Timer);
                 Count(ref _invalidations, AuthMetrics.Invalidations);
                 return true;
             }
@@ -220,17 +251,75 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             return;
         }
 
+        // I3/I6: like Invalidate (nothing in flight can publish any more), and the work in flight is cancelled.
         var (before, _) = _cell.Update(static (s, _) => s.WithInvalidated(), 0);
-        before.Timer?.Dispose();
+        DisposeTimer(before.Timer);
         before.Pending?.CancelShared();
+    }
+
+    /// <summary>Whether <see cref="Dispose"/> was called.</summary>
+    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>Whether the map that held this coordinator evicted it (later calls go to the key's current coordinator).</summary>
+    internal bool IsEvicted => Volatile.Read(ref _home) is not null;
+
+    /// <summary>
+    /// For the map's eviction order: 0 = idle with no value (empty, expired, failed), 1 = idle with a value, 2 = an
+    /// acquisition in flight. One volatile read; the answer may be stale by the time the map acts on it.
+    /// </summary>
+    internal int EvictionRank
+    {
+        get
+        {
+            var snapshot = _cell.Current;
+            return snapshot.Pending is not null ? 2 : snapshot.Value is not null ? 1 : 0;
+        }
+    }
+
+    /// <summary>
+    /// Called by the map after the CAS that removed this coordinator's key: drops the value and its timer, never cancels
+    /// the acquisition in flight (its waiters still get its result, which is not cached, I3), and sends every later call
+    /// to the key's current coordinator in <paramref name="home"/>. Never blocks. Idempotent, and complete when it
+    /// returns, whoever calls it: the map's other operations call it again to finish an eviction whose evicting thread
+    /// was delayed.
+    /// </summary>
+    internal void Evict(ICoordinatorHome<T> home)
+    {
+        // Forwarding first, then the invalidating CAS: a publish that reads _home as unset before its own CAS either
+        // precedes this CAS (and is invalidated by it) or fails against it (I3); one that starts later sees _home.
+        var first = Interlocked.CompareExchange(ref _home, home, null) is null;
+
+        // I3: one CAS to an empty snapshot of the next generation, unless it is already empty with nothing in flight
+        // (then no value can be cached here any more: every publish from now on sees _home).
+        var (before, _) = _cell.Update(static (s, _) => s.Value is null && s.Pending is null ? s : s.WithInvalidated(), 0);
+        DisposeTimer(before.Timer);
+        if (first)
+        {
+            AuthMetrics.Evictions.Add(1, _tag);
+        }
     }
 
     internal Task<T> InvokeAcquireAsync(AcquisitionContext<T> context, CancellationToken cancellationToken) =>
         _acquire(context, cancellationToken);
 
     /// <summary>I3: publishes <paramref name="value"/> only if <paramref name="acquisition"/> is still the pending one of its generation.</summary>
+    /// <remarks>
+    /// Everything that can throw (the expiry delegate, the clock, the schedule arithmetic) runs before the publishing
+    /// compare-and-swap, where a throw is a failure of the acquisition (I5, the caller routes it to
+    /// <see cref="OnFailed"/>). Nothing after that compare-and-swap throws: the value is cached by then, and its timer
+    /// must be armed or the value retired (I7).
+    /// </remarks>
     internal void Publish(Acquisition<T> acquisition, T value)
     {
+        if (Volatile.Read(ref _home) is not null)
+        {
+            // Evicted: nothing is cached here any more. Remove the acquisition if it is still installed (it started in
+            // the instant of the eviction) with a CAS that expects it, serving I5's "the next caller starts afresh".
+            _cell.Update(static (s, a) => ReferenceEquals(s.Pending, a) ? s.WithInvalidated() : s, acquisition);
+            Count(ref _discarded, AuthMetrics.Discarded);
+            return;
+        }
+
         var completed = Task.FromResult(value);
         var expiresAt = _expiresAt(value);
         while (true)
@@ -244,10 +333,13 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
 
             var now = _time.GetUtcNow();
             var next = snapshot.WithPublished(value, completed, expiresAt, now, _options);
+
+            // I3: the expected snapshot still holds this acquisition in its own generation, so an invalidation that
+            // happened since it was installed makes this CAS fail and the result is not cached.
             if (_cell.TryReplace(snapshot, next))
             {
                 next.AssertInvariants();
-                snapshot.Timer?.Dispose();
+                DisposeTimer(snapshot.Timer);
                 Interlocked.Increment(ref _published);
                 Arm(next, now);
                 return;
@@ -255,11 +347,25 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         }
     }
 
-    /// <summary>I5: a failed (or cancelled) acquisition is removed, so the next caller starts a fresh one.</summary>
-    internal void OnFailed(Acquisition<T> acquisition)
+    /// <summary>I5: a failed (or cancelled) acquisition is removed, so the next caller starts a fresh one; the failure is counted and reported.</summary>
+    internal void OnFailed(Acquisition<T> acquisition, Exception exception)
     {
-        Count(ref _failed, AuthMetrics.Failures);
+        var background = acquisition.Context.IsBackgroundRefresh;
+        Interlocked.Increment(ref _failed);
+        AuthMetrics.Failures.Add(1, _tag, background ? AuthMetrics.BackgroundRefreshTag : AuthMetrics.ForegroundTag);
         RemoveFailed(acquisition);
+
+        if (OnAcquisitionFailed is { } report && !(exception is OperationCanceledException && acquisition.IsCancellationRequested))
+        {
+            try
+            {
+                report(exception, background);
+            }
+            catch (Exception)
+            {
+                // A failing log sink must not change what the waiters see (the acquisition's own exception).
+            }
+        }
     }
 
     private void RemoveFailed(Acquisition<T> acquisition)
@@ -274,6 +380,9 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
 
             var now = _time.GetUtcNow();
             var next = snapshot.WithFailed(now + _options.RefreshRetryDelay);
+
+            // I5: removes only this acquisition (the expected snapshot holds it), so the next caller installs a
+            // fresh one in a new generation; a still-usable value stays (I7).
             if (_cell.TryReplace(snapshot, next))
             {
                 next.AssertInvariants();
@@ -281,6 +390,24 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
                 return;
             }
         }
+    }
+
+    private Task<T> ForwardGetAsync(ICoordinatorHome<T> home, CancellationToken cancellationToken)
+    {
+        AuthCoordinator<T> current;
+        try
+        {
+            current = home.Resolve();
+        }
+        catch (Exception exception)
+        {
+            // The map was disposed (ObjectDisposedException) or its factory failed: delivered like any failure of GetAsync.
+            return Task.FromException<T>(exception);
+        }
+
+        return ReferenceEquals(current, this)
+            ? Task.FromException<T>(new InvalidOperationException("The map's factory returned a coordinator it had already evicted; it must create a new one per call."))
+            : current.GetAsync(cancellationToken);
     }
 
     private static Task<T> JoinAsync(Acquisition<T> acquisition, CancellationToken cancellationToken)
@@ -313,6 +440,12 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     // second CAS. Whoever replaces a snapshot disposes the timer it carried; a timer attached to a snapshot that
     // is no longer current is disposed by the thread whose attach CAS failed. A stale callback is harmless: it
     // re-reads the cell and acts only on the value generation it was armed for.
+    //
+    // Due times are clamped to ClockCheckInterval (at most MaxTimerDueTime, the largest a system timer accepts), so
+    // creating or changing a timer never throws for a long-lived value; a clamped timer fires early, finds nothing
+    // due, and re-arms for the rest (OnTimer). These methods run after a publishing CAS or inside a timer callback,
+    // so they never throw: if the TimeProvider fails to create or change a timer anyway, the value is retired
+    // (fail closed) rather than served without a schedule.
     private void Arm(AuthSnapshot<T> published, DateTimeOffset now)
     {
         if (published.Value is null || NextDeadline(published, now) is not { } due)
@@ -320,34 +453,54 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             return;
         }
 
-        var timer = _time.CreateTimer(
-            static state => ((TimerState)state!).Fire(),
-            new TimerState(this, published.ValueGeneration),
-            due,
-            Timeout.InfiniteTimeSpan);
+        ITimer timer;
+        try
+        {
+            timer = _time.CreateTimer(
+                static state => ((TimerState)state!).Fire(),
+                new TimerState(this, published.ValueGeneration),
+                due,
+                Timeout.InfiniteTimeSpan);
+        }
+        catch (Exception)
+        {
+            // I7: never serve a value whose expiry nothing enforces. If the CAS fails the value was already replaced.
+            Retire(published);
+            return;
+        }
+
+        // Attaches the timer only to the snapshot just published: if anything replaced it meanwhile, the replacer
+        // owns the schedule (I-S5: no timer without its value), and this timer must go.
         if (!_cell.TryReplace(published, published.WithTimer(timer)))
         {
-            // The value was replaced (or retired) meanwhile; whoever replaced it owns the schedule now.
-            timer.Dispose();
+            DisposeTimer(timer);
         }
     }
 
-    private static void Reschedule(AuthSnapshot<T> snapshot, DateTimeOffset now)
+    private void Reschedule(AuthSnapshot<T> snapshot, DateTimeOffset now)
     {
-        if (snapshot.Timer is { } timer && NextDeadline(snapshot, now) is { } due)
+        if (snapshot.Timer is not { } timer || NextDeadline(snapshot, now) is not { } due)
         {
-            try
-            {
-                timer.Change(due, Timeout.InfiniteTimeSpan);
-            }
-            catch (ObjectDisposedException)
-            {
-                // Benign: the snapshot was replaced meanwhile and its replacer disposed the timer.
-            }
+            return;
+        }
+
+        try
+        {
+            timer.Change(due, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Benign: the snapshot was replaced meanwhile and its replacer disposed the timer.
+        }
+        catch (Exception)
+        {
+            // The timer could not be re-armed: retire the value (fail closed) rather than serve it unscheduled (I7).
+            Retire(snapshot);
         }
     }
 
-    private static TimeSpan? NextDeadline(AuthSnapshot<T> snapshot, DateTimeOffset now)
+    /// <summary>The delay until the snapshot's next deadline (refresh-ahead, else expiry), clamped to <see cref="AuthCoordinatorOptions.ClockCheckInterval"/>.</summary>
+    private TimeSpan? NextDeadline(AuthSnapshot<T> snapshot, DateTimeOffset now)
     {
         DateTimeOffset? at = snapshot.Pending is null && snapshot.IsFresh && snapshot.RefreshAt is { } refresh && refresh < (snapshot.UsableUntil ?? DateTimeOffset.MaxValue)
             ? refresh
@@ -358,7 +511,21 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         }
 
         var due = when - now;
-        return due > TimeSpan.Zero ? due : TimeSpan.Zero;
+        var cap = _options.ClockCheckInterval;
+        return due <= TimeSpan.Zero ? TimeSpan.Zero : due > cap ? cap : due;
+    }
+
+    private static void DisposeTimer(ITimer? timer)
+    {
+        try
+        {
+            timer?.Dispose();
+        }
+        catch (Exception)
+        {
+            // Called after a CAS: nothing may throw. A timer that failed to dispose fires into a stale value
+            // generation, which its callback ignores.
+        }
     }
 
     /// <summary>Timer callback: retire an expired value, or mark its refresh as due (I7).</summary>
@@ -388,6 +555,8 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
                 // The fast path stops serving; the next caller starts the background refresh (I7). An idle
                 // client therefore causes no traffic; its value simply expires.
                 var due = snapshot.WithRefreshDue();
+
+                // I7: switches the fast path off only for the value generation this timer was armed for.
                 if (_cell.TryReplace(snapshot, due))
                 {
                     due.AssertInvariants();
@@ -398,6 +567,9 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
                 continue;
             }
 
+            // Nothing due yet: a timer clamped to ClockCheckInterval fired early (or the clock moved back). Re-arm for
+            // the next deadline of this very snapshot, which is again clamped; RefreshAt and UsableUntil are both
+            // reached this way, one interval at a time, each step re-reading the clock.
             Reschedule(snapshot, now);
             return;
         }
@@ -410,6 +582,8 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         // join later and cancel can never abandon it.
         var candidate = new Acquisition<T>(this, snapshot.Generation + 1, snapshot.Value, isBackgroundRefresh: true);
         var next = snapshot.WithPending(candidate);
+
+        // I2: one background acquisition per generation; the CAS expects the snapshot with no acquisition in flight.
         if (!_cell.TryReplace(snapshot, next))
         {
             return false;
@@ -425,13 +599,15 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     private bool Retire(AuthSnapshot<T> snapshot)
     {
         var retired = snapshot.WithRetired();
+
+        // I7: retires exactly the value that was found unusable; if the snapshot changed, the caller re-reads.
         if (!_cell.TryReplace(snapshot, retired))
         {
             return false;
         }
 
         retired.AssertInvariants();
-        snapshot.Timer?.Dispose();
+        DisposeTimer(snapshot.Timer);
         return true;
     }
 

@@ -35,9 +35,37 @@ public sealed class AuthCoordinatorOptions
     /// <value>The default value is 5 seconds.</value>
     public TimeSpan RefreshRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// The longest the coordinator's timer waits before it reads the <see cref="TimeProvider"/>'s clock again. A
+    /// deadline further away (a long-lived token) is reached in steps of at most this length, each step re-reading the
+    /// clock. This bounds how long a value can still be served after the clock jumps past its <c>UsableUntil</c>
+    /// (suspend and resume, an NTP step; see "Clock steps" in <c>spec/concurrency-contract.md</c>), and it keeps every due
+    /// time below the largest one a timer accepts (<see cref="MaxTimerDueTime"/>, about 49.7 days).
+    /// </summary>
+    /// <value>The default value is 1 minute. It must be positive and at most <see cref="MaxTimerDueTime"/>.</value>
+    public TimeSpan ClockCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// The largest due time <see cref="TimeProvider.System"/>'s timers accept: 0xFFFFFFFE milliseconds (about 49.7
+    /// days); a larger one throws <see cref="ArgumentOutOfRangeException"/>. The coordinator never asks for more.
+    /// </summary>
+    public static TimeSpan MaxTimerDueTime { get; } = TimeSpan.FromMilliseconds(0xFFFFFFFE);
+
     /// <summary>A name for metrics and logs (for example the provider and key kind).</summary>
     /// <value>The default value is <c>coordinator</c>.</value>
     public string Name { get; set; } = "coordinator";
+
+    /// <summary>A copy, so that later changes to this instance have no effect on the copy's owner.</summary>
+    internal AuthCoordinatorOptions Copy() => new()
+    {
+        SkewMargin = SkewMargin,
+        MaxSkewFraction = MaxSkewFraction,
+        RefreshAheadWindow = RefreshAheadWindow,
+        MaxRefreshAheadFraction = MaxRefreshAheadFraction,
+        RefreshRetryDelay = RefreshRetryDelay,
+        ClockCheckInterval = ClockCheckInterval,
+        Name = Name,
+    };
 
     internal void Validate()
     {
@@ -46,6 +74,7 @@ public sealed class AuthCoordinatorOptions
         if (RefreshRetryDelay <= TimeSpan.Zero) { throw new ArgumentOutOfRangeException(nameof(RefreshRetryDelay), "RefreshRetryDelay must be positive."); }
         if (MaxSkewFraction is < 0 or > 1 || double.IsNaN(MaxSkewFraction)) { throw new ArgumentOutOfRangeException(nameof(MaxSkewFraction), "MaxSkewFraction must be in [0, 1]."); }
         if (MaxRefreshAheadFraction is < 0 or > 1 || double.IsNaN(MaxRefreshAheadFraction)) { throw new ArgumentOutOfRangeException(nameof(MaxRefreshAheadFraction), "MaxRefreshAheadFraction must be in [0, 1]."); }
+        if (ClockCheckInterval <= TimeSpan.Zero || ClockCheckInterval > MaxTimerDueTime) { throw new ArgumentOutOfRangeException(nameof(ClockCheckInterval), "ClockCheckInterval must be positive and at most MaxTimerDueTime (0xFFFFFFFE ms)."); }
         ArgumentException.ThrowIfNullOrWhiteSpace(Name);
     }
 }

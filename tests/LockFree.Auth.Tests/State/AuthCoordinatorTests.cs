@@ -524,6 +524,24 @@ public sealed class AuthCoordinatorTests
     }
 
     [Fact]
+    public async Task Dispose_WithCachedValue_FastPathFailsWithObjectDisposedAndStartsNothing()
+    {
+        var (acquirer, coordinator, token) = await WarmAsync();
+        Assert.Same(token, coordinator.GetAsync().Result); // served by the fast path until now
+
+        coordinator.Dispose();
+
+        var after = coordinator.GetAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => after.WaitAsync(TimeSpan.FromSeconds(5)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => coordinator.GetAsync(new CancellationToken(canceled: false)).WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Null(coordinator.Current.Value);
+        Assert.Null(coordinator.Current.Timer);
+        Assert.Equal(1, acquirer.Started);
+        _time.Advance(TimeSpan.FromHours(2)); // no timer left to fire
+        Assert.Equal(1, acquirer.Started);
+    }
+
+    [Fact]
     public async Task Snapshots_AfterEveryTransition_SatisfyInvariants()
     {
         var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(100));
