@@ -67,8 +67,9 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
         _serverUrl = serverUrl;
         _backChannel = provider.CreateBackChannel(httpClient);
         var options = new AuthCoordinatorOptions { Name = "cross-app.resource-metadata" };
-        _metadata = new AuthCoordinatorMap<string, Discovery>(location =>
-            new AuthCoordinator<Discovery>((_, ct) => DiscoverAsync(location, ct), null, provider.Time, options));
+        _metadata = new AuthCoordinatorMap<string, Discovery>(
+            location => new AuthCoordinator<Discovery>((_, ct) => DiscoverAsync(location, ct), null, provider.Time, options),
+            provider.CacheCapacity);
     }
 
     /// <summary>Creates a handler that sends through <paramref name="innerHandler"/>.</summary>

@@ -77,13 +77,21 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         _time = time;
         var backChannel = CreateBackChannel(httpClient);
         _tokenClient = new TokenEndpointClient(backChannel);
-        _discovery = new AuthorizationServerDiscovery(backChannel, "cross-app-access.metadata");
+        _discovery = new AuthorizationServerDiscovery(backChannel, "cross-app-access.metadata", _settings.CacheCapacity);
         var tokenOptions = _settings.TokenCacheOptions;
-        _tokens = new AuthCoordinatorMap<TokenKey, TokenContainer>(key => new AuthCoordinator<TokenContainer>(
-            (context, ct) => AcquireAsync(key, context, ct),
-            static token => token.ExpiresAt,
-            time,
-            tokenOptions));
+        _tokens = new AuthCoordinatorMap<TokenKey, TokenContainer>(
+            key => new AuthCoordinator<TokenContainer>((context, ct) => AcquireAsync(key, context, ct), static token => token.ExpiresAt, time, tokenOptions)
+            {
+                // O1: a failed background refresh nobody waits for is logged (the core observes and counts it).
+                OnAcquisitionFailed = (exception, background) =>
+                {
+                    if (background)
+                    {
+                        LogBackgroundRefreshFailed(key.Resource, key.AuthorizationServer, exception.GetType(), (exception as OAuthException)?.Reason ?? OAuthFailureReason.Unspecified);
+                    }
+                },
+            },
+            _settings.CacheCapacity);
     }
 
     /// <summary>
@@ -167,6 +175,9 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
     /// <summary>A back channel over <paramref name="httpClient"/> with this provider's clock, deadline and response-size limit (the handler's resource-metadata discovery uses it).</summary>
     internal BackChannel CreateBackChannel(HttpClient httpClient) => new(httpClient, _time, _settings.MaxResponseBytes, _settings.BackChannelTimeout);
 
+    /// <summary>The capacity of each cache (<see cref="CrossApplicationAccessProviderOptions.CacheCapacity"/>); the handler's metadata cache uses it too.</summary>
+    internal int CacheCapacity => _settings.CacheCapacity;
+
     /// <summary>The clock and timers of this provider.</summary>
     internal TimeProvider Time => _time;
 
@@ -195,7 +206,7 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         // Equal URIs in other instances (a caller that builds its Uri per call): compare with the last key before
         // hashing, and keep the entry so this path allocates nothing either.
         var last = _last;
-        if (last is not null && last.Resource.Equals(resourceUrl) && last.AuthorizationServer.Equals(authorizationServerUrl))
+        if (last is not null && !last.Coordinator.IsEvicted && last.Resource.Equals(resourceUrl) && last.AuthorizationServer.Equals(authorizationServerUrl))
         {
             return last.Coordinator.GetAsync(cancellationToken);
         }
@@ -374,6 +385,9 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
     [LoggerMessage(6, LogLevel.Debug, "Rejected access token for resource {Resource} via authorization server {AuthorizationServer} retired.")]
     private partial void LogInvalidatedRejected(Uri resource, Uri authorizationServer);
 
+    [LoggerMessage(7, LogLevel.Warning, "A background refresh for resource {Resource} via authorization server {AuthorizationServer} failed ({ExceptionType}, {Reason}); the cached token is kept while usable.")]
+    private partial void LogBackgroundRefreshFailed(Uri resource, Uri authorizationServer, Type exceptionType, OAuthFailureReason reason);
+
     /// <summary>The cache key: one coordinator per (resource, authorization server).</summary>
     private readonly record struct TokenKey(Uri Resource, Uri AuthorizationServer);
 
@@ -402,7 +416,8 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         Func<CrossApplicationAccessContext, CancellationToken, Task<string>> IdTokenCallback,
         int MaxResponseBytes,
         AuthCoordinatorOptions? TokenCacheOptions,
-        TimeSpan BackChannelTimeout)
+        TimeSpan BackChannelTimeout,
+        int CacheCapacity)
     {
         private static readonly string[] s_methods = [OAuthConstants.ClientSecretBasic, OAuthConstants.ClientSecretPost, OAuthConstants.None];
 
@@ -446,18 +461,11 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
                     throw Invalid(nameof(o.TokenCacheOptions), $"TokenCacheOptions is invalid: {ex.Message}", ex);
                 }
 
-                cacheOptions = new AuthCoordinatorOptions
-                {
-                    SkewMargin = t.SkewMargin,
-                    MaxSkewFraction = t.MaxSkewFraction,
-                    RefreshAheadWindow = t.RefreshAheadWindow,
-                    MaxRefreshAheadFraction = t.MaxRefreshAheadFraction,
-                    RefreshRetryDelay = t.RefreshRetryDelay,
-                    Name = t.Name,
-                };
+                cacheOptions = t.Copy();
             }
 
             cacheOptions ??= new AuthCoordinatorOptions { Name = "cross-app-access" };
+            OptionChecks.RequirePositive(o.CacheCapacity, nameof(o.CacheCapacity));
 
             // With a configured IdP endpoint the IdP method is known now; with discovery it may be negotiated later.
             var idpAuthentication = idpMethod is not null || idpTokenEndpoint is not null
@@ -478,7 +486,8 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
                 o.IdTokenCallback,
                 o.MaxResponseBytes,
                 cacheOptions,
-                o.BackChannelTimeout);
+                o.BackChannelTimeout,
+                o.CacheCapacity);
         }
 
         private static ArgumentException Invalid(string option, string message, Exception? inner = null) => new(message, option, inner);

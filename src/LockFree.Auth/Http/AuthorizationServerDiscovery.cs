@@ -34,13 +34,15 @@ internal sealed class AuthorizationServerDiscovery : IDisposable
     /// <summary>Creates a discovery cache that fetches through <paramref name="backChannel"/>.</summary>
     /// <param name="backChannel">The back channel (its clock also drives the coordinators).</param>
     /// <param name="name">The coordinators' name (metrics).</param>
-    internal AuthorizationServerDiscovery(BackChannel backChannel, string name = "metadata")
+    /// <param name="capacity">The most issuers kept (see <see cref="AuthCoordinatorMap{TKey, T}"/>: expired or idle ones are evicted first).</param>
+    internal AuthorizationServerDiscovery(BackChannel backChannel, string name = "metadata", int capacity = AuthCoordinatorMap<Uri, AuthorizationServerMetadata>.DefaultCapacity)
     {
         ArgumentNullException.ThrowIfNull(backChannel);
         _backChannel = backChannel;
         var options = new AuthCoordinatorOptions { Name = name };
         _cache = new AuthCoordinatorMap<Uri, AuthorizationServerMetadata>(
-            issuer => new AuthCoordinator<AuthorizationServerMetadata>((_, ct) => DiscoverAsync(issuer, ct), null, backChannel.TimeProvider, options));
+            issuer => new AuthCoordinator<AuthorizationServerMetadata>((_, ct) => DiscoverAsync(issuer, ct), null, backChannel.TimeProvider, options),
+            capacity);
     }
 
     /// <summary>The metadata of <paramref name="issuer"/>: cached, or discovered once for every concurrent caller.</summary>

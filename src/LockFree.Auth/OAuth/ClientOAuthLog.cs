@@ -72,4 +72,24 @@ internal static partial class ClientOAuthLog
     {
         if (logger.IsEnabled(LogLevel.Warning)) { RestoredTokensIgnored(logger, OAuthEndpoint.Describe(issuer)); }
     }
+
+    [LoggerMessage(12, LogLevel.Warning, "A background acquisition failed ({ExceptionType}, {Reason}); the cached value is kept while usable and the next caller retries.")]
+    private static partial void BackgroundAcquisitionFailed(ILogger logger, Type exceptionType, OAuthFailureReason reason);
+
+    [LoggerMessage(13, LogLevel.Debug, "An acquisition failed ({ExceptionType}, {Reason}); its waiters receive the error.")]
+    private static partial void ForegroundAcquisitionFailed(ILogger logger, Type exceptionType, OAuthFailureReason reason);
+
+    /// <summary>O1: every failed acquisition is logged (never its message: it could name a server's words, never a secret, but stay terse).</summary>
+    internal static void AcquisitionFailed(ILogger logger, bool background, Exception exception)
+    {
+        var reason = exception is OAuthException oauth ? oauth.Reason : OAuthFailureReason.Unspecified;
+        if (background)
+        {
+            BackgroundAcquisitionFailed(logger, exception.GetType(), reason);
+        }
+        else
+        {
+            ForegroundAcquisitionFailed(logger, exception.GetType(), reason);
+        }
+    }
 }

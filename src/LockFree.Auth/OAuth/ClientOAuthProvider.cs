@@ -73,17 +73,21 @@ public sealed class ClientOAuthProvider : IDisposable
         _backChannel = new BackChannel(httpClient, _time, _settings.MaxResponseBytes, _settings.BackChannelTimeout);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ClientOAuthProvider>();
         _tokenClient = new TokenEndpointClient(_backChannel);
-        _asDiscovery = new AuthorizationServerDiscovery(_backChannel, "oauth.as-metadata");
+        _asDiscovery = new AuthorizationServerDiscovery(_backChannel, "oauth.as-metadata", _settings.CacheCapacity);
+        Action<Exception, bool> onFailed = (exception, background) => ClientOAuthLog.AcquisitionFailed(_logger, background, exception);
 
         var metadataOptions = new AuthCoordinatorOptions { Name = "oauth.metadata" };
-        _metadata = new AuthCoordinatorMap<string, ServerMetadata>(hint =>
-            new AuthCoordinator<ServerMetadata>((_, ct) => DiscoverAsync(hint, ct), null, _time, metadataOptions));
+        _metadata = new AuthCoordinatorMap<string, ServerMetadata>(
+            hint => new AuthCoordinator<ServerMetadata>((_, ct) => DiscoverAsync(hint, ct), null, _time, metadataOptions) { OnAcquisitionFailed = onFailed },
+            _settings.CacheCapacity);
         var clientOptions = new AuthCoordinatorOptions { Name = "oauth.client" };
-        _clients = new AuthCoordinatorMap<string, ClientRegistration>(issuer =>
-            new AuthCoordinator<ClientRegistration>((context, ct) => ResolveClientAsync(issuer, context.Previous, ct), null, _time, clientOptions));
+        _clients = new AuthCoordinatorMap<string, ClientRegistration>(
+            issuer => new AuthCoordinator<ClientRegistration>((context, ct) => ResolveClientAsync(issuer, context.Previous, ct), null, _time, clientOptions) { OnAcquisitionFailed = onFailed },
+            _settings.CacheCapacity);
         var tokenOptions = _settings.TokenExpiry;
-        _tokens = new AuthCoordinatorMap<string, TokenEntry>(key =>
-            new AuthCoordinator<TokenEntry>((context, ct) => AcquireTokensAsync(key, context, ct), static e => e.Tokens.ExpiresAt, _time, tokenOptions));
+        _tokens = new AuthCoordinatorMap<string, TokenEntry>(
+            key => new AuthCoordinator<TokenEntry>((context, ct) => AcquireTokensAsync(key, context, ct), static e => e.Tokens.ExpiresAt, _time, tokenOptions) { OnAcquisitionFailed = onFailed },
+            _settings.CacheCapacity);
         _restore = new AuthCoordinator<RestoredTokens>((_, ct) => RestoreAsync(ct), null, _time, new AuthCoordinatorOptions { Name = "oauth.token-cache" });
     }
 
@@ -139,6 +143,15 @@ public sealed class ClientOAuthProvider : IDisposable
     {
         ThrowIfDisposed();
         var state = _state.Current;
+        if (state.Active is { IsEvicted: true } evicted && state.ActiveScopeSet is { } activeScopes)
+        {
+            // The map evicted the coordinator in use (it forwards to its key's current one, without a fast path):
+            // put the current one in its place. CAS against the evicted reference, so a concurrent step-up wins.
+            var current = _tokens.For(activeScopes.Key);
+            _state.Update(static (s, arg) => ReferenceEquals(s.Active, arg.Evicted) ? s with { Active = arg.Current } : s, (Evicted: evicted, Current: current));
+            state = _state.Current;
+        }
+
         if (state.Active is null && _settings.TokenCache is not null)
         {
             var restored = await _restore.GetAsync(cancellationToken).ConfigureAwait(false);
@@ -931,6 +944,7 @@ public sealed class ClientOAuthProvider : IDisposable
         TimeSpan ClientAssertionLifetime,
         int MaxStepUpAttempts,
         AuthCoordinatorOptions TokenExpiry,
+        int CacheCapacity,
         int MaxResponseBytes,
         TimeSpan BackChannelTimeout)
     {
@@ -1006,9 +1020,12 @@ public sealed class ClientOAuthProvider : IDisposable
             }
 
             BackChannel.ValidateTimeout(o.BackChannelTimeout, nameof(o.BackChannelTimeout));
+            OptionChecks.RequirePositive(o.CacheCapacity, nameof(o.CacheCapacity));
 
             var expiry = o.TokenExpiry ?? new AuthCoordinatorOptions();
             expiry.Validate();
+            var tokenExpiry = expiry.Copy();
+            tokenExpiry.Name = o.TokenExpiry?.Name is { } name && name != "coordinator" ? name : "oauth.tokens";
             return new Settings(
                 o.GrantType,
                 o.RedirectUri,
@@ -1025,15 +1042,8 @@ public sealed class ClientOAuthProvider : IDisposable
                 o.ClientAssertionSigningCredentials,
                 o.ClientAssertionLifetime,
                 o.MaxStepUpAttempts,
-                new AuthCoordinatorOptions
-                {
-                    SkewMargin = expiry.SkewMargin,
-                    MaxSkewFraction = expiry.MaxSkewFraction,
-                    RefreshAheadWindow = expiry.RefreshAheadWindow,
-                    MaxRefreshAheadFraction = expiry.MaxRefreshAheadFraction,
-                    RefreshRetryDelay = expiry.RefreshRetryDelay,
-                    Name = o.TokenExpiry?.Name is { } name && name != "coordinator" ? name : "oauth.tokens",
-                },
+                tokenExpiry,
+                o.CacheCapacity,
                 o.MaxResponseBytes,
                 o.BackChannelTimeout);
         }
