@@ -55,10 +55,7 @@ public sealed class ClientOAuthAdversaryTests
         using var backChannel = new HttpClient();
         using var provider = ClientCredentials(w, backChannel);
         using var http = new HttpClient(new ClientOAuthHandler(provider, new SocketsHttpHandler()));
-        using (var first = await http.GetAsync(w.McpUrl).WaitAsync(Bound))
-        {
-            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
-        }
+        await TwoOrigins.ExpectAsync(http, w.McpUrl);
 
         using var moved = await http.GetAsync(w.A.Url("/mcp/moved")).WaitAsync(Bound);
 
@@ -79,10 +76,7 @@ public sealed class ClientOAuthAdversaryTests
         using var backChannel = new HttpClient();
         using var provider = ClientCredentials(w, backChannel);
         using var http = new HttpClient(new ClientOAuthHandler(provider, new SocketsHttpHandler()));
-        using (var first = await http.GetAsync(w.McpUrl).WaitAsync(Bound))
-        {
-            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
-        }
+        await TwoOrigins.ExpectAsync(http, w.McpUrl);
 
         using var other = await http.GetAsync(w.B.Url("/unrelated")).WaitAsync(Bound);
 
@@ -119,19 +113,13 @@ public sealed class ClientOAuthAdversaryTests
     public async Task PreRegisteredCredentials_ResourceSwitchesToAnotherServer_UntrustedAndNothingSent()
     {
         await using var w = await TwoOrigins.StartAsync();
-        w.AsA.Serve();
-        w.AsB.Serve();
-        var named = w.AsA.Issuer;
-        TwoOrigins.ServeResource(w.A, () => Volatile.Read(ref named), w.AsA);
+        w.ServeBoth();
         using var backChannel = new HttpClient();
         using var provider = ClientCredentials(w, backChannel);
         using var http = new HttpClient(new ClientOAuthHandler(provider, new SocketsHttpHandler()));
-        using (var first = await http.GetAsync(w.McpUrl).WaitAsync(Bound))
-        {
-            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
-        }
+        await TwoOrigins.ExpectAsync(http, w.McpUrl);
 
-        Volatile.Write(ref named, w.AsB.Issuer);
+        w.NamedAuthorizationServer = w.AsB.Issuer;
         w.AsA.ResourceAcceptsTokens = false;
         var ex = await Assert.ThrowsAsync<OAuthException>(() => http.GetAsync(w.McpUrl).WaitAsync(Bound));
 
@@ -160,20 +148,14 @@ public sealed class ClientOAuthAdversaryTests
     public async Task DynamicClient_ResourceMigratesToAnotherServer_NoRegistrationOrRefreshTokenOfTheFirstCrosses()
     {
         await using var w = await TwoOrigins.StartAsync();
-        w.AsA.Serve();
-        w.AsB.Serve();
-        var named = w.AsA.Issuer;
-        TwoOrigins.ServeResource(w.A, () => Volatile.Read(ref named), w.AsA);
+        w.ServeBoth();
         using var backChannel = new HttpClient();
         using var provider = AuthorizationCode(w, backChannel);
         using var http = new HttpClient(new ClientOAuthHandler(provider, new SocketsHttpHandler()));
-        using (var first = await http.GetAsync(w.McpUrl).WaitAsync(Bound))
-        {
-            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
-        }
+        await TwoOrigins.ExpectAsync(http, w.McpUrl);
 
         // SEP-2352: the resource's own metadata now names B; A's tokens are rejected.
-        Volatile.Write(ref named, w.AsB.Issuer);
+        w.NamedAuthorizationServer = w.AsB.Issuer;
         w.AsA.ResourceAcceptsTokens = false;
         using var after = await http.GetAsync(w.McpUrl).WaitAsync(Bound);
 

@@ -15,17 +15,13 @@ public sealed class CrossAppAdversaryTests : IAsyncLifetime
     private TwoOrigins _w = null!;
     private LoopbackOrigin _idpOrigin = null!;
     private LoopbackAuthorizationServer _idp = null!;
-    private string _named = string.Empty;
 
     public async Task InitializeAsync()
     {
         _w = await TwoOrigins.StartAsync();
         _idpOrigin = await LoopbackOrigin.StartAsync("127.0.0.3");
         _idp = new LoopbackAuthorizationServer(_idpOrigin, "IdP").Serve();
-        _w.AsA.Serve();
-        _w.AsB.Serve();
-        _named = _w.AsA.Issuer;
-        TwoOrigins.ServeResource(_w.A, () => Volatile.Read(ref _named), _w.AsA);
+        _w.ServeBoth();
     }
 
     public async Task DisposeAsync()
@@ -63,10 +59,7 @@ public sealed class CrossAppAdversaryTests : IAsyncLifetime
         using var backChannel = new HttpClient();
         using var provider = CreateProvider(backChannel);
         using var http = new HttpClient(new CrossApplicationAccessHandler(provider, _w.McpUrl, backChannel, new SocketsHttpHandler()));
-        using (var first = await http.GetAsync(_w.McpUrl).WaitAsync(Bound))
-        {
-            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
-        }
+        await TwoOrigins.ExpectAsync(http, _w.McpUrl);
 
         using var moved = await http.GetAsync(_w.A.Url("/mcp/moved")).WaitAsync(Bound);
 
@@ -82,10 +75,7 @@ public sealed class CrossAppAdversaryTests : IAsyncLifetime
         using var backChannel = new HttpClient();
         using var provider = CreateProvider(backChannel);
         using var http = new HttpClient(new CrossApplicationAccessHandler(provider, _w.McpUrl, backChannel, new SocketsHttpHandler()));
-        using (var first = await http.GetAsync(_w.McpUrl).WaitAsync(Bound))
-        {
-            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
-        }
+        await TwoOrigins.ExpectAsync(http, _w.McpUrl);
 
         using var other = await http.GetAsync(_w.B.Url("/unrelated")).WaitAsync(Bound);
 
@@ -120,13 +110,10 @@ public sealed class CrossAppAdversaryTests : IAsyncLifetime
         using var backChannel = new HttpClient();
         using var provider = CreateProvider(backChannel);
         using var http = new HttpClient(new CrossApplicationAccessHandler(provider, _w.McpUrl, backChannel, new SocketsHttpHandler()));
-        using (var first = await http.GetAsync(_w.McpUrl).WaitAsync(Bound))
-        {
-            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
-        }
+        await TwoOrigins.ExpectAsync(http, _w.McpUrl);
 
         var exchanges = _idp.TokenRequests;
-        Volatile.Write(ref _named, _w.AsB.Issuer);
+        _w.NamedAuthorizationServer = _w.AsB.Issuer;
         _w.AsA.ResourceAcceptsTokens = false;
         var ex = await Assert.ThrowsAsync<CrossApplicationAccessException>(() => http.GetAsync(_w.McpUrl).WaitAsync(Bound));
 
@@ -169,10 +156,7 @@ public sealed class CrossAppAdversaryTests : IAsyncLifetime
         using var provider = CreateProvider(backChannel);
         var tracking = new ResponseTrackingHandler(new SocketsHttpHandler());
         using var http = new HttpClient(new CrossApplicationAccessHandler(provider, _w.McpUrl, backChannel, tracking));
-        using (var first = await http.GetAsync(_w.McpUrl).WaitAsync(Bound))
-        {
-            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
-        }
+        await TwoOrigins.ExpectAsync(http, _w.McpUrl);
 
         _w.AsA.ResourceAcceptsTokens = false;
         using var rejected = await http.GetAsync(_w.McpUrl).WaitAsync(Bound);

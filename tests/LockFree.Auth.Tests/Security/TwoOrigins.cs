@@ -36,6 +36,35 @@ internal sealed class TwoOrigins : IAsyncDisposable
     /// <summary>The MCP server URL the client is configured with (on A).</summary>
     public Uri McpUrl => A.Url("/mcp");
 
+    private string _named = string.Empty;
+
+    /// <summary>The issuer A's resource metadata names now (see <see cref="ServeBoth"/>); a test switches it to B's.</summary>
+    public string NamedAuthorizationServer
+    {
+        get => Volatile.Read(ref _named);
+        set => Volatile.Write(ref _named, value);
+    }
+
+    /// <summary>
+    /// Serves both authorization servers, and on A the MCP resource whose metadata names
+    /// <see cref="NamedAuthorizationServer"/> (A's issuer at first) and which accepts A's tokens.
+    /// </summary>
+    public TwoOrigins ServeBoth()
+    {
+        AsA.Serve();
+        AsB.Serve();
+        NamedAuthorizationServer = AsA.Issuer;
+        ServeResource(A, () => NamedAuthorizationServer, AsA);
+        return this;
+    }
+
+    /// <summary>Sends a GET to <paramref name="url"/> and fails unless the answer has <paramref name="status"/> (bounded).</summary>
+    public static async Task ExpectAsync(HttpClient http, Uri url, System.Net.HttpStatusCode status = System.Net.HttpStatusCode.OK)
+    {
+        using var response = await http.GetAsync(url).WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal(status, response.StatusCode);
+    }
+
     public static async Task<TwoOrigins> StartAsync()
     {
         var a = await LoopbackOrigin.StartAsync("127.0.0.1");
