@@ -6,7 +6,8 @@ internal static class UriOrigin
 {
     /// <summary>Whether <paramref name="candidate"/> is an absolute URI on the same origin as <paramref name="origin"/>.</summary>
     internal static bool IsSame(Uri? candidate, Uri origin) =>
-        candidate is { IsAbsoluteUri: true }
+        ReferenceEquals(candidate, origin) // a transport that sends to its endpoint's Uri instance: no string compare
+        || candidate is { IsAbsoluteUri: true }
         && origin.IsAbsoluteUri
         && string.Equals(candidate.Scheme, origin.Scheme, StringComparison.OrdinalIgnoreCase)
         && string.Equals(candidate.IdnHost, origin.IdnHost, StringComparison.OrdinalIgnoreCase)

@@ -144,7 +144,7 @@ public sealed class ClientOAuthHandler : DelegatingHandler
     /// <summary>Whether <paramref name="response"/> came from the resource's origin (no redirect to another origin was followed).</summary>
     internal static bool AnsweredBy(Uri resource, HttpRequestMessage request, HttpResponseMessage response) =>
         UriOrigin.IsSame(request.RequestUri, resource)
-        && (response.RequestMessage?.RequestUri is not { } final || UriOrigin.IsSame(final, resource));
+        && (response.RequestMessage?.RequestUri is not { } final || ReferenceEquals(final, request.RequestUri) || UriOrigin.IsSame(final, resource));
 
     private static IReadOnlyList<WwwAuthenticateChallenge> ReadChallenges(HttpResponseMessage response)
     {
