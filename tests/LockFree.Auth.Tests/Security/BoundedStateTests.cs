@@ -11,6 +11,7 @@ namespace LockFree.Auth.Tests.Security;
 /// sends a new resource-metadata hint naming a new authorization server on every 401, or a new scope on every 403;
 /// retained memory after a full GC stays flat. In memory (no sockets) so 10,000 rounds take seconds.
 /// </summary>
+[Collection(nameof(LockFree.Auth.Tests.State.MemoryMeasurements))] // alone: GC.GetTotalMemory is process-wide
 public sealed class BoundedStateTests(ITestOutputHelper output)
 {
     private const string Origin = "https://mcp.hostile.test";
