@@ -153,12 +153,18 @@ public sealed class AuthCoordinatorMapTests
         var key = "k3";
         for (var i = 0; i < 100; i++) { _ = map.For(key); }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
+        // Three rounds, the least counts: an allocation in For shows in every round (10,000 calls), while the runtime
+        // now and then allocates once on this thread for itself (tiering, a type's first use), which is not For's.
         AuthCoordinator<TokenContainer>? last = null;
-        for (var i = 0; i < 10_000; i++) { last = map.For(key); }
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var rounds = new long[3];
+        for (var round = 0; round < rounds.Length; round++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 10_000; i++) { last = map.For(key); }
+            rounds[round] = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
 
-        Assert.Equal(0, allocated);
+        Assert.True(rounds.Min() == 0, $"For allocated in every round: {string.Join(", ", rounds)} B per 10,000 calls");
         Assert.Same(map.TryGet(key), last);
     }
 
