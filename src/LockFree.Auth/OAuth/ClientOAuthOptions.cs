@@ -100,6 +100,15 @@ public sealed class ClientOAuthOptions
     /// <value>The default value is 5 minutes.</value>
     public TimeSpan ClientAssertionLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// The <c>typ</c> header of <c>private_key_jwt</c> client assertions. The default,
+    /// <see cref="ClientAssertionJwtTypes.ClientAuthentication"/> (<c>client-authentication+jwt</c>,
+    /// draft-ietf-oauth-rfc7523bis), is required by OpenIddict 7.x and accepted by oidc-provider 9.x and the MCP
+    /// conformance suite; set <see cref="ClientAssertionJwtTypes.Jwt"/> for a server that accepts only <c>JWT</c>.
+    /// </summary>
+    /// <value>The default value is <c>client-authentication+jwt</c>.</value>
+    public string ClientAssertionJwtType { get; set; } = ClientAssertionJwtTypes.ClientAuthentication;
+
     /// <summary>How many times one request may be retried after a <c>403 insufficient_scope</c> step-up.</summary>
     /// <value>The default value is 2.</value>
     public int MaxStepUpAttempts { get; set; } = 2;

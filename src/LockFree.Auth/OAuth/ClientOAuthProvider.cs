@@ -578,7 +578,8 @@ public sealed class ClientOAuthProvider : IDisposable
             ? new PrivateKeyJwtAuthentication(
                 client.ClientId,
                 _settings.SigningCredentials ?? throw new OAuthException("private_key_jwt needs ClientAssertionSigningCredentials, but none are configured.", OAuthFailureReason.ClientAuthentication),
-                _settings.ClientAssertionLifetime)
+                _settings.ClientAssertionLifetime,
+                _settings.ClientAssertionJwtType)
             : ClientAuthentication.Create(client.TokenEndpointAuthMethod, client.ClientId, client.ClientSecret);
 
     private static void AddResource(List<KeyValuePair<string, string>> parameters, ServerMetadata metadata)
@@ -929,6 +930,7 @@ public sealed class ClientOAuthProvider : IDisposable
         ITokenCache? TokenCache,
         Microsoft.IdentityModel.Tokens.SigningCredentials? SigningCredentials,
         TimeSpan ClientAssertionLifetime,
+        string ClientAssertionJwtType,
         int MaxStepUpAttempts,
         AuthCoordinatorOptions TokenExpiry,
         int MaxResponseBytes,
@@ -995,6 +997,11 @@ public sealed class ClientOAuthProvider : IDisposable
                 throw new ArgumentException("ClientAssertionLifetime must be positive.", nameof(o));
             }
 
+            if (string.IsNullOrEmpty(o.ClientAssertionJwtType) || !o.ClientAssertionJwtType.All(static c => c is > ' ' and <= '~' and not '"' and not '\\'))
+            {
+                throw new ArgumentException("ClientAssertionJwtType must be a non-empty media type such as 'client-authentication+jwt' or 'JWT'.", nameof(o));
+            }
+
             if (o.MaxStepUpAttempts < 0)
             {
                 throw new ArgumentException("MaxStepUpAttempts must not be negative.", nameof(o));
@@ -1024,6 +1031,7 @@ public sealed class ClientOAuthProvider : IDisposable
                 o.TokenCache,
                 o.ClientAssertionSigningCredentials,
                 o.ClientAssertionLifetime,
+                o.ClientAssertionJwtType,
                 o.MaxStepUpAttempts,
                 new AuthCoordinatorOptions
                 {
