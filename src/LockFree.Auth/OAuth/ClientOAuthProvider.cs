@@ -45,6 +45,7 @@ public sealed class ClientOAuthProvider : IDisposable
     private readonly AuthCoordinator<RestoredTokens> _restore;
     private readonly AuthCell<ProviderState> _state = new(ProviderState.Initial);
     private readonly IssuerTrust _trust;
+    private readonly RefreshResourceCompatibility _refreshCompatibility = new();
 
     // 0 = live, 1 = disposed: set once by Dispose, read by every entry point before it may start work.
     private int _disposed;
@@ -448,8 +449,25 @@ public sealed class ClientOAuthProvider : IDisposable
             new("grant_type", OAuthConstants.GrantTypeRefreshToken),
             new("refresh_token", refreshToken),
         };
-        AddResource(parameters, metadata);
-        return await RequestTokensAsync(metadata, client, parameters, cancellationToken).ConfigureAwait(false);
+        var withResource = metadata.Resource is not null && !_refreshCompatibility.OmitsResource(metadata.IssuerText);
+        if (withResource)
+        {
+            AddResource(parameters, metadata);
+        }
+
+        try
+        {
+            return await RequestTokensAsync(metadata, client, parameters, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OAuthException ex) when (withResource && RefreshResourceCompatibility.IsResourceRejectedOnRefresh(ex))
+        {
+            // Entra (AADSTS9010010) refuses resource on refresh for some app registrations: once more without it.
+            ClientOAuthLog.RefreshWithoutResource(_logger, metadata.TokenEndpoint);
+            parameters.RemoveAll(static p => p.Key == "resource");
+            var tokens = await RequestTokensAsync(metadata, client, parameters, cancellationToken).ConfigureAwait(false);
+            _refreshCompatibility.Remember(metadata.IssuerText);
+            return tokens;
+        }
     }
 
     private async Task<TokenContainer> ClientCredentialsAsync(ServerMetadata metadata, ClientRegistration client, ScopeSet scopes, CancellationToken cancellationToken)
