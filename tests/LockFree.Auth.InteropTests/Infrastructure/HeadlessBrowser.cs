@@ -25,6 +25,9 @@ public sealed class HeadlessBrowser : IDisposable
     /// <summary>How many times the provider called the callback (one per authorization).</summary>
     public int Authorizations => Volatile.Read(ref _authorizations);
 
+    /// <summary>The authorization requests the provider made (the URLs it asked to open).</summary>
+    public List<Uri> AuthorizationRequests { get; } = [];
+
     /// <summary>The redirects to the redirect URI, as received.</summary>
     public List<Uri> Redirects { get; } = [];
 
@@ -34,6 +37,11 @@ public sealed class HeadlessBrowser : IDisposable
     public async Task<AuthorizationResult?> AuthorizeAsync(AuthorizationCallbackContext context, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _authorizations);
+        lock (AuthorizationRequests)
+        {
+            AuthorizationRequests.Add(context.AuthorizationUri);
+        }
+
         var redirect = context.RedirectUri.GetLeftPart(UriPartial.Path);
         var uri = context.AuthorizationUri;
         for (var hop = 0; hop < MaxHops; hop++)

@@ -38,6 +38,15 @@ public sealed class OpenIddictServer : IAuthorizationServer
     private const string RevocationPath = "/connect/revoke";
     private const string RedirectUri = "http://127.0.0.1/callback";
 
+    /// <summary>A scope every client may request but the user never grants: the authorization endpoint answers with an error redirect.</summary>
+    public const string DeniedScope = "mcp:denied";
+
+    /// <summary>The <c>error_description</c> of that redirect, with characters outside RFC 6749's set (a quote, a backslash, non-ASCII, a line break).</summary>
+    public const string DeniedDescription = "The user declined \"mcp:denied\" \\ r\u00e9sum\u00e9\nTrace: 42";
+
+    /// <summary>The <c>error_uri</c> of that redirect.</summary>
+    public const string DeniedErrorUri = "https://documentation.example.com/errors/mcp-denied";
+
     private readonly WebApplication _app;
     private readonly string _databasePath;
     private readonly ConcurrentQueue<ServerEvent> _events;
@@ -88,7 +97,7 @@ public sealed class OpenIddictServer : IAuthorizationServer
                 o.AllowAuthorizationCodeFlow().AllowRefreshTokenFlow().AllowClientCredentialsFlow();
                 o.RequireProofKeyForCodeExchange();
                 o.SetRefreshTokenReuseLeeway(TimeSpan.Zero);
-                o.RegisterScopes("mcp:read", "mcp:admin", Scopes.OfflineAccess);
+                o.RegisterScopes("mcp:read", "mcp:admin", DeniedScope, Scopes.OfflineAccess);
                 o.RegisterResources(resourceUrl);
                 o.AddEphemeralEncryptionKey().AddEphemeralSigningKey();
                 o.DisableAccessTokenEncryption();
@@ -154,7 +163,7 @@ public sealed class OpenIddictServer : IAuthorizationServer
     private static async Task RegisterClientsAsync(IOpenIddictApplicationManager manager, string resourceUrl)
     {
         var resourcePermission = Permissions.Prefixes.Resource + resourceUrl;
-        string[] scopePermissions = [Permissions.Prefixes.Scope + "mcp:read", Permissions.Prefixes.Scope + "mcp:admin"];
+        string[] scopePermissions = [Permissions.Prefixes.Scope + "mcp:read", Permissions.Prefixes.Scope + "mcp:admin", Permissions.Prefixes.Scope + DeniedScope];
 
         OpenIddictApplicationDescriptor Confidential(string id)
         {
@@ -190,6 +199,18 @@ public sealed class OpenIddictServer : IAuthorizationServer
     private static IResult Authorize(HttpContext context)
     {
         var request = context.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("No OpenIddict request.");
+        if (request.HasScope(DeniedScope))
+        {
+            // OpenIddict turns this into the error redirect (error, error_description, error_uri, state, iss).
+            var properties = new AuthenticationProperties(new Dictionary<string, string?>
+            {
+                [OpenIddictServerAspNetCoreConstants.Properties.Error] = Errors.InvalidScope,
+                [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = DeniedDescription,
+                [OpenIddictServerAspNetCoreConstants.Properties.ErrorUri] = DeniedErrorUri,
+            });
+            return Results.Forbid(properties, [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+        }
+
         var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
         identity.SetClaim(Claims.Subject, "user-1");
         identity.SetScopes(request.GetScopes());

@@ -43,6 +43,9 @@ public sealed class ProtectedResource : IAsyncDisposable
     /// <summary>The resource URL (<c>http://127.0.0.1:port/mcp</c>): the RFC 8707 resource indicator and the tokens' audience.</summary>
     public Uri Url { get; }
 
+    /// <summary>The <c>scope</c> of the 401 challenge.</summary>
+    public string ChallengeScope { get; set; } = "mcp:read";
+
     /// <summary>The authorization server's issuer (set once it started).</summary>
     public string? Issuer { get; set; }
 
@@ -85,6 +88,7 @@ public sealed class ProtectedResource : IAsyncDisposable
         Interlocked.Exchange(ref _unauthorized, 0);
         Interlocked.Exchange(ref _forbidden, 0);
         Accepted.Clear();
+        ChallengeScope = "mcp:read";
     }
 
     public async ValueTask DisposeAsync()
@@ -128,7 +132,7 @@ public sealed class ProtectedResource : IAsyncDisposable
             Interlocked.Increment(ref _unauthorized);
             context.Response.StatusCode = 401;
             context.Response.Headers.WWWAuthenticate =
-                $"Bearer error=\"invalid_token\", resource_metadata=\"{Origin}/.well-known/oauth-protected-resource/mcp\", scope=\"mcp:read\"";
+                $"Bearer error=\"invalid_token\", resource_metadata=\"{Origin}/.well-known/oauth-protected-resource/mcp\", scope=\"{ChallengeScope}\"";
             return;
         }
 

@@ -24,6 +24,7 @@ public sealed class Servers : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        Measurements.Clear();
         var openIddict = Infrastructure.OpenIddictServer.StartAsync();
         var oidcProvider = Infrastructure.OidcProviderServer.StartAsync();
         OpenIddictServer = await openIddict.WaitAsync(TimeSpan.FromSeconds(90));
