@@ -71,11 +71,13 @@ public sealed class ClientOAuthHandler : DelegatingHandler
         if (entry is not null)
         {
             request.Headers.Authorization = entry.Header;
+            await ApplyProofAsync(request, entry, cancellationToken).ConfigureAwait(false);
         }
 
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
 
         var unauthorizedRetried = false;
+        var nonceRetried = false;
         var stepUps = 0;
         while (true)
         {
@@ -84,6 +86,21 @@ public sealed class ClientOAuthHandler : DelegatingHandler
                 // T2: the inner handler followed a redirect to another origin. That origin's answer is never met with a
                 // token, and its WWW-Authenticate is not read.
                 return response;
+            }
+
+            if (entry is { IsDPoPBound: true } && _provider.DPoP is { } dpop)
+            {
+                // RFC 9449 §9: a new DPoP-Nonce is shared state (one update for N concurrent answers); a use_dpop_nonce
+                // challenge is not a token rejection: the request goes once more with a proof carrying the nonce.
+                dpop.Observe(resource, response);
+                if (!nonceRetried && DPoPProofs.IsNonceChallenge(response, ReadChallenges(response)))
+                {
+                    nonceRetried = true;
+                    response.Dispose();
+                    await ApplyProofAsync(request, entry, cancellationToken).ConfigureAwait(false);
+                    response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
             }
 
             var status = response.StatusCode;
@@ -137,8 +154,21 @@ public sealed class ClientOAuthHandler : DelegatingHandler
             response.Dispose();
             entry = next;
             request.Headers.Authorization = entry.Header;
+            await ApplyProofAsync(request, entry, cancellationToken).ConfigureAwait(false);
             response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>A DPoP-bound token gets a new proof for this request (RFC 9449 §7); any other token none.</summary>
+    private ValueTask ApplyProofAsync(HttpRequestMessage request, TokenEntry entry, CancellationToken cancellationToken)
+    {
+        if (entry.IsDPoPBound && _provider.DPoP is { } dpop)
+        {
+            return dpop.ApplyAsync(request, entry.Tokens.AccessToken, cancellationToken);
+        }
+
+        request.Headers.Remove(DPoPProofs.HeaderName);
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Whether <paramref name="response"/> came from the resource's origin (no redirect to another origin was followed).</summary>

@@ -46,6 +46,7 @@ public sealed class ClientOAuthProvider : IDisposable
     private readonly AuthCell<ProviderState> _state = new(ProviderState.Initial);
     private readonly IssuerTrust _trust;
     private readonly RefreshResourceCompatibility _refreshCompatibility = new();
+    private readonly DPoPProofs? _dpop;
 
     // 0 = live, 1 = disposed: set once by Dispose, read by every entry point before it may start work.
     private int _disposed;
@@ -74,6 +75,7 @@ public sealed class ClientOAuthProvider : IDisposable
         _backChannel = new BackChannel(httpClient, _time, _settings.MaxResponseBytes, _settings.BackChannelTimeout);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ClientOAuthProvider>();
         _tokenClient = new TokenEndpointClient(_backChannel);
+        _dpop = options.DPoPKeyStore is { } dpopKeys ? new DPoPProofs(dpopKeys, _time) : null;
         _asDiscovery = new AuthorizationServerDiscovery(_backChannel, "oauth.as-metadata");
 
         var metadataOptions = new AuthCoordinatorOptions { Name = "oauth.metadata" };
@@ -575,7 +577,8 @@ public sealed class ClientOAuthProvider : IDisposable
             Parameters = parameters,
             Authentication = CreateAuthentication(client),
             Issuer = metadata.Issuer,
-            RequiredTokenType = OAuthConstants.Bearer, // the handler sends it as a bearer token (RFC 6750)
+            RequiredTokenType = OAuthConstants.Bearer, // the handler sends it as a bearer token (RFC 6750), or as DPoP (RFC 9449)
+            DPoP = _dpop,
         };
         try
         {
@@ -1067,6 +1070,9 @@ public sealed class ClientOAuthProvider : IDisposable
 
     internal int MaxStepUpAttempts => _settings.MaxStepUpAttempts;
 
+    /// <summary>DPoP proofs and nonces, when <see cref="ClientOAuthOptions.DPoPKeyStore"/> is set.</summary>
+    internal DPoPProofs? DPoP => _dpop;
+
     /// <summary>The coordinator of the scope set in use (tests and statistics).</summary>
     internal AuthCoordinator<TokenEntry>? ActiveCoordinator => _state.Current.Active;
 }
@@ -1098,8 +1104,12 @@ internal sealed class TokenEntry
         Scopes = scopes;
         Issuer = issuer;
         Metadata = metadata;
-        Header = new AuthenticationHeaderValue(OAuthConstants.Bearer, tokens.AccessToken);
+        IsDPoPBound = string.Equals(tokens.TokenType, DPoPProofs.Scheme, StringComparison.OrdinalIgnoreCase);
+        Header = IsDPoPBound ? DPoPProofs.Authorization(tokens.AccessToken) : new AuthenticationHeaderValue(OAuthConstants.Bearer, tokens.AccessToken);
     }
+
+    /// <summary>Whether the token is DPoP-bound (<c>token_type</c> DPoP): every request with it needs a proof.</summary>
+    internal bool IsDPoPBound { get; }
 
     internal TokenContainer Tokens { get; }
 

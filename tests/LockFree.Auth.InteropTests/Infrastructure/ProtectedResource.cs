@@ -25,7 +25,7 @@ namespace LockFree.Auth.InteropTests.Infrastructure;
 public sealed class ProtectedResource : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly HttpClient _http = new(new SocketsHttpHandler { AllowAutoRedirect = false }) { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly HttpClient _http = new(new SocketsHttpHandler { AllowAutoRedirect = false }) { Timeout = TimeSpan.FromSeconds(30) }; // a cold OpenIddict answers its first request slowly
     private readonly ConcurrentDictionary<string, byte> _rejected = new(StringComparer.Ordinal);
     private readonly JsonWebTokenHandler _handler = new();
     private volatile Task<IReadOnlyList<SecurityKey>>? _keys;
@@ -33,6 +33,11 @@ public sealed class ProtectedResource : IAsyncDisposable
     private int _ok;
     private int _unauthorized;
     private int _forbidden;
+    private int _useDPoPNonce;
+    private volatile TaskCompletionSource? _gate;
+    private int _gateRemaining;
+    private int _dpopRequests;
+    private readonly ConcurrentDictionary<string, byte> _proofIds = new(StringComparer.Ordinal);
 
     private ProtectedResource(WebApplication app, Uri url)
     {
@@ -45,6 +50,15 @@ public sealed class ProtectedResource : IAsyncDisposable
 
     /// <summary>The <c>scope</c> of the 401 challenge.</summary>
     public string ChallengeScope { get; set; } = "mcp:read";
+
+    /// <summary>When set, DPoP proofs must carry this nonce; others get <c>401 DPoP error="use_dpop_nonce"</c> with <c>DPoP-Nonce</c>.</summary>
+    public string? DPoPNonce { get; set; }
+
+    /// <summary>How many <c>use_dpop_nonce</c> challenges the resource sent.</summary>
+    public int UseDPoPNonceAnswers => Volatile.Read(ref _useDPoPNonce);
+
+    /// <summary>How many requests carried a valid DPoP proof for a DPoP-bound token.</summary>
+    public int DPoPRequests => Volatile.Read(ref _dpopRequests);
 
     /// <summary>The authorization server's issuer (set once it started).</summary>
     public string? Issuer { get; set; }
@@ -78,6 +92,13 @@ public sealed class ProtectedResource : IAsyncDisposable
     /// <summary>Reads the authorization server's signing keys now, so later discovery records show only the client's requests.</summary>
     public async Task LoadKeysNowAsync() => _ = await (_keys ??= LoadKeysAsync());
 
+    /// <summary>Holds the next <paramref name="count"/> resource requests until all of them arrived (at most 10 s), then answers them together.</summary>
+    public void HoldUntilArrivals(int count)
+    {
+        Volatile.Write(ref _gateRemaining, count);
+        _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
     /// <summary>Makes the resource answer 401 to <paramref name="accessToken"/> from now on (as if revoked at the resource).</summary>
     public void Reject(string accessToken) => _rejected[accessToken] = 0;
 
@@ -87,8 +108,11 @@ public sealed class ProtectedResource : IAsyncDisposable
         Interlocked.Exchange(ref _ok, 0);
         Interlocked.Exchange(ref _unauthorized, 0);
         Interlocked.Exchange(ref _forbidden, 0);
+        Interlocked.Exchange(ref _useDPoPNonce, 0);
+        Interlocked.Exchange(ref _dpopRequests, 0);
         Accepted.Clear();
         ChallengeScope = "mcp:read";
+        DPoPNonce = null;
     }
 
     public async ValueTask DisposeAsync()
@@ -124,9 +148,46 @@ public sealed class ProtectedResource : IAsyncDisposable
         }
 
         Interlocked.Increment(ref _requests);
+        if (_gate is { } gate)
+        {
+            if (Interlocked.Decrement(ref _gateRemaining) == 0)
+            {
+                _gate = null;
+                gate.TrySetResult();
+            }
+
+            await gate.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
         var header = context.Request.Headers.Authorization.ToString();
-        var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..].Trim() : null;
+        var dpop = header.StartsWith("DPoP ", StringComparison.Ordinal);
+        var token = header.StartsWith("Bearer ", StringComparison.Ordinal) || dpop ? header[(header.IndexOf(' ') + 1)..].Trim() : null;
         var jwt = token is null || _rejected.ContainsKey(token) ? null : await ValidateAsync(token);
+        var jkt = jwt is null ? null : ConfirmationOf(jwt);
+        if (jwt is not null && (jkt is not null) != dpop)
+        {
+            jwt = null; // RFC 9449 §7.2: a DPoP-bound token only with the DPoP scheme, a bearer token only with Bearer
+        }
+
+        if (jwt is not null && dpop)
+        {
+            switch (await CheckProofAsync(context, token!, jkt!))
+            {
+                case ProofCheck.UseNonce:
+                    Interlocked.Increment(ref _useDPoPNonce);
+                    context.Response.StatusCode = 401;
+                    context.Response.Headers.WWWAuthenticate = "DPoP error=\"use_dpop_nonce\", error_description=\"Resource server requires nonce in DPoP proof\", algs=\"ES256\"";
+                    context.Response.Headers["DPoP-Nonce"] = DPoPNonce;
+                    return;
+                case ProofCheck.Invalid:
+                    jwt = null;
+                    break;
+                default:
+                    Interlocked.Increment(ref _dpopRequests);
+                    break;
+            }
+        }
+
         if (jwt is null)
         {
             Interlocked.Increment(ref _unauthorized);
@@ -149,6 +210,73 @@ public sealed class ProtectedResource : IAsyncDisposable
         Accepted.TryAdd(token!, jwt);
         Interlocked.Increment(ref _ok);
         await context.Response.WriteAsync("ok");
+    }
+
+    private enum ProofCheck
+    {
+        Valid,
+        Invalid,
+        UseNonce,
+    }
+
+    /// <summary>The <c>cnf.jkt</c> of a DPoP-bound access token, if any.</summary>
+    private static string? ConfirmationOf(JsonWebToken jwt)
+    {
+        using var payload = JsonDocument.Parse(Base64UrlEncoder.Decode(jwt.EncodedPayload));
+        return payload.RootElement.TryGetProperty("cnf", out var cnf) && cnf.ValueKind == JsonValueKind.Object
+            && cnf.TryGetProperty("jkt", out var jkt) ? jkt.GetString() : null;
+    }
+
+    /// <summary>RFC 9449 §4.3 and §7: one proof, typ dpop+jwt, signed by its embedded jwk whose thumbprint is the token's jkt; htm, htu, ath, fresh iat, unique jti, nonce.</summary>
+    private async Task<ProofCheck> CheckProofAsync(HttpContext context, string accessToken, string jkt)
+    {
+        var proofs = context.Request.Headers["DPoP"];
+        if (proofs.Count != 1)
+        {
+            return ProofCheck.Invalid;
+        }
+
+        try
+        {
+            var proof = new JsonWebToken(proofs[0]!);
+            using var header = JsonDocument.Parse(Base64UrlEncoder.Decode(proof.EncodedHeader));
+            using var payload = JsonDocument.Parse(Base64UrlEncoder.Decode(proof.EncodedPayload));
+            var jwk = new JsonWebKey(header.RootElement.GetProperty("jwk").GetRawText());
+            if (jwk.HasPrivateKey || proof.Typ != "dpop+jwt" || Base64UrlEncoder.Encode(jwk.ComputeJwkThumbprint()) != jkt)
+            {
+                return ProofCheck.Invalid;
+            }
+
+            var result = await _handler.ValidateTokenAsync(proofs[0]!, new TokenValidationParameters
+            {
+                IssuerSigningKey = jwk,
+                ValidateIssuer = false,
+                ValidateAudience = false,
+                ValidateLifetime = false,
+                RequireExpirationTime = false,
+                ValidTypes = ["dpop+jwt"],
+            });
+            var claims = payload.RootElement;
+            var requestUri = $"{context.Request.Scheme}://{context.Request.Host}{context.Request.PathBase}{context.Request.Path}";
+            var ath = Base64UrlEncoder.Encode(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(accessToken)));
+            var iat = DateTimeOffset.FromUnixTimeSeconds(claims.GetProperty("iat").GetInt64());
+            if (!result.IsValid
+                || claims.GetProperty("htm").GetString() != context.Request.Method
+                || claims.GetProperty("htu").GetString() != requestUri
+                || claims.GetProperty("ath").GetString() != ath
+                || (DateTimeOffset.UtcNow - iat).Duration() > TimeSpan.FromSeconds(60)
+                || !_proofIds.TryAdd(claims.GetProperty("jti").GetString()!, 0))
+            {
+                return ProofCheck.Invalid;
+            }
+
+            var nonce = claims.TryGetProperty("nonce", out var n) ? n.GetString() : null;
+            return DPoPNonce is not null && nonce != DPoPNonce ? ProofCheck.UseNonce : ProofCheck.Valid;
+        }
+        catch (Exception ex) when (ex is ArgumentException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            return ProofCheck.Invalid;
+        }
     }
 
     private static HashSet<string> ScopesOf(JsonWebToken jwt)

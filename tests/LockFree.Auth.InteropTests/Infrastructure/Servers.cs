@@ -13,6 +13,9 @@ public sealed class Servers : IAsyncLifetime
 
     public IAuthorizationServer OidcProviderServer { get; private set; } = null!;
 
+    /// <summary>A second oidc-provider that requires DPoP nonces at its token endpoint (<c>use_dpop_nonce</c>).</summary>
+    public IAuthorizationServer OidcProviderWithDPoPNonce { get; private set; } = null!;
+
     public IAuthorizationServer this[string name] => name switch
     {
         OpenIddict => OpenIddictServer,
@@ -29,12 +32,14 @@ public sealed class Servers : IAsyncLifetime
         var oidcProvider = Infrastructure.OidcProviderServer.StartAsync();
         OpenIddictServer = await openIddict.WaitAsync(TimeSpan.FromSeconds(90));
         OidcProviderServer = await oidcProvider.WaitAsync(TimeSpan.FromMinutes(5));
+        OidcProviderWithDPoPNonce = await Infrastructure.OidcProviderServer.StartAsync(requireDpopNonce: true).WaitAsync(TimeSpan.FromSeconds(60));
     }
 
     public async Task DisposeAsync()
     {
         if (OpenIddictServer is not null) { await OpenIddictServer.DisposeAsync(); }
         if (OidcProviderServer is not null) { await OidcProviderServer.DisposeAsync(); }
+        if (OidcProviderWithDPoPNonce is not null) { await OidcProviderWithDPoPNonce.DisposeAsync(); }
     }
 }
 
