@@ -86,6 +86,33 @@ public sealed class DPoPTests(Servers servers, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ResourceAsksForANewNonceEveryTime_64Concurrent_EachRequestRetriedOnceThenThe401NoRefresh()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var server = servers.OidcProviderWithDPoPNonce;
+        await server.ResetAsync(timeout.Token);
+        using var client = new InteropClient(server, o =>
+        {
+            o.GrantType = OAuthGrantType.ClientCredentials;
+            o.ClientId = "cc-basic";
+            o.ClientSecret = "secret-basic";
+            o.DPoPKeyStore = new InMemoryDPoPKeyStore();
+        });
+        (await client.Http.GetAsync(client.ResourcePath(), timeout.Token)).Dispose();
+        await server.ResetAsync(timeout.Token);
+        server.Resource.DPoPNonce = "first";
+        server.Resource.NewNonceOnEveryChallenge = true;
+
+        var statuses = await client.GetConcurrentlyAsync(Concurrency, cancellationToken: timeout.Token);
+
+        Assert.All(statuses, s => Assert.Equal(401, s));
+        Assert.Equal(2 * Concurrency, server.Resource.Requests); // one retry per request, no storm
+        Assert.Equal(2 * Concurrency, server.Resource.UseDPoPNonceAnswers);
+        Assert.DoesNotContain(await server.EventsAsync(timeout.Token), e => e.Kind == "token"); // not taken for a rejected token
+        Record("DPoP, resource demanding a new nonce every time", $"{Concurrency} concurrent requests -> {server.Resource.Requests} resource requests (1 retry each), {Concurrency} x 401 returned, 0 token requests");
+    }
+
+    [Fact]
     public async Task AuthorizationCode_RejectedBoundToken_64Concurrent401s_OneDPoPBoundRefresh()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -54,6 +54,9 @@ public sealed class ProtectedResource : IAsyncDisposable
     /// <summary>When set, DPoP proofs must carry this nonce; others get <c>401 DPoP error="use_dpop_nonce"</c> with <c>DPoP-Nonce</c>.</summary>
     public string? DPoPNonce { get; set; }
 
+    /// <summary>A pathological resource: it answers every proof with <c>use_dpop_nonce</c> and a new nonce.</summary>
+    public bool NewNonceOnEveryChallenge { get; set; }
+
     /// <summary>How many <c>use_dpop_nonce</c> challenges the resource sent.</summary>
     public int UseDPoPNonceAnswers => Volatile.Read(ref _useDPoPNonce);
 
@@ -113,6 +116,7 @@ public sealed class ProtectedResource : IAsyncDisposable
         Accepted.Clear();
         ChallengeScope = "mcp:read";
         DPoPNonce = null;
+        NewNonceOnEveryChallenge = false;
     }
 
     public async ValueTask DisposeAsync()
@@ -174,7 +178,12 @@ public sealed class ProtectedResource : IAsyncDisposable
             switch (await CheckProofAsync(context, token!, jkt!))
             {
                 case ProofCheck.UseNonce:
-                    Interlocked.Increment(ref _useDPoPNonce);
+                    var count = Interlocked.Increment(ref _useDPoPNonce);
+                    if (NewNonceOnEveryChallenge)
+                    {
+                        DPoPNonce = "rotating-nonce-" + count;
+                    }
+
                     context.Response.StatusCode = 401;
                     context.Response.Headers.WWWAuthenticate = "DPoP error=\"use_dpop_nonce\", error_description=\"Resource server requires nonce in DPoP proof\", algs=\"ES256\"";
                     context.Response.Headers["DPoP-Nonce"] = DPoPNonce;
@@ -271,7 +280,7 @@ public sealed class ProtectedResource : IAsyncDisposable
             }
 
             var nonce = claims.TryGetProperty("nonce", out var n) ? n.GetString() : null;
-            return DPoPNonce is not null && nonce != DPoPNonce ? ProofCheck.UseNonce : ProofCheck.Valid;
+            return NewNonceOnEveryChallenge || (DPoPNonce is not null && nonce != DPoPNonce) ? ProofCheck.UseNonce : ProofCheck.Valid;
         }
         catch (Exception ex) when (ex is ArgumentException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
