@@ -44,7 +44,9 @@ public sealed class DPoPTests(Servers servers, ITestOutputHelper output)
 
         var resource = server.Resource;
         var nonceUpdates = client.Provider.DPoP!.Nonces.Updates;
-        Assert.Equal(2, nonceUpdates); // one per server: the token endpoint's and the resource's
+        // One per server (the token endpoint's and the resource's); a third only if oidc-provider's 60 s nonce step
+        // rolled over during the test and its successful answer named the next nonce.
+        Assert.InRange(nonceUpdates, 2, 3);
         Assert.InRange(resource.UseDPoPNonceAnswers, 1, Concurrency);
         Assert.Equal(Concurrency, resource.DPoPRequests);
         // 64 first requests without a token, then each request once with the token and at most once more for the nonce.

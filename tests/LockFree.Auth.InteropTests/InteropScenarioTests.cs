@@ -187,6 +187,7 @@ public sealed class InteropScenarioTests(Servers servers, ITestOutputHelper outp
         var tokens = await client.Provider.GetTokensAsync(timeout.Token);
         server.Resource.Reject(tokens.AccessToken);
         await server.ResetAsync(timeout.Token);
+        server.Resource.HoldUntilArrivals(Concurrency); // all 64 are sent with the rejected token before any answer
 
         var statuses = await client.GetConcurrentlyAsync(Concurrency, cancellationToken: timeout.Token);
 
@@ -209,6 +210,7 @@ public sealed class InteropScenarioTests(Servers servers, ITestOutputHelper outp
         (await client.Http.GetAsync(client.ResourcePath(), timeout.Token)).Dispose();
         Assert.DoesNotContain("mcp:admin", client.Provider.CurrentScopes);
         await server.ResetAsync(timeout.Token);
+        server.Resource.HoldUntilArrivals(Concurrency); // all 64 are sent with the mcp:read token before any answer
 
         var statuses = await client.GetConcurrentlyAsync(Concurrency, "/admin", timeout.Token);
 
@@ -247,6 +249,7 @@ public sealed class InteropScenarioTests(Servers servers, ITestOutputHelper outp
 
         server.Resource.Reject(tokens.AccessToken);
         await server.ResetAsync(timeout.Token);
+        server.Resource.HoldUntilArrivals(Concurrency);
 
         var statuses = await client.GetConcurrentlyAsync(Concurrency, cancellationToken: timeout.Token);
 
@@ -255,6 +258,7 @@ public sealed class InteropScenarioTests(Servers servers, ITestOutputHelper outp
         Assert.Equal(2, events.Count);
         Assert.Equal(("refresh_token", 400, "invalid_grant"), (events[0].GrantType, events[0].Status, events[0].Error));
         Assert.Equal(("authorization_code", 200), (events[1].GrantType, events[1].Status));
+        Assert.Equal(Concurrency, server.Resource.Unauthorized);
         Assert.Equal(2, client.Browser.Authorizations);
         Assert.All(statuses, s => Assert.Equal(200, s));
         Record(name, "refresh token revoked at the server (RFC 7009)", $"{Concurrency} concurrent 401s -> 1 refresh (invalid_grant), 1 new authorization, 1 code exchange, {Count(statuses, 200)} x 200");

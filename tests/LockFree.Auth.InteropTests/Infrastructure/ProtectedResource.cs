@@ -111,6 +111,11 @@ public sealed class ProtectedResource : IAsyncDisposable
         Interlocked.Exchange(ref _ok, 0);
         Interlocked.Exchange(ref _unauthorized, 0);
         Interlocked.Exchange(ref _forbidden, 0);
+        if (Interlocked.Exchange(ref _gate, null) is { } gate)
+        {
+            gate.TrySetResult(); // a hold a failed test left behind
+        }
+
         Interlocked.Exchange(ref _useDPoPNonce, 0);
         Interlocked.Exchange(ref _dpopRequests, 0);
         Accepted.Clear();
