@@ -7,6 +7,9 @@ namespace LockFree.Auth;
 /// <param name="Body">The whole body; empty when none was sent, or when <see cref="BackChannel.GetAsync"/> did not read it (status other than 200).</param>
 internal readonly record struct BackChannelResponse(HttpStatusCode StatusCode, byte[] Body)
 {
+    /// <summary>The <c>DPoP-Nonce</c> header of the response (RFC 9449 §8), if any.</summary>
+    internal string? DPoPNonce { get; init; }
+
     /// <summary>Describes the response by status and body length (a body may hold tokens).</summary>
     public override string ToString() => $"BackChannelResponse {{ StatusCode = {(int)StatusCode}, Body = {Body.Length} bytes }}";
 }
@@ -161,7 +164,10 @@ internal sealed class BackChannel
             }
 
             var body = await ReadBodyAsync(response, endpoint, purpose, token).ConfigureAwait(false);
-            return new BackChannelResponse(response.StatusCode, body);
+            return new BackChannelResponse(response.StatusCode, body)
+            {
+                DPoPNonce = response.Headers.NonValidated.TryGetValues(DPoPProofs.NonceHeaderName, out var nonces) ? nonces.FirstOrDefault() : null,
+            };
         }
         catch (Exception ex) when (ex is not OAuthException
             && (ex is OperationCanceledException or IOException or HttpRequestException || content?.Refused == true || cancellationToken.IsCancellationRequested))

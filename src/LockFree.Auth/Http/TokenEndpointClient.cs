@@ -24,6 +24,12 @@ internal sealed record TokenRequest
     /// <summary>When set, <c>token_type</c> must equal it (case-insensitively), for example <c>Bearer</c>.</summary>
     internal string? RequiredTokenType { get; init; }
 
+    /// <summary>
+    /// When set, the request carries a DPoP proof (RFC 9449), a <c>use_dpop_nonce</c> answer is retried once with the
+    /// nonce the server sent, and a <c>token_type</c> of <c>DPoP</c> is accepted besides <see cref="RequiredTokenType"/>.
+    /// </summary>
+    internal DPoPProofs? DPoP { get; init; }
+
     /// <summary>When set (RFC 8693), <c>issued_token_type</c> must be present and equal it.</summary>
     internal string? RequiredIssuedTokenType { get; init; }
 
@@ -78,21 +84,39 @@ internal sealed class TokenEndpointClient
         var endpoint = request.Endpoint;
         OAuthEndpoint.Validate(endpoint, request.Purpose);
 
-        using var message = OAuthHttp.CreateRequest(HttpMethod.Post, endpoint);
-        var form = new List<KeyValuePair<string, string>>(request.Parameters.Count + 3);
-        form.AddRange(request.Parameters);
-        await request.Authentication.ApplyAsync(message, form, new ClientAuthenticationContext(endpoint, request.Issuer, _time), cancellationToken).ConfigureAwait(false);
-        message.Content = new FormUrlEncodedContent(form);
-
-        // The lifetime counts from before the request was sent, so the computed expiry is never late.
-        var obtainedAt = _time.GetUtcNow();
-        var response = await _backChannel.SendAsync(message, request.Purpose, cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode != HttpStatusCode.OK)
+        // RFC 9449 §8: a use_dpop_nonce answer is retried once, with a new proof carrying the nonce it sent.
+        for (var attempt = 0; ; attempt++)
         {
-            throw OAuthHttp.ErrorFromResponse(response.StatusCode, response.Body, endpoint, request.Purpose);
-        }
+            using var message = OAuthHttp.CreateRequest(HttpMethod.Post, endpoint);
+            var form = new List<KeyValuePair<string, string>>(request.Parameters.Count + 3);
+            form.AddRange(request.Parameters);
+            await request.Authentication.ApplyAsync(message, form, new ClientAuthenticationContext(endpoint, request.Issuer, _time), cancellationToken).ConfigureAwait(false);
+            message.Content = new FormUrlEncodedContent(form);
+            var sentNonce = request.DPoP?.Nonces.Get(endpoint);
+            if (request.DPoP is { } dpop)
+            {
+                await dpop.ApplyAsync(message, null, cancellationToken).ConfigureAwait(false);
+            }
 
-        return Parse(response.Body, request, obtainedAt);
+            // The lifetime counts from before the request was sent, so the computed expiry is never late.
+            var obtainedAt = _time.GetUtcNow();
+            var response = await _backChannel.SendAsync(message, request.Purpose, cancellationToken).ConfigureAwait(false);
+            _ = request.DPoP?.Nonces.Update(endpoint, response.DPoPNonce);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                var error = OAuthHttp.ErrorFromResponse(response.StatusCode, response.Body, endpoint, request.Purpose);
+                if (attempt == 0 && request.DPoP is { } nonceFor && error.Error == DPoPProofs.UseDPoPNonce
+                    && nonceFor.Nonces.Get(endpoint) is { } nonce && !string.Equals(nonce, sentNonce, StringComparison.Ordinal))
+                {
+                    // Only when there is a nonce the refused proof did not carry: a retry with the same one cannot succeed.
+                    continue;
+                }
+
+                throw error;
+            }
+
+            return Parse(response.Body, request, obtainedAt);
+        }
     }
 
     /// <summary>Parses a 200 body. Exposed for tests and fuzzing.</summary>
@@ -115,7 +139,8 @@ internal sealed class TokenEndpointClient
         var issuedTokenType = json.GetString("issued_token_type");
         var idToken = json.GetString("id_token");
 
-        if (request.RequiredTokenType is { } requiredType && !string.Equals(tokenType, requiredType, StringComparison.OrdinalIgnoreCase))
+        if (request.RequiredTokenType is { } requiredType && !string.Equals(tokenType, requiredType, StringComparison.OrdinalIgnoreCase)
+            && !(request.DPoP is not null && string.Equals(tokenType, DPoPProofs.Scheme, StringComparison.OrdinalIgnoreCase)))
         {
             throw new OAuthException(
                 $"The {request.Purpose} '{OAuthEndpoint.Describe(endpoint)}' issued a token of type '{OAuthHttp.Sanitize(tokenType)}', but '{requiredType}' is required.",

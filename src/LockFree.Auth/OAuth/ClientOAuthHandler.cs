@@ -23,6 +23,13 @@ namespace LockFree.Auth;
 /// <see cref="OAuthException"/> propagates to the caller.
 /// </para>
 /// <para>
+/// DPoP (<see cref="ClientOAuthOptions.DPoPKeyStore"/>): a DPoP-bound token is sent as <c>Authorization: DPoP</c>
+/// with a new proof per request (<c>ath</c> bound to the token). A <c>DPoP-Nonce</c> on any answer updates the
+/// resource's nonce; a <c>401</c> with <c>WWW-Authenticate: DPoP error="use_dpop_nonce"</c> is not a token
+/// rejection: the request is sent once more with a proof carrying the new nonce, and a second such answer is returned
+/// as is.
+/// </para>
+/// <para>
 /// Concurrency: safe for concurrent requests. With a valid cached token the handler reads it with volatile reads
 /// and attaches a ready-made header; it never locks or blocks. Concurrent challenges with the same token share one
 /// exchange; a challenge to a token that was already replaced retries with the new token without any exchange.
@@ -71,11 +78,13 @@ public sealed class ClientOAuthHandler : DelegatingHandler
         if (entry is not null)
         {
             request.Headers.Authorization = entry.Header;
+            await ApplyProofAsync(request, entry, cancellationToken).ConfigureAwait(false);
         }
 
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
 
         var unauthorizedRetried = false;
+        var nonceRetried = false;
         var stepUps = 0;
         while (true)
         {
@@ -84,6 +93,28 @@ public sealed class ClientOAuthHandler : DelegatingHandler
                 // T2: the inner handler followed a redirect to another origin. That origin's answer is never met with a
                 // token, and its WWW-Authenticate is not read.
                 return response;
+            }
+
+            if (entry is { IsDPoPBound: true } && _provider.DPoP is { } dpop)
+            {
+                // RFC 9449 §9: a new DPoP-Nonce is shared state (one update for N concurrent answers); a use_dpop_nonce
+                // challenge is not a token rejection: the request goes once more with a proof carrying the nonce.
+                dpop.Observe(resource, response);
+                if (DPoPProofs.IsNonceChallenge(response, ReadChallenges(response)))
+                {
+                    if (nonceRetried)
+                    {
+                        // Asked again right after a retry with its nonce: returned as is, neither retried nor taken
+                        // for a rejection of the token (no retry storm, no refresh).
+                        return response;
+                    }
+
+                    nonceRetried = true;
+                    response.Dispose();
+                    await ApplyProofAsync(request, entry, cancellationToken).ConfigureAwait(false);
+                    response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
             }
 
             var status = response.StatusCode;
@@ -137,8 +168,25 @@ public sealed class ClientOAuthHandler : DelegatingHandler
             response.Dispose();
             entry = next;
             request.Headers.Authorization = entry.Header;
+            await ApplyProofAsync(request, entry, cancellationToken).ConfigureAwait(false);
             response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>A DPoP-bound token gets a new proof for this request (RFC 9449 §7); any other token none.</summary>
+    private ValueTask ApplyProofAsync(HttpRequestMessage request, TokenEntry entry, CancellationToken cancellationToken)
+    {
+        if (entry.IsDPoPBound && _provider.DPoP is { } dpop)
+        {
+            return dpop.ApplyAsync(request, entry.Tokens.AccessToken, cancellationToken);
+        }
+
+        if (_provider.DPoP is not null)
+        {
+            request.Headers.Remove(DPoPProofs.HeaderName); // a proof made for an earlier token of this request
+        }
+
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Whether <paramref name="response"/> came from the resource's origin (no redirect to another origin was followed).</summary>

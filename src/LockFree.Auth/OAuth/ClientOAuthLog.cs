@@ -92,4 +92,12 @@ internal static partial class ClientOAuthLog
             ForegroundAcquisitionFailed(logger, exception.GetType(), reason);
         }
     }
+
+    [LoggerMessage(14, LogLevel.Warning, "The token endpoint {Endpoint} rejected the RFC 8707 resource parameter on refresh (AADSTS9010010); refreshing once more without it, and omitting it on later refreshes at this authorization server.")]
+    private static partial void RefreshWithoutResource(ILogger logger, string endpoint);
+
+    internal static void RefreshWithoutResource(ILogger logger, Uri endpoint)
+    {
+        if (logger.IsEnabled(LogLevel.Warning)) { RefreshWithoutResource(logger, OAuthEndpoint.Describe(endpoint)); }
+    }
 }

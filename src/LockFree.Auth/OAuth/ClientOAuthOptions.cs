@@ -100,6 +100,26 @@ public sealed class ClientOAuthOptions
     /// <value>The default value is 5 minutes.</value>
     public TimeSpan ClientAssertionLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// The <c>typ</c> header of <c>private_key_jwt</c> client assertions. The default,
+    /// <see cref="ClientAssertionJwtTypes.ClientAuthentication"/> (<c>client-authentication+jwt</c>,
+    /// draft-ietf-oauth-rfc7523bis), is required by OpenIddict 7.x and accepted by oidc-provider 9.x and the MCP
+    /// conformance suite; set <see cref="ClientAssertionJwtTypes.Jwt"/> for a server that accepts only <c>JWT</c>.
+    /// </summary>
+    /// <value>The default value is <c>client-authentication+jwt</c>.</value>
+    public string ClientAssertionJwtType { get; set; } = ClientAssertionJwtTypes.ClientAuthentication;
+
+    /// <summary>
+    /// Turns on DPoP (RFC 9449, sender-constrained tokens): every token request (authorization code, refresh, client
+    /// credentials) carries a proof signed with this store's key, a <c>token_type</c> of <c>DPoP</c> is accepted, and
+    /// <see cref="ClientOAuthHandler"/> sends a DPoP-bound token as <c>Authorization: DPoP</c> with a new proof per
+    /// request (<c>ath</c> bound to the token). Server nonces (<c>DPoP-Nonce</c>, <c>use_dpop_nonce</c>) are kept per
+    /// server and a request is retried at most once for a new nonce. Use <see cref="InMemoryDPoPKeyStore"/> for a
+    /// process-lifetime EC P-256 key.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: DPoP is off and tokens are bearer tokens.</value>
+    public IDPoPKeyStore? DPoPKeyStore { get; set; }
+
     /// <summary>How many times one request may be retried after a <c>403 insufficient_scope</c> step-up.</summary>
     /// <value>The default value is 2.</value>
     public int MaxStepUpAttempts { get; set; } = 2;

@@ -45,6 +45,8 @@ public sealed class ClientOAuthProvider : IDisposable
     private readonly AuthCoordinator<RestoredTokens> _restore;
     private readonly AuthCell<ProviderState> _state = new(ProviderState.Initial);
     private readonly IssuerTrust _trust;
+    private readonly RefreshResourceCompatibility _refreshCompatibility = new();
+    private readonly DPoPProofs? _dpop;
 
     // 0 = live, 1 = disposed: set once by Dispose, read by every entry point before it may start work.
     private int _disposed;
@@ -73,6 +75,7 @@ public sealed class ClientOAuthProvider : IDisposable
         _backChannel = new BackChannel(httpClient, _time, _settings.MaxResponseBytes, _settings.BackChannelTimeout);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ClientOAuthProvider>();
         _tokenClient = new TokenEndpointClient(_backChannel);
+        _dpop = options.DPoPKeyStore is { } dpopKeys ? new DPoPProofs(dpopKeys, _time) : null;
         _asDiscovery = new AuthorizationServerDiscovery(_backChannel, "oauth.as-metadata", _settings.CacheCapacity);
         Action<Exception, bool> onFailed = (exception, background) => ClientOAuthLog.AcquisitionFailed(_logger, background, exception);
 
@@ -461,8 +464,25 @@ public sealed class ClientOAuthProvider : IDisposable
             new("grant_type", OAuthConstants.GrantTypeRefreshToken),
             new("refresh_token", refreshToken),
         };
-        AddResource(parameters, metadata);
-        return await RequestTokensAsync(metadata, client, parameters, cancellationToken).ConfigureAwait(false);
+        var withResource = metadata.Resource is not null && !_refreshCompatibility.OmitsResource(metadata.IssuerText);
+        if (withResource)
+        {
+            AddResource(parameters, metadata);
+        }
+
+        try
+        {
+            return await RequestTokensAsync(metadata, client, parameters, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OAuthException ex) when (withResource && RefreshResourceCompatibility.IsResourceRejectedOnRefresh(ex))
+        {
+            // Entra (AADSTS9010010) refuses resource on refresh for some app registrations: once more without it.
+            ClientOAuthLog.RefreshWithoutResource(_logger, metadata.TokenEndpoint);
+            parameters.RemoveAll(static p => p.Key == "resource");
+            var tokens = await RequestTokensAsync(metadata, client, parameters, cancellationToken).ConfigureAwait(false);
+            _refreshCompatibility.Remember(metadata.IssuerText);
+            return tokens;
+        }
     }
 
     private async Task<TokenContainer> ClientCredentialsAsync(ServerMetadata metadata, ClientRegistration client, ScopeSet scopes, CancellationToken cancellationToken)
@@ -570,7 +590,8 @@ public sealed class ClientOAuthProvider : IDisposable
             Parameters = parameters,
             Authentication = CreateAuthentication(client),
             Issuer = metadata.Issuer,
-            RequiredTokenType = OAuthConstants.Bearer, // the handler sends it as a bearer token (RFC 6750)
+            RequiredTokenType = OAuthConstants.Bearer, // the handler sends it as a bearer token (RFC 6750), or as DPoP (RFC 9449)
+            DPoP = _dpop,
         };
         try
         {
@@ -591,7 +612,8 @@ public sealed class ClientOAuthProvider : IDisposable
             ? new PrivateKeyJwtAuthentication(
                 client.ClientId,
                 _settings.SigningCredentials ?? throw new OAuthException("private_key_jwt needs ClientAssertionSigningCredentials, but none are configured.", OAuthFailureReason.ClientAuthentication),
-                _settings.ClientAssertionLifetime)
+                _settings.ClientAssertionLifetime,
+                _settings.ClientAssertionJwtType)
             : ClientAuthentication.Create(client.TokenEndpointAuthMethod, client.ClientId, client.ClientSecret);
 
     private static void AddResource(List<KeyValuePair<string, string>> parameters, ServerMetadata metadata)
@@ -942,6 +964,7 @@ public sealed class ClientOAuthProvider : IDisposable
         ITokenCache? TokenCache,
         Microsoft.IdentityModel.Tokens.SigningCredentials? SigningCredentials,
         TimeSpan ClientAssertionLifetime,
+        string ClientAssertionJwtType,
         int MaxStepUpAttempts,
         AuthCoordinatorOptions TokenExpiry,
         int CacheCapacity,
@@ -1009,6 +1032,11 @@ public sealed class ClientOAuthProvider : IDisposable
                 throw new ArgumentException("ClientAssertionLifetime must be positive.", nameof(o));
             }
 
+            if (string.IsNullOrEmpty(o.ClientAssertionJwtType) || !o.ClientAssertionJwtType.All(static c => c is > ' ' and <= '~' and not '"' and not '\\'))
+            {
+                throw new ArgumentException("ClientAssertionJwtType must be a non-empty media type such as 'client-authentication+jwt' or 'JWT'.", nameof(o));
+            }
+
             if (o.MaxStepUpAttempts < 0)
             {
                 throw new ArgumentException("MaxStepUpAttempts must not be negative.", nameof(o));
@@ -1041,6 +1069,7 @@ public sealed class ClientOAuthProvider : IDisposable
                 o.TokenCache,
                 o.ClientAssertionSigningCredentials,
                 o.ClientAssertionLifetime,
+                o.ClientAssertionJwtType,
                 o.MaxStepUpAttempts,
                 tokenExpiry,
                 o.CacheCapacity,
@@ -1050,6 +1079,9 @@ public sealed class ClientOAuthProvider : IDisposable
     }
 
     internal int MaxStepUpAttempts => _settings.MaxStepUpAttempts;
+
+    /// <summary>DPoP proofs and nonces, when <see cref="ClientOAuthOptions.DPoPKeyStore"/> is set.</summary>
+    internal DPoPProofs? DPoP => _dpop;
 
     /// <summary>The coordinator of the scope set in use (tests and statistics).</summary>
     internal AuthCoordinator<TokenEntry>? ActiveCoordinator => _state.Current.Active;
@@ -1082,8 +1114,12 @@ internal sealed class TokenEntry
         Scopes = scopes;
         Issuer = issuer;
         Metadata = metadata;
-        Header = new AuthenticationHeaderValue(OAuthConstants.Bearer, tokens.AccessToken);
+        IsDPoPBound = string.Equals(tokens.TokenType, DPoPProofs.Scheme, StringComparison.OrdinalIgnoreCase);
+        Header = IsDPoPBound ? DPoPProofs.Authorization(tokens.AccessToken) : new AuthenticationHeaderValue(OAuthConstants.Bearer, tokens.AccessToken);
     }
+
+    /// <summary>Whether the token is DPoP-bound (<c>token_type</c> DPoP): every request with it needs a proof.</summary>
+    internal bool IsDPoPBound { get; }
 
     internal TokenContainer Tokens { get; }
 

@@ -10,20 +10,25 @@ namespace LockFree.Auth;
 /// <remarks>
 /// The assertion has <c>iss</c> = <c>sub</c> = the client ID, <c>aud</c> = the authorization server's issuer when
 /// known (else the token endpoint), a fresh <c>jti</c>, and <c>iat</c>/<c>nbf</c>/<c>exp</c> from the provider's
-/// <see cref="TimeProvider"/>. Concurrency: immutable; a new assertion is created per request.
+/// <see cref="TimeProvider"/>. The JWT header's <c>typ</c> is <see cref="ClientOAuthOptions.ClientAssertionJwtType"/>
+/// (by default <c>client-authentication+jwt</c>, draft-ietf-oauth-rfc7523bis: OpenIddict 7.x requires it; oidc-provider
+/// 9.x and the MCP conformance suite accept it). Concurrency: immutable; a new assertion is created per request.
 /// </remarks>
 internal sealed class PrivateKeyJwtAuthentication : ClientAuthentication
 {
     private static readonly JsonWebTokenHandler s_handler = new() { SetDefaultTimesOnTokenCreation = false };
     private readonly SigningCredentials _credentials;
     private readonly TimeSpan _lifetime;
+    private readonly string _type;
 
-    internal PrivateKeyJwtAuthentication(string clientId, SigningCredentials credentials, TimeSpan lifetime)
+    internal PrivateKeyJwtAuthentication(string clientId, SigningCredentials credentials, TimeSpan lifetime, string type = ClientAssertionJwtTypes.ClientAuthentication)
         : base(clientId)
     {
         ArgumentNullException.ThrowIfNull(credentials);
+        ArgumentException.ThrowIfNullOrEmpty(type);
         _credentials = credentials;
         _lifetime = lifetime;
+        _type = type;
     }
 
     internal override string Method => OAuthConstants.PrivateKeyJwt;
@@ -48,6 +53,7 @@ internal sealed class PrivateKeyJwtAuthentication : ClientAuthentication
             NotBefore = now,
             Expires = now + _lifetime,
             SigningCredentials = _credentials,
+            TokenType = _type,
             Claims = new Dictionary<string, object>(StringComparer.Ordinal)
             {
                 [JwtRegisteredClaimNames.Sub] = ClientId,

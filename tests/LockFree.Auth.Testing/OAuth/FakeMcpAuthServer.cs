@@ -62,6 +62,7 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
     private volatile TaskCompletionSource? _resourceGate;
     private int _resourceArrivals;
     private int _unauthorized;
+    private int _refreshResourceRejections;
 
     public FakeMcpAuthServer(TimeProvider time) => Time = time;
 
@@ -87,6 +88,15 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
     public bool OmitRefreshTokenOnRefresh { get; set; }
     public string? RegisteredAuthMethod { get; set; }
     public string RegisteredSecret { get; set; } = "registered-secret";
+
+    /// <summary>
+    /// When set, a refresh request that carries <c>resource</c> gets HTTP 400 with this <c>error</c> and
+    /// <c>error_description</c> (as Microsoft Entra answers with AADSTS9010010), before the refresh token is looked at.
+    /// </summary>
+    public (string Error, string Description)? RefreshResourceRejection { get; set; }
+
+    /// <summary>Refresh requests answered with <see cref="RefreshResourceRejection"/>.</summary>
+    public int RefreshResourceRejections => Volatile.Read(ref _refreshResourceRejections);
 
     /// <summary>When set, the resource rejects every token with 401 (a misconfigured resource).</summary>
     public bool RejectEveryToken { get; set; }
@@ -369,6 +379,19 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
             case "refresh_token":
             {
                 Interlocked.Increment(ref _refreshGrants);
+                if (RefreshResourceRejection is { } rejection && form.ContainsKey("resource"))
+                {
+                    // Entra's shape: error, a description with trace lines, error_codes; the refresh token stays valid.
+                    Interlocked.Increment(ref _refreshResourceRejections);
+                    return Json(new JsonObject
+                    {
+                        ["error"] = rejection.Error,
+                        ["error_description"] = rejection.Description,
+                        ["error_codes"] = new JsonArray(9010010),
+                        ["trace_id"] = "00000000-0000-0000-0000-000000000000",
+                    }, HttpStatusCode.BadRequest);
+                }
+
                 if (!form.TryGetValue("refresh_token", out var rt) || !_refreshTokens.TryGetValue(rt, out var grant) || grant.Used || grant.ClientId != clientId)
                 {
                     Interlocked.Increment(ref _invalidGrants);

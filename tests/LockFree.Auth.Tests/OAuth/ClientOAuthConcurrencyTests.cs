@@ -163,7 +163,9 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
         Assert.Equal(N, host.Server.ResourceArrivals);
 
         host.Server.ReleaseResource();
-        await WaitUntilAsync(() => host.Prompts == 1);
+        // The first sign-in counted 1; the step-up prompt counts 2 when it starts and then waits for the release. (Waiting
+        // for == 1 raced: it failed whenever the step-up had already started.)
+        await WaitUntilAsync(() => host.Prompts == 2);
         release.SetResult();
         var responses = await Task.WhenAll(requests);
 
