@@ -37,7 +37,7 @@ public sealed class ProviderScenarioTests(ITestOutputHelper output)
 
     private void Run(string name, Func<Task> scenario)
     {
-        var result = CoyoteRunner.AssertCorrect(name, scenario, alsoUncontrolled: CoyoteRunner.HttpClientUncontrolled);
+        var result = CoyoteRunner.AssertCorrect(name, scenario, provider: true);
         output.WriteLine($"{name}: {result.IterationsRun} iterations, 0 bugs, {result.Elapsed.TotalSeconds:F1} s; uncontrolled: {string.Join(", ", result.UncontrolledInvocations)}");
         Console.WriteLine($"COYOTE-MEASURE {name} iterations={result.IterationsRun} seconds={result.Elapsed.TotalSeconds:F2} uncontrolled={string.Join("|", result.UncontrolledInvocations)}");
     }
