@@ -83,13 +83,13 @@ internal sealed class TokenServer
     }
 
     /// <summary>
-    /// Ends everything this server started, so nothing outlives the scenario's iteration: answers every request still
-    /// pending (a cancelled one stays cancelled), awaits every responder task, and asserts that no response is left
-    /// pending. Every scenario calls it last (through <see cref="World.DisposeAsync"/>).
+    /// Ends everything this server started, so nothing outlives the scenario's iteration: awaits every responder task,
+    /// then asserts that no request is left pending (each was answered, or cancelled by the coordinator's Dispose; a
+    /// server that does not answer by itself must have been answered by the scenario). Every scenario calls it last
+    /// (through <see cref="World.DisposeAsync"/>).
     /// </summary>
     public async Task DrainAsync()
     {
-        RespondAll();
         Task[] responders;
         lock (_gate)
         {
