@@ -103,6 +103,27 @@ internal static class CoyoteRunner
     /// </summary>
     public static CoyoteResult AssertCorrect(string name, Func<Task> scenario, uint? iterations = null)
     {
+        // COYOTE_REPEAT explorations in a row in this process (the long-run check of issue 16: no test-host crash across
+        // repeated long explorations); the result of the last one is returned, every one must pass.
+        CoyoteResult? result = null;
+        for (var pass = 1; pass <= Repeat; pass++)
+        {
+            result = AssertCorrectOnce(name, scenario, iterations);
+            if (Repeat > 1)
+            {
+                Console.WriteLine($"COYOTE-PASS {name} pass={pass}/{Repeat} iterations={result.IterationsRun} seconds={result.Elapsed.TotalSeconds:F1}");
+            }
+        }
+
+        return result!;
+    }
+
+    /// <summary>How many times each scenario test explores (COYOTE_REPEAT, default 1).</summary>
+    public static int Repeat =>
+        int.TryParse(Environment.GetEnvironmentVariable("COYOTE_REPEAT"), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 1;
+
+    private static CoyoteResult AssertCorrectOnce(string name, Func<Task> scenario, uint? iterations)
+    {
         var strict = Strict;
         var replay = Environment.GetEnvironmentVariable("COYOTE_REPLAY");
         var result = !string.IsNullOrEmpty(replay) && Path.GetFileNameWithoutExtension(replay) == name
