@@ -47,8 +47,8 @@ public sealed class CoordinatorScenarioTests(ITestOutputHelper output)
     private void Run(string name, Func<Task> scenario)
     {
         var result = CoyoteRunner.AssertCorrect(name, scenario);
-        output.WriteLine($"{name}: {result.IterationsRun} iterations, 0 bugs, {result.Elapsed.TotalSeconds:F1} s; uncontrolled: {string.Join(", ", result.UncontrolledInvocations)}");
-        Console.WriteLine($"COYOTE-MEASURE {name} iterations={result.IterationsRun} seconds={result.Elapsed.TotalSeconds:F2}");
+        output.WriteLine($"{name}: {result.IterationsRun} iterations, 0 bugs, {result.Elapsed.TotalSeconds:F1} s; strict: {CoyoteRunner.Strict}; uncontrolled: {result.UncontrolledInvocations.Count}");
+        Console.WriteLine($"COYOTE-MEASURE {name} iterations={result.IterationsRun} seconds={result.Elapsed.TotalSeconds:F2} strict={CoyoteRunner.Strict} uncontrolled={result.UncontrolledInvocations.Count}");
     }
 }
 

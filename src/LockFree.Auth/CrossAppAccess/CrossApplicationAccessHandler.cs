@@ -38,7 +38,7 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
 
     private readonly CrossApplicationAccessProvider _provider;
     private readonly Uri _serverUrl;
-    private readonly BackChannel _backChannel;
+    private readonly IBackChannel _backChannel;
 
     // The resource metadata per discovery location (WellKnown = the well-known locations, otherwise a challenge's
     // resource_metadata URL). Each entry is discovered once and shared; it never expires and is re-read only after a
@@ -54,10 +54,22 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
     /// <param name="serverUrl">The protected resource the requests go to (the MCP server URL).</param>
     /// <param name="httpClient">The back channel for the protected resource metadata (not disposed by the handler).</param>
     public CrossApplicationAccessHandler(CrossApplicationAccessProvider provider, Uri serverUrl, HttpClient httpClient)
+        : this(provider, serverUrl, provider is null || httpClient is null ? null! : provider.CreateBackChannel(httpClient))
+    {
+        ArgumentNullException.ThrowIfNull(httpClient);
+    }
+
+    /// <summary>For the Coyote suite: a handler whose resource-metadata discovery goes to <paramref name="backChannel"/> (an in-memory fake).</summary>
+    internal static CrossApplicationAccessHandler OverBackChannel(CrossApplicationAccessProvider provider, Uri serverUrl, IBackChannel backChannel, HttpMessageHandler innerHandler) =>
+        new(provider, serverUrl, backChannel ?? throw new ArgumentNullException(nameof(backChannel)))
+        {
+            InnerHandler = innerHandler ?? throw new ArgumentNullException(nameof(innerHandler)),
+        };
+
+    private CrossApplicationAccessHandler(CrossApplicationAccessProvider provider, Uri serverUrl, IBackChannel backChannel)
     {
         ArgumentNullException.ThrowIfNull(provider);
         ArgumentNullException.ThrowIfNull(serverUrl);
-        ArgumentNullException.ThrowIfNull(httpClient);
         if (!serverUrl.IsAbsoluteUri || (serverUrl.Scheme != Uri.UriSchemeHttps && serverUrl.Scheme != Uri.UriSchemeHttp))
         {
             throw new ArgumentException("The server URL must be an absolute http(s) URI.", nameof(serverUrl));
@@ -65,7 +77,7 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
 
         _provider = provider;
         _serverUrl = serverUrl;
-        _backChannel = provider.CreateBackChannel(httpClient);
+        _backChannel = backChannel;
         var options = new AuthCoordinatorOptions { Name = "cross-app.resource-metadata" };
         _metadata = new AuthCoordinatorMap<string, Discovery>(
             location => new AuthCoordinator<Discovery>((_, ct) => DiscoverAsync(location, ct), null, provider.Time, options),

@@ -67,15 +67,23 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         HttpClient httpClient,
         ILoggerFactory? loggerFactory = null,
         TimeProvider? timeProvider = null)
+        : this(options, httpClient ?? throw new ArgumentNullException(nameof(httpClient)), null, loggerFactory, timeProvider)
+    {
+    }
+
+    /// <summary>For the Coyote suite: a provider whose back-channel requests all go to <paramref name="backChannel"/> (an in-memory fake of the endpoints).</summary>
+    internal static CrossApplicationAccessProvider OverBackChannel(CrossApplicationAccessProviderOptions options, IBackChannel backChannel, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null) =>
+        new(options, null, backChannel ?? throw new ArgumentNullException(nameof(backChannel)), loggerFactory, timeProvider);
+
+    private CrossApplicationAccessProvider(CrossApplicationAccessProviderOptions options, HttpClient? httpClient, IBackChannel? backChannel, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(httpClient);
         _settings = Settings.From(options);
         _trust = new IssuerTrust(options.TrustedAuthorizationServers, nameof(CrossApplicationAccessProviderOptions.TrustedAuthorizationServers), pinOnFirstUse: true);
         var time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CrossApplicationAccessProvider>();
         _time = time;
-        var backChannel = CreateBackChannel(httpClient);
+        backChannel ??= CreateBackChannel(httpClient!);
         _tokenClient = new TokenEndpointClient(backChannel);
         _discovery = new AuthorizationServerDiscovery(backChannel, "cross-app-access.metadata", _settings.CacheCapacity);
         var tokenOptions = _settings.TokenCacheOptions;
@@ -173,7 +181,7 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         _tokens.For(new TokenKey(resourceUrl, authorizationServerUrl));
 
     /// <summary>A back channel over <paramref name="httpClient"/> with this provider's clock, deadline and response-size limit (the handler's resource-metadata discovery uses it).</summary>
-    internal BackChannel CreateBackChannel(HttpClient httpClient) => new(httpClient, _time, _settings.MaxResponseBytes, _settings.BackChannelTimeout);
+    internal IBackChannel CreateBackChannel(HttpClient httpClient) => new BackChannel(httpClient, _time, _settings.MaxResponseBytes, _settings.BackChannelTimeout);
 
     /// <summary>The capacity of each cache (<see cref="CrossApplicationAccessProviderOptions.CacheCapacity"/>); the handler's metadata cache uses it too.</summary>
     internal int CacheCapacity => _settings.CacheCapacity;

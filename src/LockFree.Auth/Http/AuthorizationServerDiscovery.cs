@@ -28,14 +28,14 @@ internal sealed class AuthorizationServerDiscovery : IDisposable
 {
     private const string Purpose = "metadata endpoint";
 
-    private readonly BackChannel _backChannel;
+    private readonly IBackChannel _backChannel;
     private readonly AuthCoordinatorMap<Uri, AuthorizationServerMetadata> _cache;
 
     /// <summary>Creates a discovery cache that fetches through <paramref name="backChannel"/>.</summary>
     /// <param name="backChannel">The back channel (its clock also drives the coordinators).</param>
     /// <param name="name">The coordinators' name (metrics).</param>
     /// <param name="capacity">The most issuers kept (see <see cref="AuthCoordinatorMap{TKey, T}"/>: expired or idle ones are evicted first).</param>
-    internal AuthorizationServerDiscovery(BackChannel backChannel, string name = "metadata", int capacity = AuthCoordinatorMap<Uri, AuthorizationServerMetadata>.DefaultCapacity)
+    internal AuthorizationServerDiscovery(IBackChannel backChannel, string name = "metadata", int capacity = AuthCoordinatorMap<Uri, AuthorizationServerMetadata>.DefaultCapacity)
     {
         ArgumentNullException.ThrowIfNull(backChannel);
         _backChannel = backChannel;

@@ -44,7 +44,7 @@ internal readonly record struct BackChannelResponse(HttpStatusCode StatusCode, b
 /// </para>
 /// <para>Concurrency: immutable; one instance serves concurrent requests of every provider component.</para>
 /// </remarks>
-internal sealed class BackChannel
+internal sealed class BackChannel : IBackChannel
 {
     /// <summary>The deadline of one operation when none is configured: 30 seconds.</summary>
     internal static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
@@ -80,7 +80,7 @@ internal sealed class BackChannel
     }
 
     /// <summary>The clock of the deadline (and of the components that use this back channel).</summary>
-    internal TimeProvider TimeProvider { get; }
+    public TimeProvider TimeProvider { get; }
 
     /// <summary>The largest response body accepted, in bytes.</summary>
     internal int MaxResponseBytes { get; }
@@ -112,7 +112,7 @@ internal sealed class BackChannel
     /// <see cref="OAuthFailureReason.Unreachable"/> (network failure or deadline) or <see cref="OAuthFailureReason.ResponseTooLarge"/>.
     /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    internal async Task<BackChannelResponse> GetAsync(Uri endpoint, string purpose, CancellationToken cancellationToken)
+    public async Task<BackChannelResponse> GetAsync(Uri endpoint, string purpose, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         OAuthEndpoint.Validate(endpoint, purpose);
@@ -130,7 +130,7 @@ internal sealed class BackChannel
     /// <param name="cancellationToken">The caller's cancellation.</param>
     /// <exception cref="OAuthException">As <see cref="GetAsync"/>.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    internal Task<BackChannelResponse> SendAsync(HttpRequestMessage request, string purpose, CancellationToken cancellationToken)
+    public Task<BackChannelResponse> SendAsync(HttpRequestMessage request, string purpose, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         OAuthEndpoint.Validate(request.RequestUri ?? throw new ArgumentException("The request has no URI.", nameof(request)), purpose);

@@ -64,11 +64,11 @@ internal sealed class TokenEndpointClient
     /// <summary>Longest accepted <c>expires_in</c>: ten years.</summary>
     internal const long MaxExpiresInSeconds = 10L * 366 * 24 * 3600;
 
-    private readonly BackChannel _backChannel;
+    private readonly IBackChannel _backChannel;
     private readonly TimeProvider _time;
 
     /// <summary>Creates a client that sends through <paramref name="backChannel"/> (its clock dates the tokens).</summary>
-    internal TokenEndpointClient(BackChannel backChannel)
+    internal TokenEndpointClient(IBackChannel backChannel)
     {
         ArgumentNullException.ThrowIfNull(backChannel);
         _backChannel = backChannel;

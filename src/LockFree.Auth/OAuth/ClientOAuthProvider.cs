@@ -33,7 +33,7 @@ public sealed class ClientOAuthProvider : IDisposable
     private const string RegistrationPurpose = "registration endpoint";
 
     private readonly Uri _serverUrl;
-    private readonly BackChannel _backChannel;
+    private readonly IBackChannel _backChannel;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Settings _settings;
@@ -59,10 +59,18 @@ public sealed class ClientOAuthProvider : IDisposable
     /// <param name="timeProvider">The clock and timers; <see cref="TimeProvider.System"/> when omitted.</param>
     /// <exception cref="ArgumentException">The options are unusable (the message says why).</exception>
     public ClientOAuthProvider(Uri serverUrl, ClientOAuthOptions options, HttpClient httpClient, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+        : this(serverUrl, options, httpClient ?? throw new ArgumentNullException(nameof(httpClient)), null, loggerFactory, timeProvider)
+    {
+    }
+
+    /// <summary>For the Coyote suite: a provider whose back-channel requests all go to <paramref name="backChannel"/> (an in-memory fake of the endpoints).</summary>
+    internal static ClientOAuthProvider OverBackChannel(Uri serverUrl, ClientOAuthOptions options, IBackChannel backChannel, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null) =>
+        new(serverUrl, options, null, backChannel ?? throw new ArgumentNullException(nameof(backChannel)), loggerFactory, timeProvider);
+
+    private ClientOAuthProvider(Uri serverUrl, ClientOAuthOptions options, HttpClient? httpClient, IBackChannel? backChannel, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
     {
         ArgumentNullException.ThrowIfNull(serverUrl);
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(httpClient);
         if (!serverUrl.IsAbsoluteUri || (serverUrl.Scheme != Uri.UriSchemeHttps && serverUrl.Scheme != Uri.UriSchemeHttp))
         {
             throw new ArgumentException("The server URL must be an absolute http(s) URI.", nameof(serverUrl));
@@ -72,7 +80,7 @@ public sealed class ClientOAuthProvider : IDisposable
         _trust = new IssuerTrust(options.TrustedAuthorizationServers, nameof(ClientOAuthOptions.TrustedAuthorizationServers), pinOnFirstUse: _settings.ClientId is not null);
         _serverUrl = serverUrl;
         _time = timeProvider ?? TimeProvider.System;
-        _backChannel = new BackChannel(httpClient, _time, _settings.MaxResponseBytes, _settings.BackChannelTimeout);
+        _backChannel = backChannel ?? new BackChannel(httpClient!, _time, _settings.MaxResponseBytes, _settings.BackChannelTimeout);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ClientOAuthProvider>();
         _tokenClient = new TokenEndpointClient(_backChannel);
         _dpop = options.DPoPKeyStore is { } dpopKeys ? new DPoPProofs(dpopKeys, _time) : null;

@@ -25,7 +25,7 @@ internal static class ProtectedResourceDiscovery
     /// (<see cref="OAuthFailureReason.RedirectRefused"/>); or the back channel failed.
     /// </exception>
     internal static async Task<ProtectedResourceMetadata?> DiscoverAsync(
-        BackChannel backChannel, Uri serverUrl, Uri? hint, Action<Uri, int>? onSkipped, CancellationToken cancellationToken)
+        IBackChannel backChannel, Uri serverUrl, Uri? hint, Action<Uri, int>? onSkipped, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(backChannel);
         var locations = new List<Uri>();

@@ -1,17 +1,24 @@
 namespace LockFree.Auth;
 
 /// <summary>
-/// One in-flight acquisition of one generation: a not-yet-started task, the waiters sharing it and the
+/// One in-flight acquisition of one generation: a not-yet-started piece of work, the waiters sharing it and the
 /// cancellation source that belongs to the coordinator, never to a caller.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Shape (see <c>spec/concurrency-contract.md</c>, "Why a cold task behind the Lazy"): the work is a cold
-/// <see cref="Task{TResult}"/> created together with the acquisition inside the side-effect-free CAS transform.
-/// Exactly one caller, the one whose compare-and-swap installed the acquisition, starts it with
-/// <see cref="Start"/>. <see cref="Result"/> is the per-generation <see cref="Lazy{T}"/> handle of the design; it
-/// is <see cref="LazyThreadSafetyMode.PublicationOnly"/> and its factory only hands out the already-created
-/// task, so no lock is ever taken and no work ever starts inside a <see cref="Lazy{T}"/> factory.
+/// Shape (see <c>spec/concurrency-contract.md</c>, "Why a cold task behind the Lazy"): the acquisition is created
+/// inside the side-effect-free CAS transform with its shared task already in place (a
+/// <see cref="TaskCompletionSource{TResult}"/> it owns), but its work is a method nobody has called yet. Exactly one
+/// caller, the one whose compare-and-swap installed the acquisition, calls <see cref="Start"/>, which runs the work's
+/// synchronous part on its own thread (a plain call of an async method) and lets the work complete the shared task.
+/// An acquisition whose CAS lost is never started and is collected. <see cref="Result"/> is the per-generation
+/// <see cref="Lazy{T}"/> handle of the design; it is <see cref="LazyThreadSafetyMode.PublicationOnly"/> and its factory
+/// only hands out the already-created task, so no lock is ever taken and no work ever starts inside a
+/// <see cref="Lazy{T}"/> factory.
+/// </para>
+/// <para>
+/// Every construct here is one Coyote controls (a <see cref="TaskCompletionSource"/>, <c>await</c>, Interlocked), so
+/// the core's Coyote scenarios run with partially controlled concurrency disabled (<c>spec/coyote.md</c>).
 /// </para>
 /// <para>
 /// Concurrency: <see cref="TryJoin"/> and <see cref="Leave"/> are lock-free (Interlocked on the waiter count);
@@ -33,16 +40,18 @@ internal sealed class Acquisition<T> where T : class
     // HttpClient send) unregister when their operation ends, so the garbage collector reclaims it.
     private readonly CancellationTokenSource _cts = new();
 
-    // Cold until Start; RunSynchronously runs the acquisition's synchronous part on the installer's thread.
-    private readonly Task<Task<T>> _start;
+    // The shared result, completed only by RunAsync. Without RunContinuationsAsynchronously: waiters continue on the
+    // thread that completes it, as they did on the task it replaces (and Coyote reports false deadlocks with that
+    // option, spec/coyote.md).
+    private readonly TaskCompletionSource<T> _result = new();
 
     internal Acquisition(AuthCoordinator<T> owner, long generation, T? previous, bool isBackgroundRefresh)
     {
         Owner = owner;
         Generation = generation;
         Context = new AcquisitionContext<T>(previous, generation, isBackgroundRefresh);
-        _start = new Task<Task<T>>(static state => ((Acquisition<T>)state!).RunAsync(), this);
-        Task = _start.Unwrap();
+        Task = _result.Task;
+
 #pragma warning disable VSTHRD011, VSTHRD003 // PublicationOnly takes no lock, and the factory only hands out a task that already exists.
         Result = new Lazy<Task<T>>(() => Task, LazyThreadSafetyMode.PublicationOnly);
 #pragma warning restore VSTHRD011, VSTHRD003
@@ -65,11 +74,7 @@ internal sealed class Acquisition<T> where T : class
     internal bool IsCancellationRequested => _cts.IsCancellationRequested;
 
     /// <summary>Starts the work. Called exactly once, by the caller whose compare-and-swap installed this acquisition.</summary>
-    internal void Start()
-    {
-        _start.RunSynchronously(TaskScheduler.Default);
-        _ = ObserveAsync(Task);
-    }
+    internal void Start() => _ = RunAsync(); // never faults: every outcome goes to _result
 
     /// <summary>Registers one more waiter; fails once the acquisition was abandoned (or is about to be).</summary>
     internal bool TryJoin()
@@ -106,26 +111,10 @@ internal sealed class Acquisition<T> where T : class
     }
 
     /// <summary>
-    /// Awaits the shared task only so that its exception is observed: it may fault with nobody awaiting it (a
-    /// background refresh, or a foreground acquisition whose cancellable waiters all left), and it must never reach
-    /// <see cref="TaskScheduler.UnobservedTaskException"/>. The failure itself is counted and reported by
-    /// <c>OnFailed</c>. An <c>await</c> rather than <c>ContinueWith</c>, which Coyote cannot control.
+    /// The work: runs synchronously on the installer's thread up to its first incomplete <c>await</c>, then on whatever
+    /// completes that. Its own task never faults; the outcome goes to the shared task.
     /// </summary>
-    private static async Task ObserveAsync(Task<T> shared)
-    {
-        try
-        {
-#pragma warning disable VSTHRD003 // The acquisition's own task, awaited with ConfigureAwait(false) by nothing that blocks.
-            await shared.ConfigureAwait(false);
-#pragma warning restore VSTHRD003
-        }
-        catch (Exception)
-        {
-            // Observed; the waiters, if any, get the same exception from the shared task.
-        }
-    }
-
-    private async Task<T> RunAsync()
+    private async Task RunAsync()
     {
         T value;
         try
@@ -139,10 +128,37 @@ internal sealed class Acquisition<T> where T : class
         }
         catch (Exception exception)
         {
-            Owner.OnFailed(this, exception);
-            throw;
+            try
+            {
+                Owner.OnFailed(this, exception);
+            }
+            finally
+            {
+                Fail(exception);
+            }
+
+            return;
         }
 
-        return value;
+        _result.TrySetResult(value);
+    }
+
+    /// <summary>
+    /// Ends the shared task with the work's failure: cancelled for a cancellation, faulted otherwise. The failure is
+    /// marked observed at once: it may have nobody awaiting it (a background refresh, or a foreground acquisition whose
+    /// cancellable waiters all left), and it must never reach <see cref="TaskScheduler.UnobservedTaskException"/>. It was
+    /// counted and reported by <c>OnFailed</c>; the waiters, if any, get it from the shared task.
+    /// </summary>
+    private void Fail(Exception exception)
+    {
+        if (exception is OperationCanceledException cancelled)
+        {
+            _result.TrySetCanceled(cancelled.CancellationToken);
+        }
+        else
+        {
+            _result.TrySetException(exception);
+            _ = _result.Task.Exception; // reading it marks the exception observed
+        }
     }
 }

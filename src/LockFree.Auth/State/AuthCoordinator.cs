@@ -422,18 +422,38 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         return WaitCancellableAsync(acquisition, shared, cancellationToken);
     }
 
+    /// <summary>
+    /// A cancellable caller's own wait: ends with the shared task, or when <paramref name="cancellationToken"/> is
+    /// cancelled first. Built from a <see cref="TaskCompletionSource"/> completed by the token's callback and
+    /// <see cref="Task.WhenAny(Task, Task)"/>, which Coyote controls (it does not control <c>Task.WaitAsync</c>).
+    /// </summary>
     private static async Task<T> WaitCancellableAsync(Acquisition<T> acquisition, Task<T> shared, CancellationToken cancellationToken)
     {
+        // Without RunContinuationsAsynchronously: the wait ends on the cancelling thread, as Task.WaitAsync's does.
+        var cancelled = new TaskCompletionSource();
+        var registration = cancellationToken.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), cancelled);
+#pragma warning disable VSTHRD003 // The shared acquisition's task and this wait's own cancellation signal; nothing blocks on either.
         try
         {
-            return await shared.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (await Task.WhenAny(shared, cancelled.Task).ConfigureAwait(false) != shared)
+            {
+                if (!shared.IsCompleted)
+                {
+                    // I6: only this caller's wait ends; the last one to leave cancels the shared work.
+                    acquisition.Leave();
+                }
+
+                cancellationToken.ThrowIfCancellationRequested();
+            }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !shared.IsCompleted)
+        finally
         {
-            // I6: only this caller's wait ends; the last one to leave cancels the shared work.
-            acquisition.Leave();
-            throw;
+            // Unregister never waits for a callback running on another thread (Dispose would).
+            registration.Unregister();
         }
+
+        return await shared.ConfigureAwait(false);
+#pragma warning restore VSTHRD003
     }
 
     // Timers: a value with an expiry gets one timer, created after the value was published and attached with a

@@ -1,3 +1,5 @@
+using Microsoft.Coyote.Specifications;
+
 namespace LockFree.Auth.CoyoteTests.Harness;
 
 /// <summary>
@@ -10,6 +12,7 @@ internal sealed class TokenServer
 {
     private readonly object _gate = new();
     private readonly List<Request> _requests = [];
+    private readonly List<Task> _responders = [];
     private readonly ControlledClock _clock;
 
     public TokenServer(ControlledClock clock, TimeSpan? lifetime = null)
@@ -69,10 +72,33 @@ internal sealed class TokenServer
         OnRequest?.Invoke(request);
         if (AutoRespond)
         {
-            _ = Task.Run(request.Respond);
+            var responder = Task.Run(request.Respond);
+            lock (_gate)
+            {
+                _responders.Add(responder); // owned by the scenario: DrainAsync awaits it
+            }
         }
 
         return request.Response;
+    }
+
+    /// <summary>
+    /// Ends everything this server started, so nothing outlives the scenario's iteration: awaits every responder task,
+    /// then asserts that no request is left pending (each was answered, or cancelled by the coordinator's Dispose; a
+    /// server that does not answer by itself must have been answered by the scenario). Every scenario calls it last
+    /// (through <see cref="World.DisposeAsync"/>).
+    /// </summary>
+    public async Task DrainAsync()
+    {
+        Task[] responders;
+        lock (_gate)
+        {
+            responders = [.. _responders];
+        }
+
+        await Task.WhenAll(responders);
+        var pending = Requests.Where(r => !r.Response.IsCompleted).Select(r => r.Number).ToArray();
+        Specification.Assert(pending.Length == 0, $"Token request(s) {string.Join(", ", pending)} still pending when the scenario ended: work escaped the iteration.");
     }
 
     /// <summary>Answers every request not answered yet (from the calling task).</summary>

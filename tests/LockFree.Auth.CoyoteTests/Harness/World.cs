@@ -6,7 +6,7 @@ namespace LockFree.Auth.CoyoteTests.Harness;
 /// One scenario's world: a controlled clock, a fake token server and a coordinator over them, plus the checks every
 /// scenario applies to what callers observe (no torn reads, every served token issued by exactly one request).
 /// </summary>
-internal sealed class World : IDisposable
+internal sealed class World : IAsyncDisposable
 {
     public static readonly AuthCoordinatorOptions Options = new()
     {
@@ -74,7 +74,15 @@ internal sealed class World : IDisposable
         }
     }
 
-    public void Dispose() => Coordinator.Dispose();
+    /// <summary>
+    /// The end of every scenario: disposes the coordinator (cancelling the work in flight) and drains the server, so
+    /// no task, response or continuation the scenario started outlives its iteration.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        Coordinator.Dispose();
+        await Server.DrainAsync();
+    }
 }
 
 internal readonly record struct Outcome(TokenContainer? Token, Exception? Error)

@@ -11,37 +11,42 @@ namespace LockFree.Auth.CoyoteTests.Providers;
 /// </summary>
 public static class ClientOAuthScenarios
 {
-    private sealed class Client : IDisposable
+    /// <summary>
+    /// One scenario's client: the provider over the in-memory back channel (no <see cref="HttpClient"/>), and the
+    /// resource requests sent through the real <see cref="ClientOAuthHandler"/> by an <see cref="HttpMessageInvoker"/>,
+    /// which hands the handler's own (controlled) task back. Disposing it ends everything the scenario started.
+    /// </summary>
+    private sealed class Client : IAsyncDisposable
     {
         public Client()
         {
             Backend = new OAuthBackend();
-            BackChannel = new HttpClient(Backend, disposeHandler: false);
-            Provider = new ClientOAuthProvider(
+            Provider = ClientOAuthProvider.OverBackChannel(
                 new Uri(OAuthBackend.Resource),
                 new ClientOAuthOptions { GrantType = OAuthGrantType.ClientCredentials, ClientId = "app", ClientSecret = "secret" },
-                BackChannel,
+                new InMemoryBackChannel(Backend, Clock),
                 timeProvider: Clock);
-            Http = new HttpClient(new ClientOAuthHandler(Provider, Backend), disposeHandler: true);
+            Http = new HttpMessageInvoker(new ClientOAuthHandler(Provider, Backend), disposeHandler: true);
         }
 
         public ControlledClock Clock { get; } = new();
         public OAuthBackend Backend { get; }
-        public HttpClient BackChannel { get; }
         public ClientOAuthProvider Provider { get; }
-        public HttpClient Http { get; }
+        public HttpMessageInvoker Http { get; }
 
         public async Task<(HttpStatusCode Status, string Body)> CallAsync(CancellationToken cancellationToken = default)
         {
-            using var response = await Http.GetAsync(OAuthBackend.Resource, cancellationToken);
-            return (response.StatusCode, await response.Content.ReadAsStringAsync(CancellationToken.None));
+            using var request = new HttpRequestMessage(HttpMethod.Get, OAuthBackend.Resource);
+            using var response = await Http.SendAsync(request, cancellationToken);
+            return (response.StatusCode, InMemoryBackChannel.ReadText(response.Content));
         }
 
-        public void Dispose()
+        /// <summary>The end of every scenario: nothing it started outlives the iteration.</summary>
+        public async ValueTask DisposeAsync()
         {
             Http.Dispose();
             Provider.Dispose();
-            BackChannel.Dispose();
+            await Backend.DrainAsync();
         }
     }
 
@@ -49,7 +54,7 @@ public static class ClientOAuthScenarios
     [Microsoft.Coyote.SystematicTesting.Test]
     public static async Task ColdCallers()
     {
-        using var c = new Client();
+        await using var c = new Client();
         var calls = Enumerable.Range(0, 3).Select(_ => Task.Run(() => c.CallAsync())).ToArray();
         var results = await Task.WhenAll(calls);
         foreach (var (status, body) in results)
@@ -68,7 +73,7 @@ public static class ClientOAuthScenarios
     [Microsoft.Coyote.SystematicTesting.Test]
     public static async Task InvalidateMidExchange()
     {
-        using var c = new Client();
+        await using var c = new Client();
         var call = Task.Run(() => c.CallAsync());
         var invalidate = Task.Run(() =>
         {
@@ -95,14 +100,29 @@ public static class ClientOAuthScenarios
     /// rotated refresh token), every request retried once and succeeds.
     /// </summary>
     [Microsoft.Coyote.SystematicTesting.Test]
-    public static async Task ConditionalInvalidationStorm()
+    public static Task ConditionalInvalidationStorm() => ConditionalInvalidationStorm(blindInvalidation: false);
+
+    /// <summary>
+    /// The storm; with <paramref name="blindInvalidation"/> (a seeded bug) a racing task also drops the tokens
+    /// unconditionally, as an application reacting to a 401 with <c>InvalidateTokens()</c> would.
+    /// </summary>
+    internal static async Task ConditionalInvalidationStorm(bool blindInvalidation)
     {
-        using var c = new Client();
+        await using var c = new Client();
         var (first, _) = await c.CallAsync();
         Specification.Assert(first == HttpStatusCode.OK, $"The first request ended with {first}.");
         c.Backend.RevokeAllAccessTokens();
 
-        var calls = Enumerable.Range(0, 3).Select(_ => Task.Run(() => c.CallAsync())).ToArray();
+        var calls = Enumerable.Range(0, 3).Select(_ => Task.Run(() => c.CallAsync())).ToList();
+        if (blindInvalidation)
+        {
+            calls.Add(Task.Run(() =>
+            {
+                c.Provider.InvalidateTokens();
+                return (HttpStatusCode.OK, "");
+            }));
+        }
+
         var results = await Task.WhenAll(calls);
         foreach (var (status, _) in results)
         {
@@ -117,7 +137,7 @@ public static class ClientOAuthScenarios
     [Microsoft.Coyote.SystematicTesting.Test]
     public static async Task FirstCallerCancelled()
     {
-        using var c = new Client();
+        await using var c = new Client();
         using var cts = new CancellationTokenSource();
         var first = Task.Run(async () =>
         {

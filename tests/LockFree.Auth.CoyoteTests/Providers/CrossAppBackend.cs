@@ -9,12 +9,16 @@ namespace LockFree.Auth.CoyoteTests.Providers;
 /// JWT-bearer grant) behind one <see cref="HttpMessageHandler"/>, in this rewritten assembly. Metadata is immediate;
 /// every token request gets a pending response completed by its own controlled "server" task.
 /// </summary>
-internal sealed class CrossAppBackend : HttpMessageHandler
+internal sealed class CrossAppBackend : HttpMessageHandler, IFakeEndpoints
 {
     public const string Issuer = "https://as.example";
     public const string IdpTokenEndpoint = "https://idp.example/token";
 
     private readonly object _gate = new();
+
+    // Everything this back end started, owned by the scenario: DrainAsync awaits the responders and checks the responses.
+    private readonly List<Task> _responders = [];
+    private readonly List<Task> _tokenResponses = [];
     private readonly List<string> _jags = [];
     private readonly List<string> _accessTokens = [];
     private int _exchanges;
@@ -38,7 +42,29 @@ internal sealed class CrossAppBackend : HttpMessageHandler
         }
     }
 
-    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        HandleAsync(request, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task DrainAsync()
+    {
+        Task[] responders;
+        lock (_gate)
+        {
+            responders = [.. _responders];
+        }
+
+        await Task.WhenAll(responders);
+        int pending;
+        lock (_gate)
+        {
+            pending = _tokenResponses.Count(static t => !t.IsCompleted);
+        }
+
+        Specification.Assert(pending == 0, $"{pending} token response(s) still pending when the scenario ended: work escaped the iteration.");
+    }
+
+    public Task<HttpResponseMessage> HandleAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         switch (request.RequestUri!.GetLeftPart(UriPartial.Path))
         {
@@ -51,7 +77,7 @@ internal sealed class CrossAppBackend : HttpMessageHandler
                 return Task.FromResult(ResourceResponse(request));
             case IdpTokenEndpoint:
             case "https://as.example/token":
-                return TokenAsync(request, cancellationToken);
+                return Track(TokenAsync(request, cancellationToken));
             default:
                 return Task.FromResult(new HttpResponseMessage(HttpStatusCode.NotFound) { Content = new StringContent("") });
         }
@@ -72,13 +98,18 @@ internal sealed class CrossAppBackend : HttpMessageHandler
 
     private async Task<HttpResponseMessage> TokenAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var body = request.Content is null ? "" : await request.Content.ReadAsStringAsync(cancellationToken);
+        var body = InMemoryBackChannel.ReadText(request.Content);
         var form = body.Split('&', StringSplitOptions.RemoveEmptyEntries)
             .Select(static p => p.Split('=', 2))
             .ToDictionary(static p => Uri.UnescapeDataString(p[0]), static p => p.Length > 1 ? Uri.UnescapeDataString(p[1].Replace('+', ' ')) : "", StringComparer.Ordinal);
         var response = new TaskCompletionSource<HttpResponseMessage>();
         using var registration = cancellationToken.Register(() => response.TrySetCanceled(cancellationToken));
-        _ = Task.Run(() => response.TrySetResult(Answer(form))); // the server answers whenever Coyote says
+        var responder = Task.Run(() => response.TrySetResult(Answer(form))); // the server answers whenever Coyote says
+        lock (_gate)
+        {
+            _responders.Add(responder);
+        }
+
         return await response.Task;
     }
 
@@ -107,6 +138,16 @@ internal sealed class CrossAppBackend : HttpMessageHandler
                     return Json("""{"error":"unsupported_grant_type"}""", HttpStatusCode.BadRequest);
             }
         }
+    }
+
+    private Task<HttpResponseMessage> Track(Task<HttpResponseMessage> response)
+    {
+        lock (_gate)
+        {
+            _tokenResponses.Add(response);
+        }
+
+        return response;
     }
 
     private static HttpResponseMessage Json(string json, HttpStatusCode status = HttpStatusCode.OK) =>

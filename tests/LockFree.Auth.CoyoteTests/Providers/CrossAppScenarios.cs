@@ -13,13 +13,14 @@ public static class CrossAppScenarios
     private static readonly Uri ResourceUrl = new("https://mcp.example/mcp");
     private static readonly Uri AuthorizationServerUrl = new(CrossAppBackend.Issuer);
 
-    private sealed class Client : IDisposable
+    /// <summary>The provider over the in-memory back channel (no <see cref="HttpClient"/>); disposing it ends everything the scenario started.</summary>
+    private sealed class Client : IAsyncDisposable
     {
         public Client()
         {
             Backend = new CrossAppBackend();
-            BackChannel = new HttpClient(Backend, disposeHandler: false);
-            Provider = new CrossApplicationAccessProvider(
+            BackChannel = new InMemoryBackChannel(Backend, Clock);
+            Provider = CrossApplicationAccessProvider.OverBackChannel(
                 new CrossApplicationAccessProviderOptions
                 {
                     ClientId = "app",
@@ -35,16 +36,17 @@ public static class CrossAppScenarios
 
         public ControlledClock Clock { get; } = new();
         public CrossAppBackend Backend { get; }
-        public HttpClient BackChannel { get; }
+        public InMemoryBackChannel BackChannel { get; }
         public CrossApplicationAccessProvider Provider { get; }
 
         public Task<TokenContainer> GetAsync(CancellationToken cancellationToken = default) =>
             Provider.GetAccessTokenAsync(ResourceUrl, AuthorizationServerUrl, cancellationToken);
 
-        public void Dispose()
+        /// <summary>The end of every scenario: nothing it started outlives the iteration.</summary>
+        public async ValueTask DisposeAsync()
         {
             Provider.Dispose();
-            BackChannel.Dispose();
+            await Backend.DrainAsync();
         }
     }
 
@@ -55,12 +57,13 @@ public static class CrossAppScenarios
     [Microsoft.Coyote.SystematicTesting.Test]
     public static async Task HandlerColdRequests()
     {
-        using var c = new Client();
-        using var http = new HttpClient(new CrossApplicationAccessHandler(c.Provider, ResourceUrl, c.BackChannel, c.Backend), disposeHandler: true);
+        await using var c = new Client();
+        using var http = new HttpMessageInvoker(CrossApplicationAccessHandler.OverBackChannel(c.Provider, ResourceUrl, c.BackChannel, c.Backend), disposeHandler: true);
         var results = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
         {
-            using var response = await http.GetAsync(ResourceUrl);
-            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
+            using var request = new HttpRequestMessage(HttpMethod.Get, ResourceUrl);
+            using var response = await http.SendAsync(request, CancellationToken.None);
+            return (response.StatusCode, Body: InMemoryBackChannel.ReadText(response.Content));
         })));
         foreach (var (status, body) in results)
         {
@@ -75,7 +78,7 @@ public static class CrossAppScenarios
     [Microsoft.Coyote.SystematicTesting.Test]
     public static async Task ColdCallers()
     {
-        using var c = new Client();
+        await using var c = new Client();
         var tokens = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(() => c.GetAsync())));
         foreach (var t in tokens)
         {
@@ -93,7 +96,7 @@ public static class CrossAppScenarios
     [Microsoft.Coyote.SystematicTesting.Test]
     public static async Task InvalidateMidExchange()
     {
-        using var c = new Client();
+        await using var c = new Client();
         var call = Task.Run(() => c.GetAsync());
         var invalidate = Task.Run(() =>
         {
@@ -115,16 +118,19 @@ public static class CrossAppScenarios
 
     /// <summary>3 callers reject the same token with InvalidateCache(rejected) and retry: exactly one new exchange, one new token for all.</summary>
     [Microsoft.Coyote.SystematicTesting.Test]
-    public static async Task ConditionalInvalidationStorm()
+    public static Task ConditionalInvalidationStorm() => ConditionalInvalidationStorm(static (provider, rejected) => provider.InvalidateCache(rejected));
+
+    /// <summary>The storm with the caller's reaction to a rejection given (seeded bug: an unconditional invalidation).</summary>
+    internal static async Task ConditionalInvalidationStorm(Action<CrossApplicationAccessProvider, string> onRejected)
     {
-        using var c = new Client();
+        await using var c = new Client();
         var rejected = await c.GetAsync();
         var retries = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
         {
             var held = await c.GetAsync();
             if (held.AccessToken == rejected.AccessToken)
             {
-                c.Provider.InvalidateCache(held.AccessToken); // what the handler does on 401 invalid_token
+                onRejected(c.Provider, held.AccessToken); // what the handler does on 401 invalid_token
                 held = await c.GetAsync();
             }
 
@@ -144,7 +150,7 @@ public static class CrossAppScenarios
     [Microsoft.Coyote.SystematicTesting.Test]
     public static async Task FirstCallerCancelled()
     {
-        using var c = new Client();
+        await using var c = new Client();
         using var cts = new CancellationTokenSource();
         var first = World.Capture(c.GetAsync(cts.Token));
         var cancel = Task.Run(cts.Cancel);

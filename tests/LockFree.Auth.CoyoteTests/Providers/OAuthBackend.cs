@@ -11,12 +11,16 @@ namespace LockFree.Auth.CoyoteTests.Providers;
 /// cancellations. Refresh tokens rotate: a refresh token that is not the latest one gets <c>invalid_grant</c> (a double
 /// refresh is visible as such).
 /// </summary>
-internal sealed class OAuthBackend : HttpMessageHandler
+internal sealed class OAuthBackend : HttpMessageHandler, IFakeEndpoints
 {
     public const string Resource = "https://mcp.example/mcp";
     public const string Issuer = "https://as.example";
 
     private readonly object _gate = new();
+
+    // Everything this back end started, owned by the scenario: DrainAsync awaits the responders and checks the responses.
+    private readonly List<Task> _responders = [];
+    private readonly List<Task> _tokenResponses = [];
     private readonly HashSet<string> _validAccessTokens = [];
     private readonly List<string> _issued = [];
     private string? _latestRefreshToken;
@@ -50,7 +54,29 @@ internal sealed class OAuthBackend : HttpMessageHandler
         }
     }
 
-    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        HandleAsync(request, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task DrainAsync()
+    {
+        Task[] responders;
+        lock (_gate)
+        {
+            responders = [.. _responders];
+        }
+
+        await Task.WhenAll(responders);
+        int pending;
+        lock (_gate)
+        {
+            pending = _tokenResponses.Count(static t => !t.IsCompleted);
+        }
+
+        Specification.Assert(pending == 0, $"{pending} token response(s) still pending when the scenario ended: work escaped the iteration.");
+    }
+
+    public Task<HttpResponseMessage> HandleAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var uri = request.RequestUri!.GetLeftPart(UriPartial.Path);
         switch (uri)
@@ -61,7 +87,7 @@ internal sealed class OAuthBackend : HttpMessageHandler
             case "https://as.example/.well-known/oauth-authorization-server":
                 return Task.FromResult(Json($$"""{"issuer":"{{Issuer}}","token_endpoint":"{{Issuer}}/token","grant_types_supported":["client_credentials","refresh_token"],"token_endpoint_auth_methods_supported":["client_secret_basic","client_secret_post"]}"""));
             case "https://as.example/token":
-                return TokenAsync(request, cancellationToken);
+                return Track(TokenAsync(request, cancellationToken));
             case Resource:
                 return Task.FromResult(ResourceResponse(request));
             default:
@@ -91,7 +117,7 @@ internal sealed class OAuthBackend : HttpMessageHandler
 
     private async Task<HttpResponseMessage> TokenAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var body = request.Content is null ? "" : await request.Content.ReadAsStringAsync(cancellationToken);
+        var body = InMemoryBackChannel.ReadText(request.Content);
         var form = body.Split('&', StringSplitOptions.RemoveEmptyEntries)
             .Select(static p => p.Split('=', 2))
             .ToDictionary(static p => Uri.UnescapeDataString(p[0]), static p => p.Length > 1 ? Uri.UnescapeDataString(p[1].Replace('+', ' ')) : "", StringComparer.Ordinal);
@@ -103,7 +129,12 @@ internal sealed class OAuthBackend : HttpMessageHandler
         }
 
         using var registration = cancellationToken.Register(() => response.TrySetCanceled(cancellationToken));
-        _ = Task.Run(() => response.TrySetResult(Answer(number, form))); // the server answers whenever Coyote says
+        var responder = Task.Run(() => response.TrySetResult(Answer(number, form))); // the server answers whenever Coyote says
+        lock (_gate)
+        {
+            _responders.Add(responder);
+        }
+
         return await response.Task;
     }
 
@@ -138,6 +169,16 @@ internal sealed class OAuthBackend : HttpMessageHandler
             _latestRefreshToken = refresh;
             return Json($$"""{"access_token":"{{access}}","token_type":"Bearer","expires_in":3600,"refresh_token":"{{refresh}}"}""");
         }
+    }
+
+    private Task<HttpResponseMessage> Track(Task<HttpResponseMessage> response)
+    {
+        lock (_gate)
+        {
+            _tokenResponses.Add(response);
+        }
+
+        return response;
     }
 
     private static HttpResponseMessage Json(string json, HttpStatusCode status = HttpStatusCode.OK) =>

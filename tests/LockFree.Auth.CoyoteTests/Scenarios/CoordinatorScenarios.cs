@@ -20,7 +20,7 @@ public static class CoordinatorScenarios
 
     internal static async Task ColdStart(World world, int callers)
     {
-        using var w = world;
+        await using var w = world;
         var observer = Task.Run(() => w.Observe());
         var calls = Enumerable.Range(0, callers).Select(_ => Task.Run(() => w.Coordinator.GetAsync())).ToArray();
         var tokens = await Task.WhenAll(calls);
@@ -45,7 +45,7 @@ public static class CoordinatorScenarios
     [Microsoft.Coyote.SystematicTesting.Test]
     public static async Task ExpiryWhileCallersRace()
     {
-        using var w = new World(Lifetime);
+        await using var w = new World(Lifetime);
         var first = await w.Coordinator.GetAsync();
         Specification.Assert(w.Clock.ActiveTimers == 1, $"Expected one timer for the cached token, found {w.Clock.ActiveTimers}.");
 
@@ -79,7 +79,7 @@ public static class CoordinatorScenarios
 
     internal static async Task InvalidateDuringAcquisition(World world)
     {
-        using var w = world;
+        await using var w = world;
         var caller = Task.Run(() => w.Coordinator.GetAsync());
         var invalidator = Task.Run(() =>
         {
@@ -110,7 +110,7 @@ public static class CoordinatorScenarios
 
     internal static async Task ConditionalInvalidationStorm(Action<ITokenCoordinator, TokenContainer> onRejected)
     {
-        using var w = new World(Lifetime);
+        await using var w = new World(Lifetime);
         var rejected = await w.Coordinator.GetAsync();
         var retries = Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
         {
@@ -143,7 +143,7 @@ public static class CoordinatorScenarios
     [Microsoft.Coyote.SystematicTesting.Test]
     public static async Task FailureReachesAllWaiters()
     {
-        using var w = new World(Lifetime);
+        await using var w = new World(Lifetime);
         w.Server.ShouldFail = static n => n == 1;
         var calls = Enumerable.Range(0, 3).Select(_ => Task.Run(() => World.Capture(w.Coordinator.GetAsync()))).ToArray();
         var outcomes = await Task.WhenAll(calls);
@@ -172,7 +172,7 @@ public static class CoordinatorScenarios
     [Microsoft.Coyote.SystematicTesting.Test]
     public static async Task WaiterCancelled()
     {
-        using var w = new World(Lifetime);
+        await using var w = new World(Lifetime);
         using var leaving = new CancellationTokenSource();
         using var staying = new CancellationTokenSource();
         var a = Task.Run(() => World.Capture(w.Coordinator.GetAsync(staying.Token)));
@@ -198,7 +198,7 @@ public static class CoordinatorScenarios
     [Microsoft.Coyote.SystematicTesting.Test]
     public static async Task AllWaitersLeave()
     {
-        using var w = new World(Lifetime);
+        await using var w = new World(Lifetime);
         using var ctsA = new CancellationTokenSource();
         using var ctsB = new CancellationTokenSource();
         var a = Task.Run(() => World.Capture(w.Coordinator.GetAsync(ctsA.Token)));
@@ -242,7 +242,7 @@ public static class CoordinatorScenarios
 
     internal static async Task FirstCallerCancelled(World world)
     {
-        using var w = world;
+        await using var w = world;
         using var first = new CancellationTokenSource();
         using var second = new CancellationTokenSource();
         var firstCall = World.Capture(w.Coordinator.GetAsync(first.Token)); // installs the acquisition
@@ -268,7 +268,7 @@ public static class CoordinatorScenarios
     [Microsoft.Coyote.SystematicTesting.Test]
     public static async Task RefreshAheadRacesExpiry()
     {
-        using var w = new World(Lifetime);
+        await using var w = new World(Lifetime);
         var old = await w.Coordinator.GetAsync();
         w.Clock.Advance(TimeSpan.FromSeconds(85)); // refresh-ahead due at 80 s: the timer marks it due
         var servedWhileDue = await w.Coordinator.GetAsync(); // the first use inside the window starts it
@@ -305,7 +305,7 @@ public static class CoordinatorScenarios
         var clock = new ControlledClock();
         var slow = new TokenServer(clock, Lifetime) { AutoRespond = false }; // key "a" hangs until the end
         var fast = new TokenServer(clock, Lifetime);
-        using var map = new AuthCoordinatorMap<string, TokenContainer>(key =>
+        var map = new AuthCoordinatorMap<string, TokenContainer>(key =>
             new AuthCoordinator<TokenContainer>(key == "a" ? slow.AcquireAsync : fast.AcquireAsync, static t => t.ExpiresAt, clock, World.Options));
 
         var a = Enumerable.Range(0, 2).Select(_ => Task.Run(() => map.For("a").GetAsync())).ToArray();
@@ -328,6 +328,9 @@ public static class CoordinatorScenarios
         Specification.Assert(slow.Count == 1, $"Key a started {slow.Count} acquisitions (two coordinators for one key?).");
         Specification.Assert(!ReferenceEquals(tokensA[0], tokensB[0]), "Two keys shared a token.");
         Specification.Assert(map.Entries.Count() == 2, $"The map holds {map.Entries.Count()} coordinators for 2 keys.");
+        map.Dispose();
+        await slow.DrainAsync();
+        await fast.DrainAsync();
     }
 
     /// <summary>
@@ -338,7 +341,7 @@ public static class CoordinatorScenarios
     [Microsoft.Coyote.SystematicTesting.Test]
     public static async Task ReentrantInvalidate()
     {
-        using var w = new World(Lifetime);
+        await using var w = new World(Lifetime);
         w.Server.OnRequest = r =>
         {
             if (r.Number == 1)

@@ -168,25 +168,36 @@ internal sealed class SeededCoordinator(TokenServer server, CoordinatorBug bug) 
 
     private static async Task<TokenContainer> WaitCancellableAsync(SeededAcquisition acquisition, Task<TokenContainer> shared, CancellationToken cancellationToken)
     {
+        var cancelled = new TaskCompletionSource();
+        var registration = cancellationToken.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), cancelled);
         try
         {
-            return await shared.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (await Task.WhenAny(shared, cancelled.Task).ConfigureAwait(false) != shared)
+            {
+                if (!shared.IsCompleted)
+                {
+                    acquisition.Leave();
+                }
+
+                cancellationToken.ThrowIfCancellationRequested();
+            }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !shared.IsCompleted)
+        finally
         {
-            acquisition.Leave();
-            throw;
+            registration.Unregister();
         }
+
+        return await shared.ConfigureAwait(false);
     }
 }
 
-/// <summary>Copy of <c>Acquisition&lt;T&gt;</c>: cold task started by the installer, PublicationOnly Lazy handle, ref-counted waiters.</summary>
+/// <summary>Copy of <c>Acquisition&lt;T&gt;</c>: shared task owned as a TaskCompletionSource, work started by the installer, PublicationOnly Lazy handle, ref-counted waiters.</summary>
 internal sealed class SeededAcquisition
 {
     private const int Abandoned = -1;
     private readonly CancellationTokenSource _cts = new();
     private readonly CancellationToken _workToken;
-    private readonly Task<Task<TokenContainer>> _start;
+    private readonly TaskCompletionSource<TokenContainer> _result = new();
     private readonly SeededCoordinator _owner;
     private int _waiters = 1;
 
@@ -196,8 +207,8 @@ internal sealed class SeededAcquisition
         Generation = generation;
         Context = new AcquisitionContext<TokenContainer>(previous, generation, false);
         _workToken = workToken ?? _cts.Token;
-        _start = new Task<Task<TokenContainer>>(static state => ((SeededAcquisition)state!).RunAsync(), this);
-        Task = _start.Unwrap();
+        Task = _result.Task;
+
         Result = new Lazy<Task<TokenContainer>>(() => Task, LazyThreadSafetyMode.PublicationOnly);
     }
 
@@ -206,7 +217,7 @@ internal sealed class SeededAcquisition
     internal Task<TokenContainer> Task { get; }
     internal Lazy<Task<TokenContainer>> Result { get; }
 
-    internal void Start() => _start.RunSynchronously(TaskScheduler.Default);
+    internal void Start() => _ = RunAsync();
 
     internal bool TryJoin()
     {
@@ -233,21 +244,31 @@ internal sealed class SeededAcquisition
         }
     }
 
-    private async Task<TokenContainer> RunAsync()
+    private async Task RunAsync()
     {
         TokenContainer value;
         try
         {
             value = await _owner.InvokeAcquireAsync(Context, _workToken).ConfigureAwait(false);
         }
-        catch (Exception)
+        catch (Exception exception)
         {
             _owner.OnFailed(this);
-            throw;
+            if (exception is OperationCanceledException cancelled)
+            {
+                _result.TrySetCanceled(cancelled.CancellationToken);
+            }
+            else
+            {
+                _result.TrySetException(exception);
+                _ = _result.Task.Exception;
+            }
+
+            return;
         }
 
         _owner.Publish(this, value);
-        return value;
+        _result.TrySetResult(value);
     }
 }
 

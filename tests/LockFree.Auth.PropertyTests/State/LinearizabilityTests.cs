@@ -38,7 +38,7 @@ public sealed class LinearizabilityTests
 
         public AuthCoordinator<TokenContainer> Coordinator { get; }
 
-        public void Get() => _results.Enqueue($"get:{Coordinator.GetAsync().GetAwaiter().GetResult().AccessToken}");
+        public void Get() => _results.Enqueue($"get:{Coordinator.GetAsync().ResultWithin().AccessToken}");
 
         public void Invalidate()
         {
@@ -156,7 +156,7 @@ public sealed class LinearizabilityTests
 
         public AuthCoordinatorMap<string, TokenContainer> Map { get; }
 
-        public void Get(string key) => _results.Enqueue($"get:{Map.For(key).GetAsync().GetAwaiter().GetResult().AccessToken}");
+        public void Get(string key) => _results.Enqueue($"get:{Map.For(key).GetAsync().ResultWithin().AccessToken}");
 
         public void Invalidate(string key)
         {

@@ -90,7 +90,7 @@ public sealed class CrossAppFixture
             await gate.Task.WaitAsync(cancellationToken);
         }
 
-        return CallbackOverride is { } custom ? await custom(context, cancellationToken) : IdToken;
+        return CallbackOverride is { } custom ? await custom(context, cancellationToken).Within() : IdToken;
     }
 }
 

@@ -52,7 +52,7 @@ public sealed class CrossApplicationAccessHandlerTests
         using var provider = _world.CreateProvider();
         using var client = CreateClient(provider);
 
-        using var response = await client.PostAsync(ServerUrl, new StringContent("{}"));
+        using var response = await client.PostAsync(ServerUrl, new StringContent("{}")).Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(["as-access-1"], Seen());
@@ -71,8 +71,8 @@ public sealed class CrossApplicationAccessHandlerTests
         using var provider = _world.CreateProvider();
         using var client = CreateClient(provider);
 
-        using var first = await client.PostAsync(ServerUrl, new StringContent("{\"id\":1}"));
-        using var second = await client.PostAsync(ServerUrl, new StringContent("{\"id\":2}"));
+        using var first = await client.PostAsync(ServerUrl, new StringContent("{\"id\":1}")).Within();
+        using var second = await client.PostAsync(ServerUrl, new StringContent("{\"id\":2}")).Within();
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);
@@ -91,7 +91,7 @@ public sealed class CrossApplicationAccessHandlerTests
         using var provider = _world.CreateProvider();
         using var client = CreateClient(provider);
 
-        using var response = await client.PostAsync(ServerUrl, new StringContent("{}"));
+        using var response = await client.PostAsync(ServerUrl, new StringContent("{}")).Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(["as-access-1", "as-access-2"], Seen());
@@ -105,7 +105,7 @@ public sealed class CrossApplicationAccessHandlerTests
         using var provider = _world.CreateProvider();
         using var client = CreateClient(provider);
 
-        using var response = await client.PostAsync(ServerUrl, new StringContent("{}"));
+        using var response = await client.PostAsync(ServerUrl, new StringContent("{}")).Within();
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal(2, Seen().Count);
@@ -118,7 +118,7 @@ public sealed class CrossApplicationAccessHandlerTests
         using var provider = _world.CreateProvider();
         using var client = CreateClient(provider);
 
-        using var response = await client.PostAsync(ServerUrl, new StringContent("{}"));
+        using var response = await client.PostAsync(ServerUrl, new StringContent("{}")).Within();
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal([null], Seen());
@@ -151,14 +151,14 @@ public sealed class CrossApplicationAccessHandlerTests
         Accept("as-access-1");
         using var provider = _world.CreateProvider(o => o.TrustedAuthorizationServers = [new Uri(CrossAppFixture.AsIssuer), new Uri(as2.Issuer)]);
         using var client = CreateClient(provider);
-        using (var before = await client.PostAsync(ServerUrl, new StringContent("{}")))
+        using (var before = await client.PostAsync(ServerUrl, new StringContent("{}")).Within())
         {
             Assert.Equal(HttpStatusCode.OK, before.StatusCode);
         }
 
         Volatile.Write(ref moved, true);
         lock (_accepted) { _accepted.Clear(); _accepted.Add("as2-access-1"); }
-        using var after = await client.PostAsync(ServerUrl, new StringContent("{}"));
+        using var after = await client.PostAsync(ServerUrl, new StringContent("{}")).Within();
 
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
         Assert.Equal(["as-access-1", "as-access-1", "as2-access-1"], Seen());
@@ -176,9 +176,9 @@ public sealed class CrossApplicationAccessHandlerTests
         using var client = CreateClient(provider);
 
         var requests = Enumerable.Range(0, 64).Select(i => client.PostAsync(ServerUrl, new StringContent($"{{\"id\":{i}}}"))).ToArray();
-        await gate.WaitForArrivalsAsync(1);
+        await gate.WaitForArrivalsAsync(1).Within();
         gate.Release();
-        var responses = await Task.WhenAll(requests);
+        var responses = await Task.WhenAll(requests).Within();
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         foreach (var r in responses) { r.Dispose(); }
@@ -195,10 +195,10 @@ public sealed class CrossApplicationAccessHandlerTests
         Accept("as-access-1");
         using var provider = _world.CreateProvider();
         using var client = CreateClient(provider);
-        (await client.PostAsync(ServerUrl, new StringContent("{}"))).Dispose();
+        (await client.PostAsync(ServerUrl, new StringContent("{}")).Within()).Dispose();
         lock (_accepted) { _accepted.Clear(); _accepted.Add("as-access-2"); }
 
-        var responses = await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => client.PostAsync(ServerUrl, new StringContent("{}"))));
+        var responses = await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => client.PostAsync(ServerUrl, new StringContent("{}")))).Within();
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         foreach (var r in responses) { r.Dispose(); }

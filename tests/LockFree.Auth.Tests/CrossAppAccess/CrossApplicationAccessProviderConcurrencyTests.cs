@@ -15,12 +15,12 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
         var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
         var callers = Enumerable.Range(0, 1024)
-            .Select(async _ => { await start.Task; return await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri); })
+            .Select(async _ => { await start.Task.Within(); return await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within(); })
             .ToArray();
         start.SetResult();
-        await gate.WaitForArrivalsAsync(1);
+        await gate.WaitForArrivalsAsync(1).Within();
         gate.Release();
-        var tokens = await Task.WhenAll(callers);
+        var tokens = await Task.WhenAll(callers).Within();
 
         output.WriteLine($"1024 callers: metadata fetches {_world.As.MetadataRequests}, ID token callbacks {_world.Callbacks}, IdP exchanges {_world.Idp.TokenRequests}, AS grants {_world.As.TokenRequests}, distinct tokens {tokens.Distinct().Count()}");
         Assert.Equal(1, _world.As.MetadataRequests);
@@ -40,9 +40,9 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
         var resources = Enumerable.Range(0, 16).Select(i => new Uri($"https://mcp{i}.example.com/mcp")).ToArray();
 
         var callers = Enumerable.Range(0, 1024).Select(i => provider.GetAccessTokenAsync(resources[i % 16], _world.AsUri)).ToArray();
-        await gate.WaitForArrivalsAsync(16);
+        await gate.WaitForArrivalsAsync(16).Within();
         gate.Release();
-        var tokens = await Task.WhenAll(callers);
+        var tokens = await Task.WhenAll(callers).Within();
 
         output.WriteLine($"1024 callers over 16 keys: metadata fetches {_world.As.MetadataRequests}, callbacks {_world.Callbacks}, IdP exchanges {_world.Idp.TokenRequests}, AS grants {_world.As.TokenRequests}");
         Assert.Equal(1, _world.As.MetadataRequests);
@@ -65,7 +65,7 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
         using var provider = _world.CreateProvider();
         var gate = _world.Idp.HoldTokens();
         var inFlight = provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
-        await gate.WaitForArrivalsAsync(1);
+        await gate.WaitForArrivalsAsync(1).Within();
 
         var clock = Stopwatch.StartNew();
         provider.InvalidateCache();
@@ -84,8 +84,8 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
         Assert.False(inFlight.IsCompleted); // it did not wait for the exchange
         _world.Idp.UnholdTokens();
         gate.Release();
-        var first = await inFlight;
-        var next = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var first = await inFlight.Within();
+        var next = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         Assert.Equal("as-access-1", first.AccessToken); // the waiter still gets the in-flight result
         Assert.Equal("as-access-2", next.AccessToken);   // which was not cached
@@ -104,9 +104,9 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
             return Task.FromResult(CrossAppFixture.IdToken);
         };
 
-        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
-        var second = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
-        var third = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
+        var second = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
+        var third = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         Assert.Equal("as-access-1", first.AccessToken);
         Assert.Equal("as-access-2", second.AccessToken);
@@ -120,8 +120,8 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
         bool? acted = null;
         _world.CallbackOverride = (_, _) => { acted = provider.InvalidateCache("as-access-1"); return Task.FromResult(CrossAppFixture.IdToken); };
 
-        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
-        var again = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
+        var again = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         Assert.False(acted);
         Assert.Same(first, again);
@@ -131,10 +131,10 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
     public async Task InvalidateCacheRejected_CachedToken_RetiresItAndNextCallExchanges()
     {
         using var provider = _world.CreateProvider();
-        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         var acted = provider.InvalidateCache(first.AccessToken);
-        var second = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var second = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         Assert.True(acted);
         Assert.Equal("as-access-2", second.AccessToken);
@@ -146,12 +146,12 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
     {
         using var provider = _world.CreateProvider();
         Assert.False(provider.InvalidateCache("nothing-cached"));
-        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
         provider.InvalidateCache(first.AccessToken);
-        var second = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var second = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         var acted = provider.InvalidateCache(first.AccessToken);
-        var third = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var third = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         Assert.False(acted);
         Assert.Same(second, third);
@@ -162,20 +162,20 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
     {
         using var provider = _world.CreateProvider();
         var other = new Uri("https://other.example.com/mcp");
-        var a = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
-        var b = await provider.GetAccessTokenAsync(other, _world.AsUri);
+        var a = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
+        var b = await provider.GetAccessTokenAsync(other, _world.AsUri).Within();
 
         Assert.True(provider.InvalidateCache(a.AccessToken));
 
-        Assert.Same(b, await provider.GetAccessTokenAsync(other, _world.AsUri));
-        Assert.NotSame(a, await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri));
+        Assert.Same(b, await provider.GetAccessTokenAsync(other, _world.AsUri).Within());
+        Assert.NotSame(a, await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within());
     }
 
     [Fact]
     public async Task InvalidateCacheRejected_StormOf256ConcurrentRejections_OneNewExchange()
     {
         using var provider = _world.CreateProvider();
-        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
         var gate = _world.As.HoldTokens();
 
         var results = Enumerable.Range(0, 256).Select(_ =>
@@ -183,9 +183,9 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
             var acted = provider.InvalidateCache(first.AccessToken);
             return (acted, task: provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri));
         }).ToArray();
-        await gate.WaitForArrivalsAsync(1);
+        await gate.WaitForArrivalsAsync(1).Within();
         gate.Release();
-        var tokens = await Task.WhenAll(results.Select(r => r.task));
+        var tokens = await Task.WhenAll(results.Select(r => r.task)).Within();
 
         Assert.Equal(1, results.Count(r => r.acted));
         Assert.Equal(2, _world.As.TokenRequests);
@@ -198,13 +198,13 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
         using var provider = _world.CreateProvider();
         var gate = _world.Idp.HoldTokens();
         var inFlight = provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
-        await gate.WaitForArrivalsAsync(1);
+        await gate.WaitForArrivalsAsync(1).Within();
 
         Assert.False(provider.InvalidateCache("as-access-1"));
         gate.Release();
-        var first = await inFlight;
+        var first = await inFlight.Within();
 
-        Assert.Same(first, await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri));
+        Assert.Same(first, await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within());
         Assert.Equal(1, _world.Idp.TokenRequests);
     }
 
@@ -216,14 +216,14 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
         using var cts = new CancellationTokenSource();
 
         var first = provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri, cts.Token);
-        await gate.WaitForArrivalsAsync(1);
+        await gate.WaitForArrivalsAsync(1).Within();
         var second = provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
         Assert.False(second.IsCompleted);
         gate.Release();
-        var token = await second;
+        var token = await second.Within();
 
         Assert.Equal("as-access-1", token.AccessToken);
         Assert.Equal(1, _world.Idp.TokenRequests);
@@ -241,7 +241,7 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
 
         var a = provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri, cts1.Token);
         var b = provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri, cts2.Token);
-        await _world.CallbackEntered.Task;
+        await _world.CallbackEntered.Task.Within();
         await cts1.CancelAsync();
         Assert.False(_world.CallbackTokens[0].IsCancellationRequested);
         await cts2.CancelAsync();
@@ -251,7 +251,7 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
         Assert.True(_world.CallbackTokens[0].IsCancellationRequested);
 
         _world.CallbackGate = null;
-        var token = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var token = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
         Assert.Equal(2, _world.Callbacks);
         Assert.Equal(0 + 1, _world.Idp.TokenRequests);
         Assert.Equal("as-access-1", token.AccessToken);
@@ -263,7 +263,7 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
         var provider = _world.CreateProvider();
         _world.CallbackGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var pending = provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
-        await _world.CallbackEntered.Task;
+        await _world.CallbackEntered.Task.Within();
 
         provider.Dispose();
 

@@ -35,7 +35,7 @@ public sealed class CrossApplicationAccessProviderFailureTests
         _world.Idp.TokenResponder = _ => FakeResponses.OAuthError("invalid_grant", "The subject token is expired.", HttpStatusCode.BadRequest, "https://idp.example.com/help");
 
         var waiters = Enumerable.Range(0, 8).Select(_ => provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri)).ToArray();
-        await gate.WaitForArrivalsAsync(1);
+        await gate.WaitForArrivalsAsync(1).Within();
         gate.Release();
         var errors = new List<CrossApplicationAccessException>();
         foreach (var waiter in waiters) { errors.Add(await Assert.ThrowsAsync<CrossApplicationAccessException>(() => waiter)); }
@@ -54,7 +54,7 @@ public sealed class CrossApplicationAccessProviderFailureTests
 
         _world.Idp.TokenResponder = null;
         _world.Idp.UnholdTokens();
-        var token = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var token = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
         Assert.Equal("as-access-1", token.AccessToken);
     }
 
@@ -143,7 +143,7 @@ public sealed class CrossApplicationAccessProviderFailureTests
         _ = new FakeOAuthServer(world.Handler, "http://localhost:5002", "local-idp");
         using var provider = world.CreateProvider(o => o.IdpTokenEndpoint = "http://localhost:5002/token");
 
-        var token = await provider.GetAccessTokenAsync(new Uri("http://localhost:5000/mcp"), new Uri("http://127.0.0.1:5001"));
+        var token = await provider.GetAccessTokenAsync(new Uri("http://localhost:5000/mcp"), new Uri("http://127.0.0.1:5001")).Within();
 
         Assert.Equal("local-as-access-1", token.AccessToken);
         Assert.Equal(1, localAs.TokenRequests);
@@ -153,7 +153,7 @@ public sealed class CrossApplicationAccessProviderFailureTests
     public async Task GetAccessTokenAsync_Logs_NeverContainSecrets()
     {
         using var provider = _world.CreateProvider();
-        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
         provider.InvalidateCache("as-access-1");
         _world.As.TokenResponder = _ => FakeResponses.OAuthError("invalid_grant");
         await Assert.ThrowsAsync<CrossApplicationAccessException>(() => provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri));

@@ -60,7 +60,7 @@ public sealed class CrossApplicationAccessProviderOptionsTests
         options.ClientId = "changed";
         options.IdpTokenEndpoint = "https://elsewhere.example.com/token";
 
-        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         Assert.Equal(1, _world.Idp.TokenRequests);
         Assert.Equal("mcp-client", Assert.Single(_world.As.TokenRequestsReceived).Authorization is { } auth

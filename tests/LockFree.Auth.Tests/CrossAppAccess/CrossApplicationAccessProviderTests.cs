@@ -13,7 +13,7 @@ public sealed class CrossApplicationAccessProviderTests
     {
         using var provider = _world.CreateProvider(o => { o.Scope = "mcp:read"; o.IdpScope = "openid"; });
 
-        var token = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var token = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         Assert.Equal("as-access-1", token.AccessToken);
         Assert.Equal("Bearer", token.TokenType);
@@ -51,8 +51,8 @@ public sealed class CrossApplicationAccessProviderTests
             """{"access_token":"jag-x","token_type":"N_A","issued_token_type":"urn:ietf:params:oauth:token-type:id-jag","expires_in":300}"""));
         using var provider = _world.CreateProvider(o => { o.IdpTokenEndpoint = null; o.IdpUrl = CrossAppFixture.IdpIssuer; });
 
-        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
-        await provider.GetAccessTokenAsync(new Uri("https://other.example.com/mcp"), _world.AsUri);
+        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
+        await provider.GetAccessTokenAsync(new Uri("https://other.example.com/mcp"), _world.AsUri).Within();
 
         Assert.Equal(1, _world.Idp.MetadataRequests);
         Assert.Equal(2, _world.Handler.CountOf(_world.Idp.TokenEndpoint));
@@ -65,7 +65,7 @@ public sealed class CrossApplicationAccessProviderTests
         var tenant = new FakeOAuthServer(_world.Handler, "https://as.example.com/tenants/42", "tenant");
         using var provider = _world.CreateProvider();
 
-        var token = await provider.GetAccessTokenAsync(_world.ResourceUri, new Uri("https://as.example.com/tenants/42"));
+        var token = await provider.GetAccessTokenAsync(_world.ResourceUri, new Uri("https://as.example.com/tenants/42")).Within();
 
         Assert.Equal("tenant-access-1", token.AccessToken);
         Assert.Equal(1, tenant.MetadataRequests);
@@ -78,7 +78,7 @@ public sealed class CrossApplicationAccessProviderTests
         _world.As.AuthMethodsSupported = ["client_secret_post"];
         using var provider = _world.CreateProvider();
 
-        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         var grant = Assert.Single(_world.As.TokenRequestsReceived);
         Assert.Null(grant.Authorization);
@@ -91,7 +91,7 @@ public sealed class CrossApplicationAccessProviderTests
     {
         using var provider = _world.CreateProvider(o => { o.TokenEndpointAuthMethod = "client_secret_post"; o.IdpTokenEndpointAuthMethod = "client_secret_post"; });
 
-        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         Assert.Equal(CrossAppFixture.ClientSecret, Assert.Single(_world.As.TokenRequestsReceived)["client_secret"]);
         Assert.Equal(CrossAppFixture.IdpClientSecret, Assert.Single(_world.Idp.TokenRequestsReceived)["client_secret"]);
@@ -102,7 +102,7 @@ public sealed class CrossApplicationAccessProviderTests
     {
         using var provider = _world.CreateProvider(o => { o.ClientSecret = null; o.IdpClientSecret = null; });
 
-        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         var grant = Assert.Single(_world.As.TokenRequestsReceived);
         Assert.Null(grant.Authorization);
@@ -115,15 +115,15 @@ public sealed class CrossApplicationAccessProviderTests
     public async Task GetAccessTokenAsync_Cached_ReturnsSameInstanceWithoutRequests()
     {
         using var provider = _world.CreateProvider();
-        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
         var requests = _world.Handler.TotalRequests;
 
         var again = provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
         var equalUris = provider.GetAccessTokenAsync(new Uri(CrossAppFixture.Resource), new Uri(CrossAppFixture.AsIssuer));
 
         Assert.True(again.IsCompletedSuccessfully);
-        Assert.Same(first, await again);
-        Assert.Same(first, await equalUris);
+        Assert.Same(first, await again.Within());
+        Assert.Same(first, await equalUris.Within());
         Assert.Equal(requests, _world.Handler.TotalRequests);
         Assert.Equal(1, _world.Callbacks);
     }
@@ -134,7 +134,7 @@ public sealed class CrossApplicationAccessProviderTests
         using var provider = _world.CreateProvider();
         var resource = _world.ResourceUri;
         var server = _world.AsUri;
-        await provider.GetAccessTokenAsync(resource, server);
+        await provider.GetAccessTokenAsync(resource, server).Within();
         _ = provider.GetAccessTokenAsync(resource, server); // warm up
 
         var before = GC.GetAllocatedBytesForCurrentThread();
@@ -152,7 +152,7 @@ public sealed class CrossApplicationAccessProviderTests
         using var provider = _world.CreateProvider();
         var resources = Enumerable.Range(0, 100).Select(_ => new Uri(CrossAppFixture.Resource)).ToArray();
         var servers = Enumerable.Range(0, 100).Select(_ => new Uri(CrossAppFixture.AsIssuer)).ToArray();
-        var first = await provider.GetAccessTokenAsync(resources[0], servers[0]);
+        var first = await provider.GetAccessTokenAsync(resources[0], servers[0]).Within();
         _ = provider.GetAccessTokenAsync(resources[1], servers[1]); // warm up
 
         var before = GC.GetAllocatedBytesForCurrentThread();
@@ -162,7 +162,7 @@ public sealed class CrossApplicationAccessProviderTests
         }
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Same(first, await provider.GetAccessTokenAsync(resources[^1], servers[^1]));
+        Assert.Same(first, await provider.GetAccessTokenAsync(resources[^1], servers[^1]).Within());
     }
 
     [Fact]
@@ -171,9 +171,9 @@ public sealed class CrossApplicationAccessProviderTests
         using var provider = _world.CreateProvider();
         var other = new Uri("https://other.example.com/mcp");
 
-        var a = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
-        var b = await provider.GetAccessTokenAsync(other, _world.AsUri);
-        var a2 = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var a = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
+        var b = await provider.GetAccessTokenAsync(other, _world.AsUri).Within();
+        var a2 = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         Assert.NotEqual(a.AccessToken, b.AccessToken);
         Assert.Same(a, a2);
@@ -187,8 +187,8 @@ public sealed class CrossApplicationAccessProviderTests
         var second = new FakeOAuthServer(_world.Handler, "https://as2.example.com", "as2");
         using var provider = _world.CreateProvider(o => o.TrustedAuthorizationServers = [_world.AsUri, new Uri("https://as2.example.com")]);
 
-        var a = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
-        var b = await provider.GetAccessTokenAsync(_world.ResourceUri, new Uri("https://as2.example.com"));
+        var a = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
+        var b = await provider.GetAccessTokenAsync(_world.ResourceUri, new Uri("https://as2.example.com")).Within();
 
         Assert.Equal("as-access-1", a.AccessToken);
         Assert.Equal("as2-access-1", b.AccessToken);
@@ -200,7 +200,7 @@ public sealed class CrossApplicationAccessProviderTests
     {
         _ = new FakeOAuthServer(_world.Handler, "https://as2.example.com", "as2");
         using var provider = _world.CreateProvider();
-        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
         var idpRequests = _world.Idp.TokenRequestsReceived.Count;
 
         var ex = await Assert.ThrowsAsync<CrossApplicationAccessException>(() => provider.GetAccessTokenAsync(_world.ResourceUri, new Uri("https://as2.example.com")));
@@ -222,22 +222,22 @@ public sealed class CrossApplicationAccessProviderTests
         };
 
         var held = provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
-        var other = await provider.GetAccessTokenAsync(new Uri("https://other.example.com/mcp"), _world.AsUri);
+        var other = await provider.GetAccessTokenAsync(new Uri("https://other.example.com/mcp"), _world.AsUri).Within();
 
         Assert.False(held.IsCompleted);
         Assert.Equal("as-access-1", other.AccessToken);
         gate.SetResult();
-        Assert.Equal("as-access-2", (await held).AccessToken);
+        Assert.Equal("as-access-2", (await held.Within()).AccessToken);
     }
 
     [Fact]
     public async Task GetAccessTokenAsync_TokenExpires_NeverReturnedAfterExpiry()
     {
         using var provider = _world.CreateProvider();
-        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         _world.Time.Advance(TimeSpan.FromHours(1));
-        var second = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var second = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         Assert.NotSame(first, second);
         Assert.Equal("as-access-2", second.AccessToken);
@@ -248,18 +248,18 @@ public sealed class CrossApplicationAccessProviderTests
     public async Task GetAccessTokenAsync_InsideRefreshAheadWindow_ServesCachedAndRefreshesOnce()
     {
         using var provider = _world.CreateProvider();
-        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        var first = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         // Lifetime 1 h: skew min(30 s, 6 min) = 30 s, refresh-ahead min(2 min, 12 min) = 2 min before expiry.
         _world.Time.Advance(TimeSpan.FromMinutes(58) + TimeSpan.FromSeconds(30));
         var gate = _world.As.HoldTokens();
-        var during = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
-        var duringAgain = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
-        await gate.WaitForArrivalsAsync(1);
+        var during = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
+        var duringAgain = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
+        await gate.WaitForArrivalsAsync(1).Within();
         var refresh = provider.CoordinatorFor(_world.ResourceUri, _world.AsUri).Current.Pending!.Task;
         gate.Release();
-        await refresh;
-        var after = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri);
+        await refresh.Within();
+        var after = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
 
         Assert.Same(first, during);
         Assert.Same(first, duringAgain);

@@ -16,7 +16,7 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
     private static async Task<OAuthTestHost> AuthorizedHostAsync(Action<ClientOAuthOptions>? configure = null, Action<FakeMcpAuthServer>? server = null)
     {
         var host = new OAuthTestHost(configure, server);
-        using var first = await host.GetAsync();
+        using var first = await host.GetAsync().Within();
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         return host;
     }
@@ -24,14 +24,14 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
     [Fact]
     public async Task SendAsync_64ConcurrentOnExpiredTokenWithRotatingRefreshTokens_OneRefreshZeroInvalidGrant()
     {
-        using var host = await AuthorizedHostAsync();
+        using var host = await AuthorizedHostAsync().Within();
         host.Time.Advance(TimeSpan.FromHours(2)); // the coordinator's timer retires the token
         var gate = host.Server.HoldTokenEndpoint();
 
         var requests = Enumerable.Range(0, N).Select(i => host.PostAsync("r" + i)).ToArray();
         Assert.Equal(1, host.Server.TokenArrivals);
         gate.SetResult();
-        var responses = await Task.WhenAll(requests);
+        var responses = await Task.WhenAll(requests).Within();
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.Equal(1, host.Server.RefreshGrants);
@@ -45,14 +45,14 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
     [Fact]
     public async Task SendAsync_64ConcurrentParallelOnExpiredToken_OneRefreshZeroInvalidGrant()
     {
-        using var host = await AuthorizedHostAsync();
+        using var host = await AuthorizedHostAsync().Within();
         host.Time.Advance(TimeSpan.FromHours(2));
         var gate = host.Server.HoldTokenEndpoint();
 
         var requests = new Task<HttpResponseMessage>[N];
         Parallel.For(0, N, i => requests[i] = host.PostAsync("p" + i));
         gate.SetResult();
-        var responses = await Task.WhenAll(requests);
+        var responses = await Task.WhenAll(requests).Within();
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.Equal(1, host.Server.RefreshGrants);
@@ -64,7 +64,7 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
     [Fact]
     public async Task SendAsync_64Concurrent401WithSameToken_OneRefreshAllRetried()
     {
-        using var host = await AuthorizedHostAsync();
+        using var host = await AuthorizedHostAsync().Within();
         var unauthorizedBefore = host.Server.Unauthorized;
         host.Server.HoldResource();
         var requests = Enumerable.Range(0, N).Select(i => host.PostAsync("x" + i)).ToArray();
@@ -72,14 +72,14 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
         host.Server.RevokeAllAccessTokens();
 
         host.Server.ReleaseResource();
-        var responses = await Task.WhenAll(requests);
+        var responses = await Task.WhenAll(requests).Within();
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.Equal(N, host.Server.Unauthorized - unauthorizedBefore);
         Assert.Equal(1, host.Server.RefreshGrants);
         Assert.Equal(0, host.Server.InvalidGrants);
         Assert.Equal(1, host.Server.CodeGrants);
-        Assert.All(responses, r => Assert.StartsWith("echo:x", r.Content.ReadAsStringAsync().Result));
+        Assert.All(responses, r => Assert.StartsWith("echo:x", r.Content.ReadAsStringAsync().ResultWithin()));
         output.WriteLine($"{N} concurrent 401s with one token: 401s={host.Server.Unauthorized - unauthorizedBefore}, refresh grants={host.Server.RefreshGrants}, invalid_grant={host.Server.InvalidGrants}");
         foreach (var r in responses) { r.Dispose(); }
     }
@@ -87,11 +87,11 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
     [Fact]
     public async Task HandleChallengeAsync_Stale401_ReturnsNewTokenWithoutExchange()
     {
-        using var host = await AuthorizedHostAsync();
+        using var host = await AuthorizedHostAsync().Within();
         var old = host.Provider.TryGetCachedEntry()!;
 
-        var fresh = await host.Provider.HandleChallengeAsync(old, HttpStatusCode.Unauthorized, [], default);
-        var stale = await host.Provider.HandleChallengeAsync(old, HttpStatusCode.Unauthorized, [], default);
+        var fresh = await host.Provider.HandleChallengeAsync(old, HttpStatusCode.Unauthorized, [], default).Within();
+        var stale = await host.Provider.HandleChallengeAsync(old, HttpStatusCode.Unauthorized, [], default).Within();
 
         Assert.NotSame(old, fresh);
         Assert.Same(fresh, stale);
@@ -112,7 +112,7 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
         var requests = Enumerable.Range(0, N).Select(i => host.PostAsync("c" + i)).ToArray();
         Assert.Equal(1, host.Prompts);
         release.SetResult();
-        var responses = await Task.WhenAll(requests);
+        var responses = await Task.WhenAll(requests).Within();
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.Equal(1, host.Prompts);
@@ -134,7 +134,7 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
 
         var requests = Enumerable.Range(0, N).Select(i => host.GetAsync()).ToArray();
         gate.SetResult();
-        var responses = await Task.WhenAll(requests);
+        var responses = await Task.WhenAll(requests).Within();
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.Equal(1, host.Server.ClientCredentialsGrants);
@@ -143,7 +143,7 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
         var gate2 = host.Server.HoldTokenEndpoint();
         var again = Enumerable.Range(0, N).Select(i => host.GetAsync()).ToArray();
         gate2.SetResult();
-        Assert.All(await Task.WhenAll(again), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.All(await Task.WhenAll(again).Within(), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.Equal(2, host.Server.ClientCredentialsGrants);
         output.WriteLine($"client credentials, {N} concurrent cold + {N} concurrent expired: grants={host.Server.ClientCredentialsGrants}");
     }
@@ -151,7 +151,7 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
     [Fact]
     public async Task SendAsync_64Concurrent403InsufficientScope_OneStepUpPrompt()
     {
-        using var host = await AuthorizedHostAsync(server: s => s.RequireScope("/mcp/tools", "mcp:write"));
+        using var host = await AuthorizedHostAsync(server: s => s.RequireScope("/mcp/tools", "mcp:write")).Within();
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         host.Prompt = async (context, ct) =>
         {
@@ -165,9 +165,9 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
         host.Server.ReleaseResource();
         // The first sign-in counted 1; the step-up prompt counts 2 when it starts and then waits for the release. (Waiting
         // for == 1 raced: it failed whenever the step-up had already started.)
-        await WaitUntilAsync(() => host.Prompts == 2);
+        await WaitUntilAsync(() => host.Prompts == 2).Within();
         release.SetResult();
-        var responses = await Task.WhenAll(requests);
+        var responses = await Task.WhenAll(requests).Within();
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.Equal(2, host.Prompts);
@@ -179,18 +179,18 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
     [Fact]
     public async Task SendAsync_64ConcurrentInsideRefreshAheadWindow_OneBackgroundRefreshNobodyWaits()
     {
-        using var host = await AuthorizedHostAsync();
+        using var host = await AuthorizedHostAsync().Within();
         host.Time.Advance(TimeSpan.FromSeconds(3600 - 100));
         var gate = host.Server.HoldTokenEndpoint();
 
         var requests = Enumerable.Range(0, N).Select(i => host.PostAsync("a" + i)).ToArray();
-        var responses = await Task.WhenAll(requests); // completes while the refresh is still held
+        var responses = await Task.WhenAll(requests).Within(); // completes while the refresh is still held
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.Equal(1, host.Server.TokenArrivals);
         var background = host.Provider.ActiveCoordinator!.Current.Pending!.Task;
         gate.SetResult();
-        await background;
+        await background.Within();
         Assert.Equal(1, host.Server.RefreshGrants);
         output.WriteLine($"{N} concurrent requests inside the refresh-ahead window: refresh grants={host.Server.RefreshGrants}, requests that waited=0");
         foreach (var r in responses) { r.Dispose(); }
@@ -221,7 +221,7 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
     [Fact]
     public async Task SendAsync_StepUpWaitingForUser_DoesNotBlockRequestsWithValidToken()
     {
-        using var host = await AuthorizedHostAsync(server: s => s.RequireScope("/mcp/tools", "mcp:write"));
+        using var host = await AuthorizedHostAsync(server: s => s.RequireScope("/mcp/tools", "mcp:write")).Within();
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         host.Prompt = async (context, ct) =>
         {
@@ -233,13 +233,13 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
         Assert.False(stepUp.IsCompleted);
         for (var i = 0; i < 10; i++)
         {
-            using var other = await host.GetAsync();
+            using var other = await host.GetAsync().Within();
             Assert.Equal(HttpStatusCode.OK, other.StatusCode);
         }
 
         Assert.False(stepUp.IsCompleted);
         release.SetResult();
-        using var done = await stepUp;
+        using var done = await stepUp.Within();
         Assert.Equal(HttpStatusCode.OK, done.StatusCode);
         Assert.Equal(2, host.Prompts);
     }
@@ -264,7 +264,7 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => trigger);
         Assert.False(promptToken.IsCancellationRequested);
         release.SetResult();
-        using var response = await other;
+        using var response = await other.Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(1, host.Prompts);
@@ -293,7 +293,7 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
         Assert.True(prompts[0].IsCancellationRequested);
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(2, host.Prompts);
     }
@@ -301,7 +301,7 @@ public sealed class ClientOAuthConcurrencyTests(ITestOutputHelper output)
     [Fact]
     public async Task TryGetCachedEntry_ValidToken_AllocatesNothing()
     {
-        using var host = await AuthorizedHostAsync();
+        using var host = await AuthorizedHostAsync().Within();
         Assert.NotNull(host.Provider.TryGetCachedEntry());
 
         var before = GC.GetAllocatedBytesForCurrentThread();

@@ -13,17 +13,17 @@ public sealed partial class ClientOAuthLifecycleTests
     public async Task SendAsync_InsideRefreshAheadWindow_ServesOldTokenWhileOneBackgroundRefreshRuns()
     {
         using var host = new OAuthTestHost();
-        (await host.GetAsync()).Dispose();
+        (await host.GetAsync().Within()).Dispose();
         var old = host.Provider.TryGetCachedEntry()!;
 
         host.Time.Advance(TimeSpan.FromSeconds(3600 - 100)); // inside the 2-minute refresh-ahead window, before the 30 s skew
         var gate = host.Server.HoldTokenEndpoint();
-        using (var during = await host.GetAsync())
+        using (var during = await host.GetAsync().Within())
         {
             Assert.Equal(HttpStatusCode.OK, during.StatusCode); // completed although the refresh is held
         }
 
-        using (var alsoDuring = await host.GetAsync())
+        using (var alsoDuring = await host.GetAsync().Within())
         {
             Assert.Equal(HttpStatusCode.OK, alsoDuring.StatusCode);
         }
@@ -31,7 +31,7 @@ public sealed partial class ClientOAuthLifecycleTests
         Assert.Equal(1, host.Server.TokenArrivals);
         var background = host.Provider.ActiveCoordinator!.Current.Pending!.Task;
         gate.SetResult();
-        var fresh = await background;
+        var fresh = await background.Within();
         Assert.Same(fresh, host.Provider.TryGetCachedEntry());
 
         Assert.NotSame(old, fresh);
@@ -44,7 +44,7 @@ public sealed partial class ClientOAuthLifecycleTests
     {
         var cache = new MemoryTokenCache();
         using var host = new OAuthTestHost(o => { o.ClientId = "public-app"; o.TokenCache = cache; });
-        (await host.GetAsync()).Dispose();
+        (await host.GetAsync().Within()).Dispose();
         Assert.Equal("rt-1", cache.Stored!.RefreshToken);
         host.Time.Advance(TimeSpan.FromHours(2));
 
@@ -59,7 +59,7 @@ public sealed partial class ClientOAuthLifecycleTests
         using var provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), options, host.BackChannel, null, host.Time);
         using var client = new HttpClient(new ClientOAuthHandler(provider, host.Server), disposeHandler: false);
 
-        using var response = await client.GetAsync(FakeMcpAuthServer.ResourceUrl);
+        using var response = await client.GetAsync(FakeMcpAuthServer.ResourceUrl).Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(0, prompts);
@@ -72,7 +72,7 @@ public sealed partial class ClientOAuthLifecycleTests
     {
         var cache = new MemoryTokenAndClientCache();
         using var host = new OAuthTestHost(o => o.TokenCache = cache, s => s.AuthMethodsSupported = ["client_secret_post"]);
-        (await host.GetAsync()).Dispose();
+        (await host.GetAsync().Within()).Dispose();
         Assert.Equal("dcr-client-1", cache.Registrations["https://auth.example.com"].ClientId);
         host.Time.Advance(TimeSpan.FromHours(2));
 
@@ -85,7 +85,7 @@ public sealed partial class ClientOAuthLifecycleTests
         using var provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), options, host.BackChannel, null, host.Time);
         using var client = new HttpClient(new ClientOAuthHandler(provider, host.Server), disposeHandler: false);
 
-        using var response = await client.GetAsync(FakeMcpAuthServer.ResourceUrl);
+        using var response = await client.GetAsync(FakeMcpAuthServer.ResourceUrl).Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(1, host.Server.Registrations);
@@ -97,12 +97,12 @@ public sealed partial class ClientOAuthLifecycleTests
     public async Task SendAsync_ResourceMovedToAnotherAuthorizationServer_RediscoversRegistersThereNoCredentialReuse()
     {
         using var host = new OAuthTestHost();
-        (await host.GetAsync()).Dispose();
+        (await host.GetAsync().Within()).Dispose();
         Assert.Equal("dcr-client-1", host.Server.AuthorizationRequests[0]["client_id"]);
 
         host.Server.Issuer = "https://auth2.example.com";
         host.Server.RevokeAllAccessTokens();
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(2, host.Server.Registrations);
@@ -117,7 +117,7 @@ public sealed partial class ClientOAuthLifecycleTests
     public async Task SendAsync_RegisteredClientForgotten_InvalidClientSurfacesThenRegistersAgain()
     {
         using var host = new OAuthTestHost(server: s => s.AuthMethodsSupported = ["client_secret_basic"]);
-        (await host.GetAsync()).Dispose();
+        (await host.GetAsync().Within()).Dispose();
         host.Server.Clients.Clear();
         host.Time.Advance(TimeSpan.FromHours(2));
 
@@ -125,7 +125,7 @@ public sealed partial class ClientOAuthLifecycleTests
         Assert.Equal("invalid_client", ex.Error);
         Assert.DoesNotContain(host.Server.RegisteredSecret, ex.ToString());
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(2, host.Server.Registrations);
     }
@@ -183,9 +183,9 @@ public sealed partial class ClientOAuthLifecycleTests
         using var provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), host.Options, host.BackChannel, logs, host.Time);
         using var client = new HttpClient(new ClientOAuthHandler(provider, host.Server), disposeHandler: false);
 
-        (await client.GetAsync(FakeMcpAuthServer.ResourceUrl)).Dispose();
+        (await client.GetAsync(FakeMcpAuthServer.ResourceUrl).Within()).Dispose();
         host.Time.Advance(TimeSpan.FromHours(2));
-        (await client.GetAsync(FakeMcpAuthServer.ResourceUrl)).Dispose();
+        (await client.GetAsync(FakeMcpAuthServer.ResourceUrl).Within()).Dispose();
 
         Assert.NotEmpty(logs.Messages);
         foreach (var message in logs.Messages)
@@ -202,7 +202,7 @@ public sealed partial class ClientOAuthLifecycleTests
         using var handler = new ClientOAuthHandler(host.Provider) { InnerHandler = host.Server };
         using var client = new HttpClient(handler, disposeHandler: false);
 
-        using var response = await client.GetAsync(FakeMcpAuthServer.ResourceUrl);
+        using var response = await client.GetAsync(FakeMcpAuthServer.ResourceUrl).Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -211,11 +211,11 @@ public sealed partial class ClientOAuthLifecycleTests
     public async Task Handler_ValidToken_ReplacesCallerAuthorizationHeader()
     {
         using var host = new OAuthTestHost();
-        (await host.GetAsync()).Dispose();
+        (await host.GetAsync().Within()).Dispose();
         using var request = new HttpRequestMessage(HttpMethod.Get, FakeMcpAuthServer.ResourceUrl);
         request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "caller-token");
 
-        using var response = await host.Client.SendAsync(request);
+        using var response = await host.Client.SendAsync(request).Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("at-1", host.Server.Requests[^1].Authorization!.Parameter);

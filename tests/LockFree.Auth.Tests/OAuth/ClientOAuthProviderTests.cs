@@ -13,10 +13,10 @@ public sealed class ClientOAuthProviderTests
     {
         using var host = new OAuthTestHost();
 
-        using var response = await host.PostAsync("hello");
+        using var response = await host.PostAsync("hello").Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("echo:hello", await response.Content.ReadAsStringAsync());
+        Assert.Equal("echo:hello", await response.Content.ReadAsStringAsync().Within());
         Assert.Equal(1, host.Prompts);
         Assert.Equal(1, host.Server.Registrations);
         Assert.Equal(1, host.Server.CodeGrants);
@@ -36,11 +36,11 @@ public sealed class ClientOAuthProviderTests
     public async Task SendAsync_ValidToken_NoFurtherExchange()
     {
         using var host = new OAuthTestHost();
-        (await host.GetAsync()).Dispose();
+        (await host.GetAsync().Within()).Dispose();
 
         for (var i = 0; i < 10; i++)
         {
-            using var response = await host.GetAsync();
+            using var response = await host.GetAsync().Within();
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
@@ -57,7 +57,7 @@ public sealed class ClientOAuthProviderTests
     {
         using var host = new OAuthTestHost(server: s => s.PrmLocation = location);
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var prmPaths = host.Server.Requests.Where(r => r.Path.Contains("oauth-protected-resource") || r.Path.Contains("custom")).Select(r => r.Path).ToList();
@@ -80,7 +80,7 @@ public sealed class ClientOAuthProviderTests
     {
         using var host = new OAuthTestHost(server: s => s.Issuer = "https://auth.example.com/tenant1");
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains(host.Server.Requests, r => r.Path == "/.well-known/oauth-authorization-server/tenant1");
@@ -109,7 +109,7 @@ public sealed class ClientOAuthProviderTests
             s.Issuer = FakeMcpAuthServer.ResourceOrigin;
         });
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(1, host.Server.AsMetadataRequests);
@@ -133,7 +133,7 @@ public sealed class ClientOAuthProviderTests
             return Task.FromResult<AuthorizationResult?>(host.Server.Authorize(context.AuthorizationUri));
         };
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(FakeMcpAuthServer.ResourceOrigin + "/authorize", authorizationUri!.GetLeftPart(UriPartial.Path));
@@ -186,7 +186,7 @@ public sealed class ClientOAuthProviderTests
 
         if (accepted)
         {
-            using var response = await host.GetAsync();
+            using var response = await host.GetAsync().Within();
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal(1, host.Server.CodeGrants);
         }
@@ -208,7 +208,7 @@ public sealed class ClientOAuthProviderTests
         Assert.Equal("access_denied", ex.Error);
 
         host.Prompt = null;
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(2, host.Prompts);
     }
@@ -222,7 +222,7 @@ public sealed class ClientOAuthProviderTests
             o => { o.ClientId = id; o.ClientSecret = secret; },
             s => { s.RegistrationEnabled = false; s.AuthMethodsSupported = ["client_secret_basic"]; s.Clients[id] = secret; });
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var token = Assert.Single(host.Server.TokenEndpointRequests);
@@ -241,7 +241,7 @@ public sealed class ClientOAuthProviderTests
     {
         using var host = new OAuthTestHost(server: s => s.AuthMethodsSupported = [method]);
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var registration = Assert.Single(host.Server.RegistrationRequests);
@@ -258,7 +258,7 @@ public sealed class ClientOAuthProviderTests
         const string cimd = "https://client.example.com/client-metadata.json";
         using var host = new OAuthTestHost(o => o.ClientMetadataDocumentUri = new Uri(cimd), s => s.CimdSupported = true);
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(0, host.Server.Registrations);
@@ -271,7 +271,7 @@ public sealed class ClientOAuthProviderTests
     {
         using var host = new OAuthTestHost(o => o.ClientMetadataDocumentUri = new Uri("https://client.example.com/cimd.json"));
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(1, host.Server.Registrations);
@@ -293,7 +293,7 @@ public sealed class ClientOAuthProviderTests
     {
         using var host = new OAuthTestHost(server: s => { s.AsScopesSupported = ["mcp:basic", "offline_access"]; s.PrmScopesSupported = ["mcp:basic"]; });
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal("mcp:basic offline_access", host.Server.AuthorizationRequests[0]["scope"]);
         Assert.Contains("\"refresh_token\"", host.Server.RegistrationRequests[0].Body);
@@ -306,7 +306,7 @@ public sealed class ClientOAuthProviderTests
             o => o.Scopes = ["mcp:basic", "offline_access"],
             s => s.AsScopesSupported = ["mcp:basic", "mcp:read"]);
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal("mcp:basic", host.Server.AuthorizationRequests[0]["scope"]);
     }
@@ -320,7 +320,7 @@ public sealed class ClientOAuthProviderTests
     {
         using var host = new OAuthTestHost(o => o.Scopes = configured, s => { s.ChallengeScope = challenge; s.PrmScopesSupported = supported; });
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(expected, host.Server.AuthorizationRequests[0].GetValueOrDefault("scope"));
@@ -330,19 +330,19 @@ public sealed class ClientOAuthProviderTests
     public async Task SendAsync_InsufficientScope_StepsUpWithUnionAndReplays()
     {
         using var host = new OAuthTestHost(server: s => { s.ChallengeScope = "mcp:basic"; s.RequireScope("/mcp/tools", "mcp:write"); });
-        (await host.GetAsync()).Dispose();
+        (await host.GetAsync().Within()).Dispose();
 
-        using var response = await host.PostAsync("call", "/mcp/tools");
+        using var response = await host.PostAsync("call", "/mcp/tools").Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("echo:call", await response.Content.ReadAsStringAsync());
+        Assert.Equal("echo:call", await response.Content.ReadAsStringAsync().Within());
         Assert.Equal(2, host.Prompts);
         Assert.Equal("mcp:basic", host.Server.AuthorizationRequests[0]["scope"]);
         Assert.Equal("mcp:basic mcp:write", host.Server.AuthorizationRequests[1]["scope"]);
         Assert.Equal(["mcp:basic", "mcp:write"], host.Provider.CurrentScopes);
 
         // The stepped-up token now serves the other requests too: no more exchanges.
-        using var again = await host.GetAsync();
+        using var again = await host.GetAsync().Within();
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
         Assert.Equal(2, host.Server.CodeGrants);
     }
@@ -358,8 +358,8 @@ public sealed class ClientOAuthProviderTests
             return Task.FromResult<AuthorizationResult?>(host.Server.Authorize(stripped));
         };
 
-        using var first = await host.GetAsync("/mcp/admin");
-        using var second = await host.GetAsync("/mcp/admin");
+        using var first = await host.GetAsync("/mcp/admin").Within();
+        using var second = await host.GetAsync("/mcp/admin").Within();
 
         Assert.Equal(HttpStatusCode.Forbidden, first.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, second.StatusCode);
@@ -370,20 +370,20 @@ public sealed class ClientOAuthProviderTests
     public async Task SendAsync_FailedStepUp_DoesNotPoisonLaterStepUp()
     {
         using var host = new OAuthTestHost(server: s => s.RequireScope("/mcp/tools", "mcp:write"));
-        (await host.GetAsync()).Dispose();
+        (await host.GetAsync().Within()).Dispose();
         var fail = true;
         host.Prompt = (context, _) => fail
             ? Task.FromException<AuthorizationResult?>(new InvalidOperationException("browser closed"))
             : Task.FromResult<AuthorizationResult?>(host.Server.Authorize(context.AuthorizationUri));
 
         await Assert.ThrowsAsync<InvalidOperationException>(() => host.GetAsync("/mcp/tools"));
-        using (var stillOk = await host.GetAsync())
+        using (var stillOk = await host.GetAsync().Within())
         {
             Assert.Equal(HttpStatusCode.OK, stillOk.StatusCode); // the old scope set still works
         }
 
         fail = false;
-        using var response = await host.GetAsync("/mcp/tools");
+        using var response = await host.GetAsync("/mcp/tools").Within();
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
@@ -391,10 +391,10 @@ public sealed class ClientOAuthProviderTests
     public async Task SendAsync_ExpiredToken_RefreshesKeepingResource()
     {
         using var host = new OAuthTestHost();
-        (await host.GetAsync()).Dispose();
+        (await host.GetAsync().Within()).Dispose();
 
         host.Time.Advance(TimeSpan.FromHours(2));
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(1, host.Prompts);
@@ -408,12 +408,12 @@ public sealed class ClientOAuthProviderTests
     public async Task SendAsync_RefreshResponseWithoutRefreshToken_KeepsTheOldOne()
     {
         using var host = new OAuthTestHost(server: s => { s.RotateRefreshTokens = false; s.OmitRefreshTokenOnRefresh = true; });
-        (await host.GetAsync()).Dispose();
+        (await host.GetAsync().Within()).Dispose();
 
         host.Time.Advance(TimeSpan.FromHours(2));
-        (await host.GetAsync()).Dispose();
+        (await host.GetAsync().Within()).Dispose();
         host.Time.Advance(TimeSpan.FromHours(2));
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(2, host.Server.RefreshGrants);
@@ -425,16 +425,16 @@ public sealed class ClientOAuthProviderTests
     public async Task SendAsync_RefreshInvalidGrant_DropsItAndAuthorizesAgain()
     {
         using var host = new OAuthTestHost();
-        (await host.GetAsync()).Dispose();
+        (await host.GetAsync().Within()).Dispose();
         // Use the refresh token behind the provider's back: the provider's next refresh gets invalid_grant.
         using (var back = host.Server.CreateClient())
         {
             var form = new FormUrlEncodedContent([new("grant_type", "refresh_token"), new("refresh_token", "rt-1"), new("client_id", "dcr-client-1")]);
-            (await back.PostAsync("https://auth.example.com/token", form)).Dispose();
+            (await back.PostAsync("https://auth.example.com/token", form).Within()).Dispose();
         }
 
         host.Time.Advance(TimeSpan.FromHours(2));
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(2, host.Prompts);
@@ -445,7 +445,7 @@ public sealed class ClientOAuthProviderTests
     public async Task SendAsync_NonAuthFailure_PassesThrough()
     {
         using var host = new OAuthTestHost();
-        using var response = await host.Client.GetAsync(FakeMcpAuthServer.ResourceOrigin + "/elsewhere");
+        using var response = await host.Client.GetAsync(FakeMcpAuthServer.ResourceOrigin + "/elsewhere").Within();
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Equal(0, host.Prompts);
@@ -455,11 +455,11 @@ public sealed class ClientOAuthProviderTests
     public async Task SendAsync_ServerRejectsEveryToken_OneRetryThen401()
     {
         using var host = new OAuthTestHost();
-        (await host.GetAsync()).Dispose();
+        (await host.GetAsync().Within()).Dispose();
         host.Server.RejectEveryToken = true;
         var before = host.Server.ResourceRequests;
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal(2, host.Server.ResourceRequests - before); // the request and one replay, never a loop
@@ -473,7 +473,7 @@ public sealed class ClientOAuthProviderTests
             o => { o.GrantType = OAuthGrantType.ClientCredentials; o.ClientId = "m2m"; o.ClientSecret = "m2m-secret"; o.Scopes = ["read"]; },
             s => { s.Clients["m2m"] = "m2m-secret"; s.AuthMethodsSupported = ["client_secret_basic"]; });
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var token = Assert.Single(host.Server.TokenEndpointRequests);
@@ -508,7 +508,7 @@ public sealed class ClientOAuthProviderTests
             return jwt.Subject == "jwt-client" && jwt.Id is { Length: > 0 } ? "jwt-client" : null;
         };
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("https://auth.example.com", audience);
@@ -521,13 +521,13 @@ public sealed class ClientOAuthProviderTests
         var cache = new MemoryTokenCache();
         using (var first = new OAuthTestHost(o => o.TokenCache = cache))
         {
-            (await first.GetAsync()).Dispose();
+            (await first.GetAsync().Within()).Dispose();
             Assert.NotNull(cache.Stored);
         }
 
         // A new provider over the same server state is not possible with a fresh fake, so check the restore path on its own:
         using var host = new OAuthTestHost(o => o.TokenCache = cache);
-        var tokens = await host.Provider.GetTokensAsync();
+        var tokens = await host.Provider.GetTokensAsync().Within();
         Assert.Same(cache.Stored, tokens);
         Assert.Equal(0, host.Server.TokenRequests);
         Assert.Equal(0, host.Prompts);
@@ -543,7 +543,7 @@ public sealed class ClientOAuthProviderTests
             o.AdditionalAuthorizationParameters["state"] = "fixed";
         });
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         var authorize = Assert.Single(host.Server.AuthorizationRequests);
         Assert.Equal("consent", authorize["prompt"]);
@@ -569,11 +569,11 @@ public sealed class ClientOAuthProviderTests
     public async Task SendAsync_401AskingForMoreScope_StepsUpWithUnion()
     {
         using var host = new OAuthTestHost(server: s => s.ChallengeScope = "mcp:basic");
-        (await host.GetAsync()).Dispose();
+        (await host.GetAsync().Within()).Dispose();
         host.Server.ChallengeScope = "mcp:extra";
         host.Server.RevokeAllAccessTokens();
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("mcp:basic mcp:extra", host.Server.AuthorizationRequests[^1]["scope"]);

@@ -21,7 +21,7 @@ internal sealed class OAuthTestHost : IDisposable
                 Interlocked.Increment(ref _prompts);
                 if (Prompt is { } prompt)
                 {
-                    return await prompt(context, ct);
+                    return await prompt(context, ct).Within();
                 }
 
                 return Server.Authorize(context.AuthorizationUri);

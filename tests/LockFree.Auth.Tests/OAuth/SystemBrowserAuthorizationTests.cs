@@ -38,7 +38,7 @@ public sealed class SystemBrowserAuthorizationTests
     private static async Task AssertClosedAsync(int port)
     {
         using var probe = new TcpClient();
-        var ex = await Assert.ThrowsAnyAsync<SocketException>(() => probe.ConnectAsync(IPAddress.Loopback, port).WaitAsync(Bound));
+        var ex = await Assert.ThrowsAnyAsync<SocketException>(() => probe.ConnectAsync(IPAddress.Loopback, port).Within(Bound));
         Assert.Equal(SocketError.ConnectionRefused, ex.SocketErrorCode);
     }
 
@@ -50,7 +50,7 @@ public sealed class SystemBrowserAuthorizationTests
 
         public int Launches => Volatile.Read(ref _launches);
 
-        public Task<Uri> Launched => _launched.Task.WaitAsync(Bound);
+        public Task<Uri> Launched => _launched.Task.Within(Bound);
 
         public Task LaunchAsync(Uri uri, CancellationToken ct)
         {
@@ -67,7 +67,7 @@ public sealed class SystemBrowserAuthorizationTests
         var handler = new SystemBrowserAuthorization(new() { BrowserLauncher = launcher.LaunchAsync });
         var authorize = handler.AuthorizeAsync(Context(), CancellationToken.None);
 
-        var shown = await launcher.Launched;
+        var shown = await launcher.Launched.Within();
         var redirect = RedirectOf(shown);
         Assert.Equal("127.0.0.1", redirect.Host);
         Assert.NotEqual(80, redirect.Port);
@@ -77,9 +77,9 @@ public sealed class SystemBrowserAuthorizationTests
         Assert.Equal(Query(Context().AuthorizationUri).Keys.Order(), Query(shown).Keys.Order());
 
         using var browser = Browser();
-        using var page = await browser.GetAsync(new Uri(redirect, "?code=the-secret-code&state=" + State + "&iss=https%3A%2F%2Fas.example.com"));
-        var html = await page.Content.ReadAsStringAsync();
-        var result = await authorize.WaitAsync(Bound);
+        using var page = await browser.GetAsync(new Uri(redirect, "?code=the-secret-code&state=" + State + "&iss=https%3A%2F%2Fas.example.com")).Within();
+        var html = await page.Content.ReadAsStringAsync().Within();
+        var result = await authorize.Within(Bound);
 
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Contains("data-outcome=\"success\"", html);
@@ -92,7 +92,7 @@ public sealed class SystemBrowserAuthorizationTests
         Assert.Equal(redirect, result.RedirectUri);
         Assert.Equal(1, launcher.Launches);
         Assert.Equal(0, handler.OpenListeners);
-        await AssertClosedAsync(redirect.Port);
+        await AssertClosedAsync(redirect.Port).Within();
     }
 
     [Fact]
@@ -101,13 +101,13 @@ public sealed class SystemBrowserAuthorizationTests
         var launcher = new RecordingLauncher();
         var handler = new SystemBrowserAuthorization(new() { BrowserLauncher = launcher.LaunchAsync });
         var authorize = handler.AuthorizeAsync(Context(), CancellationToken.None);
-        var redirect = RedirectOf(await launcher.Launched);
+        var redirect = RedirectOf(await launcher.Launched.Within());
         using var browser = Browser();
 
-        using var forged = await browser.GetAsync(new Uri(redirect, "?code=forged-code&state=attacker-state"));
-        using var noState = await browser.GetAsync(new Uri(redirect, "?code=forged-code"));
-        using var forgedError = await browser.GetAsync(new Uri(redirect, "?error=access_denied&state=attacker-state"));
-        var forgedHtml = await forged.Content.ReadAsStringAsync();
+        using var forged = await browser.GetAsync(new Uri(redirect, "?code=forged-code&state=attacker-state")).Within();
+        using var noState = await browser.GetAsync(new Uri(redirect, "?code=forged-code")).Within();
+        using var forgedError = await browser.GetAsync(new Uri(redirect, "?error=access_denied&state=attacker-state")).Within();
+        var forgedHtml = await forged.Content.ReadAsStringAsync().Within();
 
         Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, noState.StatusCode);
@@ -117,11 +117,11 @@ public sealed class SystemBrowserAuthorizationTests
         Assert.False(authorize.IsCompleted);
         Assert.Equal(1, handler.OpenListeners);
 
-        using var real = await browser.GetAsync(new Uri(redirect, "?code=real-code&state=" + State));
-        var result = await authorize.WaitAsync(Bound);
+        using var real = await browser.GetAsync(new Uri(redirect, "?code=real-code&state=" + State)).Within();
+        var result = await authorize.Within(Bound);
         Assert.Equal(HttpStatusCode.OK, real.StatusCode);
         Assert.Equal("real-code", result!.Code);
-        await AssertClosedAsync(redirect.Port);
+        await AssertClosedAsync(redirect.Port).Within();
     }
 
     [Fact]
@@ -130,14 +130,14 @@ public sealed class SystemBrowserAuthorizationTests
         var launcher = new RecordingLauncher();
         var handler = new SystemBrowserAuthorization(new() { BrowserLauncher = launcher.LaunchAsync });
         var authorize = handler.AuthorizeAsync(Context(), CancellationToken.None);
-        var redirect = RedirectOf(await launcher.Launched);
+        var redirect = RedirectOf(await launcher.Launched.Within());
         using var browser = Browser();
 
         using var page = await browser.GetAsync(new Uri(redirect,
             "?error=access_denied&error_description=" + Uri.EscapeDataString("The user said <script>alert(1)</script> \"no\"\n") +
-            "&error_uri=https%3A%2F%2Fas.example.com%2Fhelp&state=" + State));
-        var html = await page.Content.ReadAsStringAsync();
-        var result = await authorize.WaitAsync(Bound);
+            "&error_uri=https%3A%2F%2Fas.example.com%2Fhelp&state=" + State)).Within();
+        var html = await page.Content.ReadAsStringAsync().Within();
+        var result = await authorize.Within(Bound);
 
         Assert.Contains("data-outcome=\"denied\"", html);
         Assert.DoesNotContain("<script>", html);
@@ -146,7 +146,7 @@ public sealed class SystemBrowserAuthorizationTests
         Assert.Equal("The user said <script>alert(1)</script> no", result.ErrorDescription); // quotes, newline removed
         Assert.Equal(new Uri("https://as.example.com/help"), result.ErrorUri);
         Assert.Null(result.Code);
-        await AssertClosedAsync(redirect.Port);
+        await AssertClosedAsync(redirect.Port).Within();
     }
 
     [Theory]
@@ -157,14 +157,14 @@ public sealed class SystemBrowserAuthorizationTests
         var launcher = new RecordingLauncher();
         var handler = new SystemBrowserAuthorization(new() { BrowserLauncher = launcher.LaunchAsync });
         var authorize = handler.AuthorizeAsync(Context(issuer: "https://as.example.com", issuerRequired: required), CancellationToken.None);
-        var redirect = RedirectOf(await launcher.Launched);
+        var redirect = RedirectOf(await launcher.Launched.Within());
         using var browser = Browser();
 
-        using var page = await browser.GetAsync(new Uri(redirect, "?code=c&state=" + State + (iss is null ? "" : "&iss=" + Uri.EscapeDataString(iss))));
-        var result = await authorize.WaitAsync(Bound);
+        using var page = await browser.GetAsync(new Uri(redirect, "?code=c&state=" + State + (iss is null ? "" : "&iss=" + Uri.EscapeDataString(iss)))).Within();
+        var result = await authorize.Within(Bound);
 
         Assert.Equal(HttpStatusCode.BadRequest, page.StatusCode);
-        Assert.Contains("data-outcome=\"issuer-mismatch\"", await page.Content.ReadAsStringAsync());
+        Assert.Contains("data-outcome=\"issuer-mismatch\"", await page.Content.ReadAsStringAsync().Within());
         Assert.Equal(iss, result!.Iss);
     }
 
@@ -174,22 +174,22 @@ public sealed class SystemBrowserAuthorizationTests
         var launcher = new RecordingLauncher();
         var handler = new SystemBrowserAuthorization(new() { BrowserLauncher = launcher.LaunchAsync });
         var authorize = handler.AuthorizeAsync(Context(), CancellationToken.None);
-        var redirect = RedirectOf(await launcher.Launched);
+        var redirect = RedirectOf(await launcher.Launched.Within());
         using var browser = Browser();
 
-        using var favicon = await browser.GetAsync(new Uri(redirect, "/favicon.ico"));
-        using var post = await browser.PostAsync(new Uri(redirect, "?code=c&state=" + State), new StringContent("x"));
+        using var favicon = await browser.GetAsync(new Uri(redirect, "/favicon.ico")).Within();
+        using var post = await browser.PostAsync(new Uri(redirect, "?code=c&state=" + State), new StringContent("x")).Within();
         using var rebinding = new HttpRequestMessage(HttpMethod.Get, new Uri(redirect, "?code=c&state=" + State));
         rebinding.Headers.Host = "evil.example.com";
-        using var rebound = await browser.SendAsync(rebinding);
+        using var rebound = await browser.SendAsync(rebinding).Within();
 
         Assert.Equal(HttpStatusCode.NotFound, favicon.StatusCode);
         Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, rebound.StatusCode);
         Assert.False(authorize.IsCompleted);
 
-        using var real = await browser.GetAsync(new Uri(redirect, "?code=c&state=" + State));
-        Assert.Equal("c", (await authorize.WaitAsync(Bound))!.Code);
+        using var real = await browser.GetAsync(new Uri(redirect, "?code=c&state=" + State)).Within();
+        Assert.Equal("c", (await authorize.Within(Bound))!.Code);
     }
 
     [Fact]
@@ -199,17 +199,17 @@ public sealed class SystemBrowserAuthorizationTests
         var launcher = new RecordingLauncher();
         var handler = new SystemBrowserAuthorization(new() { BrowserLauncher = launcher.LaunchAsync, Timeout = TimeSpan.FromMinutes(2) }, timeProvider: time);
         var authorize = handler.AuthorizeAsync(Context(), CancellationToken.None);
-        var redirect = RedirectOf(await launcher.Launched);
+        var redirect = RedirectOf(await launcher.Launched.Within());
 
         time.Advance(TimeSpan.FromSeconds(119));
         Assert.False(authorize.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(1));
-        var ex = await Assert.ThrowsAsync<OAuthException>(() => authorize.WaitAsync(Bound));
+        var ex = await Assert.ThrowsAsync<OAuthException>(() => authorize.Within(Bound));
 
         Assert.Equal(OAuthFailureReason.AuthorizationTimedOut, ex.Reason);
         Assert.Contains("120 s", ex.Message);
         Assert.Equal(0, handler.OpenListeners);
-        await AssertClosedAsync(redirect.Port);
+        await AssertClosedAsync(redirect.Port).Within();
     }
 
     [Fact]
@@ -219,13 +219,13 @@ public sealed class SystemBrowserAuthorizationTests
         var handler = new SystemBrowserAuthorization(new() { BrowserLauncher = launcher.LaunchAsync });
         using var cts = new CancellationTokenSource();
         var authorize = handler.AuthorizeAsync(Context(), cts.Token);
-        var redirect = RedirectOf(await launcher.Launched);
+        var redirect = RedirectOf(await launcher.Launched.Within());
 
         await cts.CancelAsync();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => authorize.WaitAsync(Bound));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => authorize.Within(Bound));
         Assert.Equal(0, handler.OpenListeners);
-        await AssertClosedAsync(redirect.Port);
+        await AssertClosedAsync(redirect.Port).Within();
     }
 
     [Theory]
@@ -261,11 +261,11 @@ public sealed class SystemBrowserAuthorizationTests
         var context = Context($"http://127.0.0.1:{port}/cb/native");
         var authorize = handler.AuthorizeAsync(context, CancellationToken.None);
 
-        var shown = await launcher.Launched;
+        var shown = await launcher.Launched.Within();
         Assert.Equal(context.AuthorizationUri, shown);
         using var browser = Browser();
-        using var page = await browser.GetAsync($"http://127.0.0.1:{port}/cb/native?code=c&state={State}");
-        var result = await authorize.WaitAsync(Bound);
+        using var page = await browser.GetAsync($"http://127.0.0.1:{port}/cb/native?code=c&state={State}").Within();
+        var result = await authorize.Within(Bound);
 
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Equal(context.RedirectUri, result!.RedirectUri);
@@ -299,7 +299,7 @@ public sealed class SystemBrowserAuthorizationTests
 
         Assert.Equal(OAuthFailureReason.UserAgentUnavailable, ex.Reason);
         Assert.Contains("PrintUrl", ex.Message);
-        await AssertClosedAsync(RedirectOf(shown!).Port);
+        await AssertClosedAsync(RedirectOf(shown!).Port).Within();
     }
 
     [Fact]
@@ -313,12 +313,12 @@ public sealed class SystemBrowserAuthorizationTests
         var launcher = new RecordingLauncher();
         var handler = new SystemBrowserAuthorization(new() { BrowserLauncher = launcher.LaunchAsync });
         var authorize = handler.AuthorizeAsync(Context("http://[::1]/callback"), CancellationToken.None);
-        var redirect = RedirectOf(await launcher.Launched);
+        var redirect = RedirectOf(await launcher.Launched.Within());
 
         Assert.Equal("[::1]", redirect.Host);
         using var browser = Browser();
-        using var page = await browser.GetAsync(new Uri(redirect, "?code=c6&state=" + State));
-        Assert.Equal("c6", (await authorize.WaitAsync(Bound))!.Code);
+        using var page = await browser.GetAsync(new Uri(redirect, "?code=c6&state=" + State)).Within();
+        Assert.Equal("c6", (await authorize.Within(Bound))!.Code);
     }
 
     [Fact]
@@ -339,13 +339,13 @@ public sealed class SystemBrowserAuthorizationTests
 
         using var browser = Browser();
         launches.TryDequeue(out var one);
-        using (await browser.GetAsync(new Uri(RedirectOf(one!), "?code=one&state=" + State))) { }
-        Assert.Equal("one", (await first.WaitAsync(Bound))!.Code);
+        using (await browser.GetAsync(new Uri(RedirectOf(one!), "?code=one&state=" + State)).Within()) { }
+        Assert.Equal("one", (await first.Within(Bound))!.Code);
 
         Assert.True(await launched.WaitAsync(Bound));
         launches.TryDequeue(out var two);
-        using (await browser.GetAsync(new Uri(RedirectOf(two!), "?code=two&state=" + State))) { }
-        Assert.Equal("two", (await second.WaitAsync(Bound))!.Code);
+        using (await browser.GetAsync(new Uri(RedirectOf(two!), "?code=two&state=" + State)).Within()) { }
+        Assert.Equal("two", (await second.Within(Bound))!.Code);
         Assert.Equal(1, handler.MaxOpenListeners);
     }
 
@@ -358,7 +358,7 @@ public sealed class SystemBrowserAuthorizationTests
         using var cts = new CancellationTokenSource();
         var queued = handler.AuthorizeAsync(Context(), cts.Token);
         await cts.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued.WaitAsync(Bound));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued.Within(Bound));
         var third = handler.AuthorizeAsync(Context(), CancellationToken.None);
 
         await Task.Delay(200);
@@ -366,13 +366,13 @@ public sealed class SystemBrowserAuthorizationTests
         Assert.False(third.IsCompleted);
         launches.TryDequeue(out var one);
         using var browser = Browser();
-        using (await browser.GetAsync(new Uri(RedirectOf(one!), "?code=one&state=" + State))) { }
-        await first.WaitAsync(Bound);
+        using (await browser.GetAsync(new Uri(RedirectOf(one!), "?code=one&state=" + State)).Within()) { }
+        await first.Within(Bound);
 
         for (var i = 0; i < 100 && launches.IsEmpty; i++) { await Task.Delay(20); }
         launches.TryDequeue(out var three);
-        using (await browser.GetAsync(new Uri(RedirectOf(three!), "?code=three&state=" + State))) { }
-        Assert.Equal("three", (await third.WaitAsync(Bound))!.Code);
+        using (await browser.GetAsync(new Uri(RedirectOf(three!), "?code=three&state=" + State)).Within()) { }
+        Assert.Equal("three", (await third.Within(Bound))!.Code);
         Assert.Equal(1, handler.MaxOpenListeners);
     }
 
@@ -384,11 +384,11 @@ public sealed class SystemBrowserAuthorizationTests
         var launcher = new RecordingLauncher();
         var handler = new SystemBrowserAuthorization(new() { BrowserLauncher = launcher.LaunchAsync }, factory);
         var authorize = handler.AuthorizeAsync(Context(), CancellationToken.None);
-        var redirect = RedirectOf(await launcher.Launched);
+        var redirect = RedirectOf(await launcher.Launched.Within());
         using var browser = Browser();
-        using (await browser.GetAsync(new Uri(redirect, "?code=wrong-code&state=wrong-state"))) { }
-        using (await browser.GetAsync(new Uri(redirect, "?code=log-secret-code&state=" + State))) { }
-        await authorize.WaitAsync(Bound);
+        using (await browser.GetAsync(new Uri(redirect, "?code=wrong-code&state=wrong-state")).Within()) { }
+        using (await browser.GetAsync(new Uri(redirect, "?code=log-secret-code&state=" + State)).Within()) { }
+        await authorize.Within(Bound);
 
         var all = string.Join("\n", sink.Messages);
         Assert.Contains("Listening for the authorization redirect", all);
@@ -403,7 +403,7 @@ public sealed class SystemBrowserAuthorizationTests
     public async Task PrintUrl_WritesTheUrlOnItsOwnLine()
     {
         var writer = new StringWriter();
-        await SystemBrowserAuthorization.PrintUrl(writer)(new Uri("https://as.example.com/authorize?a=1&b=2"), CancellationToken.None);
+        await SystemBrowserAuthorization.PrintUrl(writer)(new Uri("https://as.example.com/authorize?a=1&b=2"), CancellationToken.None).Within();
 
         var lines = writer.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("https://as.example.com/authorize?a=1&b=2", lines[^1]);
@@ -432,7 +432,7 @@ public sealed class SystemBrowserAuthorizationTests
         var query = redirectQuery?.Invoke(result)
             ?? $"code={Uri.EscapeDataString(result.Code!)}&state={Uri.EscapeDataString(result.State!)}" + (result.Iss is { } iss ? "&iss=" + Uri.EscapeDataString(iss) : "");
         using var browser = Browser();
-        using var page = await browser.GetAsync(new Uri(RedirectOf(uri), "?" + query), ct);
+        using var page = await browser.GetAsync(new Uri(RedirectOf(uri), "?" + query), ct).Within();
     };
 
     [Fact]
@@ -447,7 +447,7 @@ public sealed class SystemBrowserAuthorizationTests
         });
         self = host;
 
-        using var response = await host.GetAsync().WaitAsync(Bound);
+        using var response = await host.GetAsync().Within(Bound);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(1, host.Server.CodeGrants); // the fake requires the token request's redirect_uri = the authorization request's
@@ -467,7 +467,7 @@ public sealed class SystemBrowserAuthorizationTests
             s => s.IssParameterSupported = true);
         self = host;
 
-        var ex = await Assert.ThrowsAsync<OAuthException>(() => host.GetAsync().WaitAsync(Bound));
+        var ex = await Assert.ThrowsAsync<OAuthException>(() => host.GetAsync().Within(Bound));
 
         Assert.Equal(OAuthFailureReason.ErrorResponse, ex.Reason);
         Assert.Equal("access_denied", ex.Error);
@@ -535,7 +535,7 @@ public sealed class SystemBrowserAuthorizationTests
         using var host = new OAuthTestHost(server: s => s.IssParameterSupported = true);
         host.Prompt = (context, _) => { seen = context; return Task.FromResult<AuthorizationResult?>(host.Server.Authorize(context.AuthorizationUri)); };
 
-        using var response = await host.GetAsync();
+        using var response = await host.GetAsync().Within();
 
         Assert.Equal(Query(seen!.AuthorizationUri)["state"], seen.State);
         Assert.Equal(host.Server.Issuer, seen.Issuer);

@@ -12,7 +12,6 @@ namespace LockFree.Auth.Tests.State;
 /// </summary>
 public sealed class AuthCoordinatorMapTests
 {
-    private static readonly TimeSpan Await = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan Hour = TimeSpan.FromHours(1);
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly ConcurrentDictionary<string, TestAcquirer> _acquirers = new();
@@ -31,28 +30,28 @@ public sealed class AuthCoordinatorMapTests
     public async Task FullMap_EvictsAnIdleKeyWithoutValueFirst()
     {
         using var map = NewMap(capacity: 3);
-        var a = await WarmAsync(map, "a");
+        var a = await WarmAsync(map, "a").Within();
         var failed = map.For("b").GetAsync();
         _acquirers["b"].Last.Fail(new InvalidOperationException("b failed"));
-        await Assert.ThrowsAsync<InvalidOperationException>(() => failed.WaitAsync(Await));
-        var c = await WarmAsync(map, "c");
+        await Assert.ThrowsAsync<InvalidOperationException>(() => failed.Within());
+        var c = await WarmAsync(map, "c").Within();
         var b = map.For("b"); // the most recently used, but it holds no value
 
         map.For("d");
 
         Assert.True(b.IsEvicted);
         Assert.Equal(["a", "c", "d"], Keys(map));
-        Assert.Same(a, await map.For("a").GetAsync().WaitAsync(Await));
-        Assert.Same(c, await map.For("c").GetAsync().WaitAsync(Await));
+        Assert.Same(a, await map.For("a").GetAsync().Within());
+        Assert.Same(c, await map.For("c").GetAsync().Within());
     }
 
     [Fact]
     public async Task FullMap_AllIdleWithValues_EvictsTheLeastRecentlyUsedAndDropsItsValueAndTimer()
     {
         using var map = NewMap(capacity: 3);
-        await WarmAsync(map, "a");
-        await WarmAsync(map, "b");
-        await WarmAsync(map, "c");
+        await WarmAsync(map, "a").Within();
+        await WarmAsync(map, "b").Within();
+        await WarmAsync(map, "c").Within();
         map.For("a"); // a is now more recent than b, which was added before c and not used since
         map.For("c");
         var b = map.TryGet("b")!; // TryGet does not count as a use
@@ -72,7 +71,7 @@ public sealed class AuthCoordinatorMapTests
         using var map = NewMap(capacity: 2);
         var busy = map.For("busy");
         var waiter = busy.GetAsync(); // stays pending: the least recently used key
-        await WarmAsync(map, "idle");
+        await WarmAsync(map, "idle").Within();
         map.For("idle");
 
         map.For("new");
@@ -97,7 +96,7 @@ public sealed class AuthCoordinatorMapTests
         Assert.True(oldest.IsEvicted);
         Assert.False(gate.Token.IsCancellationRequested); // never cancelled under its waiters
         var token = gate.Complete();
-        foreach (var waiter in waiters) { Assert.Same(token, await waiter.WaitAsync(Await)); }
+        foreach (var waiter in waiters) { Assert.Same(token, await waiter.Within()); }
         Assert.Null(oldest.Current.Value); // not cached in the evicted coordinator...
         Assert.Null(oldest.Current.Timer); // ...and nothing scheduled for it
         Assert.False(oldest.Current.IsAcquiring);
@@ -109,7 +108,7 @@ public sealed class AuthCoordinatorMapTests
     {
         using var map = NewMap(capacity: 1);
         var held = map.For("a"); // a provider may keep this reference across calls
-        var first = await WarmAsync(map, "a");
+        var first = await WarmAsync(map, "a").Within();
         map.For("b"); // evicts a
 
         Assert.True(held.IsEvicted);
@@ -118,9 +117,9 @@ public sealed class AuthCoordinatorMapTests
         Assert.NotNull(current);
         Assert.NotSame(held, current);
         var second = _acquirers["a"].Last.Complete();
-        Assert.Same(second, await forwarded.WaitAsync(Await));
+        Assert.Same(second, await forwarded.Within());
         Assert.NotSame(first, second);
-        Assert.Same(second, await held.GetAsync().WaitAsync(Await)); // served from the current coordinator's cache
+        Assert.Same(second, await held.GetAsync().Within()); // served from the current coordinator's cache
         Assert.Null(held.Current.Value); // the evicted one stays empty
 
         Assert.True(held.Invalidate(static (t, rejected) => ReferenceEquals(t, rejected), second)); // a 401 for that token
@@ -128,7 +127,7 @@ public sealed class AuthCoordinatorMapTests
         Assert.Same(second, current.Current.Retired);
 
         map.Dispose();
-        await Assert.ThrowsAsync<ObjectDisposedException>(() => held.GetAsync().WaitAsync(Await));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => held.GetAsync().Within());
     }
 
     [Fact]
@@ -250,7 +249,7 @@ public sealed class AuthCoordinatorMapTests
             })).ToArray();
             start.SignalAndWait();
             map.Dispose();
-            await Task.WhenAll(adders).WaitAsync(Await);
+            await Task.WhenAll(adders).Within();
 
             Assert.All(created, c => Assert.True(c.IsDisposed, "A coordinator created by a For racing Dispose was leaked."));
             Assert.Throws<ObjectDisposedException>(() => map.For(-1));
@@ -261,8 +260,8 @@ public sealed class AuthCoordinatorMapTests
     public async Task InvalidateAll_InvalidatesEveryKeyWithoutEnumerating()
     {
         using var map = NewMap(capacity: 4);
-        await WarmAsync(map, "a");
-        await WarmAsync(map, "b");
+        await WarmAsync(map, "a").Within();
+        await WarmAsync(map, "b").Within();
 
         map.InvalidateAll();
 
@@ -279,7 +278,7 @@ public sealed class AuthCoordinatorMapTests
     {
         var waiter = map.For(key).GetAsync();
         var token = _acquirers[key].Last.Complete();
-        Assert.Same(token, await waiter.WaitAsync(Await));
+        Assert.Same(token, await waiter.Within());
         return token;
     }
 

@@ -14,7 +14,7 @@ public sealed class AuthCoordinatorTests
         var coordinator = acquirer.CreateCoordinator(options);
         var pending = coordinator.GetAsync();
         var token = acquirer.Last.Complete();
-        Assert.Same(token, await pending);
+        Assert.Same(token, await pending.Within());
         return (acquirer, coordinator, token);
     }
 
@@ -23,12 +23,12 @@ public sealed class AuthCoordinatorTests
     [Fact]
     public async Task GetAsync_UsableCachedToken_ReturnsSameCompletedTaskWithoutAllocating()
     {
-        var (acquirer, coordinator, token) = await WarmAsync();
+        var (acquirer, coordinator, token) = await WarmAsync().Within();
         using var owned = coordinator;
 
         var first = coordinator.GetAsync();
         Assert.True(first.IsCompletedSuccessfully);
-        Assert.Same(token, first.Result);
+        Assert.Same(token, first.ResultWithin());
 
         // Warm up, then measure: the fast path is one volatile read and returns the cached task.
         for (var i = 0; i < 100; i++) { _ = coordinator.GetAsync(); }
@@ -45,9 +45,9 @@ public sealed class AuthCoordinatorTests
     [Fact]
     public async Task GetAsync_CancelledTokenOnFastPath_StillReturnsCachedToken()
     {
-        var (_, coordinator, token) = await WarmAsync();
+        var (_, coordinator, token) = await WarmAsync().Within();
         using var owned = coordinator;
-        Assert.Same(token, await coordinator.GetAsync(new CancellationToken(canceled: true)));
+        Assert.Same(token, await coordinator.GetAsync(new CancellationToken(canceled: true)).Within());
     }
 
     // ---- I2 one acquisition per generation ----
@@ -63,7 +63,7 @@ public sealed class AuthCoordinatorTests
         Assert.All(tasks, t => Assert.False(t.IsCompleted));
         var token = acquirer.Last.Complete();
 
-        var results = await Task.WhenAll(tasks);
+        var results = await Task.WhenAll(tasks).Within();
         Assert.Equal(1, acquirer.Started);
         Assert.All(results, r => Assert.Same(token, r));
         Assert.Equal(new AuthCoordinatorStatistics(1, 1023, 1, 0, 0, 0), coordinator.Statistics);
@@ -79,7 +79,7 @@ public sealed class AuthCoordinatorTests
         var tasks = Enumerable.Range(0, 16).Select(_ => coordinator.GetAsync(cts.Token)).ToArray();
         var token = acquirer.Last.Complete();
 
-        Assert.All(await Task.WhenAll(tasks), r => Assert.Same(token, r));
+        Assert.All(await Task.WhenAll(tasks).Within(), r => Assert.Same(token, r));
         Assert.Equal(1, acquirer.Started);
     }
 
@@ -100,13 +100,13 @@ public sealed class AuthCoordinatorTests
         Assert.False(coordinator.Current.IsAcquiring);
 
         var stale = acquirer.Gates[0].Complete();
-        Assert.Same(stale, await waiter); // its own waiters still get it...
+        Assert.Same(stale, await waiter.Within()); // its own waiters still get it...
         Assert.Null(coordinator.Current.Value); // ...but it is not cached over the invalidation
 
         var next = coordinator.GetAsync();
         Assert.Equal(2, acquirer.Started);
         var fresh = acquirer.Gates[1].Complete();
-        Assert.Same(fresh, await next);
+        Assert.Same(fresh, await next.Within());
         Assert.Same(fresh, coordinator.Current.Value);
         Assert.Equal(1, coordinator.Statistics.Discarded);
     }
@@ -114,7 +114,7 @@ public sealed class AuthCoordinatorTests
     [Fact]
     public async Task Invalidate_WithCachedToken_NextCallAcquiresAgain()
     {
-        var (acquirer, coordinator, token) = await WarmAsync();
+        var (acquirer, coordinator, token) = await WarmAsync().Within();
         using var owned = coordinator;
 
         coordinator.Invalidate();
@@ -122,7 +122,7 @@ public sealed class AuthCoordinatorTests
 
         Assert.False(next.IsCompleted);
         Assert.Equal(2, acquirer.Started);
-        Assert.NotSame(token, await CompleteLast(acquirer, next));
+        Assert.NotSame(token, await CompleteLast(acquirer, next).Within());
     }
 
     // ---- I4 conditional invalidation ----
@@ -130,20 +130,20 @@ public sealed class AuthCoordinatorTests
     [Fact]
     public async Task InvalidateIfRejected_StaleToken_DoesNothing()
     {
-        var (acquirer, coordinator, first) = await WarmAsync();
+        var (acquirer, coordinator, first) = await WarmAsync().Within();
         using var owned = coordinator;
         Assert.True(Reject(coordinator, first.AccessToken));
-        var second = await CompleteLast(acquirer, coordinator.GetAsync());
+        var second = await CompleteLast(acquirer, coordinator.GetAsync()).Within();
 
         Assert.False(Reject(coordinator, first.AccessToken)); // a late 401 for the old token
-        Assert.Same(second, await coordinator.GetAsync());
+        Assert.Same(second, await coordinator.GetAsync().Within());
         Assert.Equal(2, acquirer.Started);
     }
 
     [Fact]
     public async Task InvalidateIfRejected_64CallersRejectSameToken_OneNewAcquisition()
     {
-        var (acquirer, coordinator, first) = await WarmAsync();
+        var (acquirer, coordinator, first) = await WarmAsync().Within();
         using var owned = coordinator;
 
         var acted = new int[64];
@@ -156,24 +156,24 @@ public sealed class AuthCoordinatorTests
         var second = acquirer.Last.Complete();
 
         Assert.Equal(1, acted.Sum());
-        Assert.All(await Task.WhenAll(retries), r => Assert.Same(second, r));
+        Assert.All(await Task.WhenAll(retries).Within(), r => Assert.Same(second, r));
         Assert.Equal(2, acquirer.Started);
     }
 
     [Fact]
     public async Task InvalidateIfRejected_DuringBackgroundRefresh_KeepsRefreshAndJoinsIt()
     {
-        var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(100));
+        var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(100)).Within();
         using var owned = coordinator;
         _time.Advance(TimeSpan.FromSeconds(85)); // refresh-ahead is due from 80 s (20 % of 100 s)
-        Assert.Same(first, await coordinator.GetAsync()); // the first use inside the window starts it
+        Assert.Same(first, await coordinator.GetAsync().Within()); // the first use inside the window starts it
         Assert.Equal(2, acquirer.Started);
 
         Assert.True(Reject(coordinator, first.AccessToken));
         var waiter = coordinator.GetAsync();
         var second = acquirer.Last.Complete();
 
-        Assert.Same(second, await waiter);
+        Assert.Same(second, await waiter.Within());
         Assert.Equal(2, acquirer.Started); // no third acquisition: the refresh in flight replaced the token
         Assert.Same(first, acquirer.Last.Context.Previous);
     }
@@ -201,7 +201,7 @@ public sealed class AuthCoordinatorTests
         var retries = Enumerable.Range(0, 32).Select(_ => coordinator.GetAsync()).ToArray();
         Assert.Equal(2, acquirer.Started);
         var token = acquirer.Last.Complete();
-        Assert.All(await Task.WhenAll(retries), r => Assert.Same(token, r));
+        Assert.All(await Task.WhenAll(retries).Within(), r => Assert.Same(token, r));
         Assert.Equal(1, coordinator.Statistics.Failed);
     }
 
@@ -214,7 +214,7 @@ public sealed class AuthCoordinatorTests
             timeProvider: _time);
 
         await Assert.ThrowsAsync<FormatException>(() => coordinator.GetAsync());
-        Assert.Equal("a", (await coordinator.GetAsync()).AccessToken);
+        Assert.Equal("a", (await coordinator.GetAsync().Within()).AccessToken);
         Assert.Equal(2, calls);
     }
 
@@ -235,7 +235,7 @@ public sealed class AuthCoordinatorTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
         Assert.False(acquirer.Last.Token.IsCancellationRequested);
         var token = acquirer.Last.Complete();
-        Assert.Same(token, await other);
+        Assert.Same(token, await other.Within());
         Assert.Equal(1, acquirer.Started);
         Assert.Same(token, coordinator.Current.Value);
     }
@@ -253,7 +253,7 @@ public sealed class AuthCoordinatorTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => firstCaller);
 
         var token = acquirer.Last.Complete();
-        Assert.All(await Task.WhenAll(waiters), r => Assert.Same(token, r));
+        Assert.All(await Task.WhenAll(waiters).Within(), r => Assert.Same(token, r));
         Assert.Equal(1, acquirer.Started);
     }
 
@@ -281,7 +281,7 @@ public sealed class AuthCoordinatorTests
 
         var next = coordinator.GetAsync();
         Assert.Equal(2, acquirer.Started);
-        Assert.Equal("access-2", (await CompleteLast(acquirer, next)).AccessToken);
+        Assert.Equal("access-2", (await CompleteLast(acquirer, next).Within()).AccessToken);
     }
 
     [Fact]
@@ -300,7 +300,7 @@ public sealed class AuthCoordinatorTests
         Assert.Equal(2, acquirer.Started);
         acquirer.Gates[0].Complete(); // the abandoned one finishes late: not cached
         var token = acquirer.Gates[1].Complete();
-        Assert.Same(token, await fresh);
+        Assert.Same(token, await fresh.Within());
         Assert.Same(token, coordinator.Current.Value);
     }
 
@@ -309,7 +309,7 @@ public sealed class AuthCoordinatorTests
     [Fact]
     public async Task GetAsync_InsideRefreshAheadWindow_ReturnsCachedTokenWhileOneBackgroundRefreshRuns()
     {
-        var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(100));
+        var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(100)).Within();
         using var owned = coordinator;
 
         _time.Advance(TimeSpan.FromSeconds(79));
@@ -321,29 +321,29 @@ public sealed class AuthCoordinatorTests
 
         Assert.Null(coordinator.Current.FreshValue); // peeking callers fall back to GetAsync...
         Assert.Same(first, coordinator.Current.Value);
-        Assert.Same(first, await coordinator.GetAsync()); // ...and the next caller starts it and is served at once
+        Assert.Same(first, await coordinator.GetAsync().Within()); // ...and the next caller starts it and is served at once
         Assert.Equal(2, acquirer.Started);
         Assert.True(acquirer.Last.Context.IsBackgroundRefresh);
         Assert.Same(first, acquirer.Last.Context.Previous);
         Assert.True(coordinator.Current.IsFresh);
 
         var during = Enumerable.Range(0, 16).Select(_ => coordinator.GetAsync()).ToArray();
-        Assert.All(during, t => Assert.Same(first, t.Result));
+        Assert.All(during, t => Assert.Same(first, t.ResultWithin()));
         Assert.Equal(2, acquirer.Started);
 
         var second = acquirer.Last.Complete();
-        Assert.Same(second, await coordinator.GetAsync());
+        Assert.Same(second, await coordinator.GetAsync().Within());
     }
 
     [Fact]
     public async Task GetAsync_InsideSkewMargin_TokenCountsAsExpired()
     {
         var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(100),
-            new AuthCoordinatorOptions { RefreshAheadWindow = TimeSpan.Zero, SkewMargin = TimeSpan.FromSeconds(5) });
+            new AuthCoordinatorOptions { RefreshAheadWindow = TimeSpan.Zero, SkewMargin = TimeSpan.FromSeconds(5) }).Within();
         using var owned = coordinator;
 
         _time.Advance(TimeSpan.FromSeconds(94));
-        Assert.Same(first, await coordinator.GetAsync());
+        Assert.Same(first, await coordinator.GetAsync().Within());
         _time.Advance(TimeSpan.FromSeconds(1)); // 95 s: inside the 5 s skew margin
         Assert.Null(coordinator.Current.Value);
         Assert.Same(first, coordinator.Current.Retired);
@@ -352,13 +352,13 @@ public sealed class AuthCoordinatorTests
         Assert.False(next.IsCompleted);
         Assert.Equal(2, acquirer.Started);
         Assert.Same(first, acquirer.Last.Context.Previous);
-        Assert.NotSame(first, await CompleteLast(acquirer, next));
+        Assert.NotSame(first, await CompleteLast(acquirer, next).Within());
     }
 
     [Fact]
     public async Task IdleClient_PastRefreshAndExpiry_StartsNoBackgroundWork()
     {
-        var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(100));
+        var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(100)).Within();
         using var owned = coordinator;
 
         _time.Advance(TimeSpan.FromHours(5));
@@ -372,63 +372,63 @@ public sealed class AuthCoordinatorTests
     [Fact]
     public async Task GetAsync_BackgroundRefreshNotDoneAtExpiry_CallersJoinItNotAnother()
     {
-        var (acquirer, coordinator, _) = await WarmAsync(TimeSpan.FromSeconds(100));
+        var (acquirer, coordinator, _) = await WarmAsync(TimeSpan.FromSeconds(100)).Within();
         using var owned = coordinator;
         _time.Advance(TimeSpan.FromSeconds(80));
-        _ = await coordinator.GetAsync();
+        _ = await coordinator.GetAsync().Within();
         Assert.Equal(2, acquirer.Started);
         _time.Advance(TimeSpan.FromSeconds(11)); // past usable-until (90 s)
 
         var waiters = Enumerable.Range(0, 8).Select(_ => coordinator.GetAsync()).ToArray();
         Assert.All(waiters, w => Assert.False(w.IsCompleted));
         var second = acquirer.Last.Complete();
-        Assert.All(await Task.WhenAll(waiters), r => Assert.Same(second, r));
+        Assert.All(await Task.WhenAll(waiters).Within(), r => Assert.Same(second, r));
         Assert.Equal(2, acquirer.Started);
     }
 
     [Fact]
     public async Task GetAsync_BackgroundRefreshFails_KeepsServingAndRetriesAfterDelay()
     {
-        var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(100));
+        var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(100)).Within();
         using var owned = coordinator;
         _time.Advance(TimeSpan.FromSeconds(80));
-        Assert.Same(first, await coordinator.GetAsync());
+        Assert.Same(first, await coordinator.GetAsync().Within());
         acquirer.Last.Fail(new InvalidOperationException("refresh failed"));
 
-        Assert.Same(first, await coordinator.GetAsync());
-        Assert.Same(first, await coordinator.GetAsync());
+        Assert.Same(first, await coordinator.GetAsync().Within());
+        Assert.Same(first, await coordinator.GetAsync().Within());
         Assert.Equal(2, acquirer.Started); // no retry storm
         _time.Advance(TimeSpan.FromSeconds(5)); // RefreshRetryDelay
-        Assert.Same(first, await coordinator.GetAsync());
+        Assert.Same(first, await coordinator.GetAsync().Within());
         Assert.Equal(3, acquirer.Started);
         var third = acquirer.Last.Complete();
-        Assert.Same(third, await coordinator.GetAsync());
+        Assert.Same(third, await coordinator.GetAsync().Within());
     }
 
     [Fact]
     public async Task GetAsync_ShortLivedToken_WindowsScaleWithLifetime()
     {
-        var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(2));
+        var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(2)).Within();
         using var owned = coordinator;
         Assert.Equal(_time.GetUtcNow() + TimeSpan.FromSeconds(1.8), coordinator.Current.UsableUntil);
         Assert.Equal(_time.GetUtcNow() + TimeSpan.FromSeconds(1.6), coordinator.Current.RefreshAt);
 
         _time.Advance(TimeSpan.FromSeconds(1.6));
-        Assert.Same(first, await coordinator.GetAsync());
+        Assert.Same(first, await coordinator.GetAsync().Within());
         Assert.Equal(2, acquirer.Started);
     }
 
     [Fact]
     public async Task GetAsync_TokenWithoutLifetime_NeverExpires()
     {
-        var (acquirer, coordinator, first) = await WarmAsync();
+        var (acquirer, coordinator, first) = await WarmAsync().Within();
         acquirer.Lifetime = null;
         using var owned = coordinator;
         coordinator.Invalidate();
-        var second = await CompleteLast(acquirer, coordinator.GetAsync());
+        var second = await CompleteLast(acquirer, coordinator.GetAsync()).Within();
 
         _time.Advance(TimeSpan.FromDays(365));
-        Assert.Same(second, await coordinator.GetAsync());
+        Assert.Same(second, await coordinator.GetAsync().Within());
         Assert.NotSame(first, second);
         Assert.Null(coordinator.Current.UsableUntil);
     }
@@ -438,7 +438,7 @@ public sealed class AuthCoordinatorTests
     {
         var acquirer = new TestAcquirer(_time, TimeSpan.Zero);
         using var coordinator = acquirer.CreateCoordinator();
-        var token = await CompleteLast(acquirer, coordinator.GetAsync());
+        var token = await CompleteLast(acquirer, coordinator.GetAsync()).Within();
 
         Assert.Equal("access-1", token.AccessToken);
         Assert.Null(coordinator.Current.Value);
@@ -463,13 +463,13 @@ public sealed class AuthCoordinatorTests
         var b = map.For("resource-b").GetAsync();
         var tokenB = acquirers["resource-b"].Last.Complete();
 
-        Assert.Same(tokenB, await b);
+        Assert.Same(tokenB, await b.Within());
         Assert.False(a.IsCompleted);
         Assert.Same(map.For("resource-a"), map.For("resource-a"));
         Assert.NotSame(map.For("resource-a"), map.For("resource-b"));
         var tokenA = acquirers["resource-a"].Last.Complete();
         Assert.NotSame(tokenA, tokenB);
-        Assert.Same(tokenA, await a);
+        Assert.Same(tokenA, await a.Within());
     }
 
     [Fact]
@@ -502,7 +502,7 @@ public sealed class AuthCoordinatorTests
         var waiter = coordinator.GetAsync();
         var token = acquirer.Last.Complete();
 
-        Assert.Same(token, await waiter);
+        Assert.Same(token, await waiter.Within());
         Assert.Null(coordinator.Current.Value); // the invalidation from inside won
         Assert.Equal(1, acquirer.Started);
     }
@@ -526,14 +526,14 @@ public sealed class AuthCoordinatorTests
     [Fact]
     public async Task Dispose_WithCachedValue_FastPathFailsWithObjectDisposedAndStartsNothing()
     {
-        var (acquirer, coordinator, token) = await WarmAsync();
-        Assert.Same(token, coordinator.GetAsync().Result); // served by the fast path until now
+        var (acquirer, coordinator, token) = await WarmAsync().Within();
+        Assert.Same(token, coordinator.GetAsync().ResultWithin()); // served by the fast path until now
 
         coordinator.Dispose();
 
         var after = coordinator.GetAsync();
-        await Assert.ThrowsAsync<ObjectDisposedException>(() => after.WaitAsync(TimeSpan.FromSeconds(5)));
-        await Assert.ThrowsAsync<ObjectDisposedException>(() => coordinator.GetAsync(new CancellationToken(canceled: false)).WaitAsync(TimeSpan.FromSeconds(5)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => after.Within(TimeSpan.FromSeconds(5)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => coordinator.GetAsync(new CancellationToken(canceled: false)).Within(TimeSpan.FromSeconds(5)));
         Assert.Null(coordinator.Current.Value);
         Assert.Null(coordinator.Current.Timer);
         Assert.Equal(1, acquirer.Started);
@@ -544,7 +544,7 @@ public sealed class AuthCoordinatorTests
     [Fact]
     public async Task Snapshots_AfterEveryTransition_SatisfyInvariants()
     {
-        var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(100));
+        var (acquirer, coordinator, first) = await WarmAsync(TimeSpan.FromSeconds(100)).Within();
         using var owned = coordinator;
         var seen = new List<AuthSnapshot<TokenContainer>> { coordinator.Current };
         _time.Advance(TimeSpan.FromSeconds(81)); seen.Add(coordinator.Current);
@@ -565,7 +565,7 @@ public sealed class AuthCoordinatorTests
     private static async Task<TokenContainer> CompleteLast(TestAcquirer acquirer, Task<TokenContainer> waiter)
     {
         var token = acquirer.Last.Complete();
-        Assert.Same(token, await waiter);
+        Assert.Same(token, await waiter.Within());
         return token;
     }
 }

@@ -12,7 +12,6 @@ namespace LockFree.Auth.Tests.State;
 /// </summary>
 public sealed class ObservedFailureTests
 {
-    private static readonly TimeSpan Await = TimeSpan.FromSeconds(5);
 
     public enum Unwaited
     {
@@ -40,7 +39,7 @@ public sealed class ObservedFailureTests
         TaskScheduler.UnobservedTaskException += OnUnobserved;
         try
         {
-            var reported = await FailWithNobodyWaitingAsync(kind, marker);
+            var reported = await FailWithNobodyWaitingAsync(kind, marker).Within();
             Assert.Equal([(marker, kind == Unwaited.BackgroundRefresh)], reported);
             DropUnobservedFaultedTask(control); // proves that this process does raise the event for an unobserved task
 
@@ -77,13 +76,13 @@ public sealed class ObservedFailureTests
         var foreground = new InvalidOperationException("foreground failed");
         var waiter = coordinator.GetAsync();
         acquirer.Last.Fail(foreground);
-        Assert.Same(foreground, await Assert.ThrowsAsync<InvalidOperationException>(() => waiter.WaitAsync(Await)));
+        Assert.Same(foreground, await Assert.ThrowsAsync<InvalidOperationException>(() => waiter.Within()));
 
         var next = coordinator.GetAsync();
         var token = acquirer.Last.Complete();
-        Assert.Same(token, await next.WaitAsync(Await));
+        Assert.Same(token, await next.Within());
         time.Advance(TimeSpan.FromSeconds(80));
-        Assert.Same(token, await coordinator.GetAsync().WaitAsync(Await)); // starts the background refresh
+        Assert.Same(token, await coordinator.GetAsync().Within()); // starts the background refresh
         var background = new HttpRequestException("refresh failed");
         acquirer.Last.Fail(background);
 
@@ -106,13 +105,13 @@ public sealed class ObservedFailureTests
         {
             var leaving = coordinator.GetAsync(cts.Token);
             await cts.CancelAsync(); // the only waiter leaves: the coordinator cancels the work
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => leaving.WaitAsync(Await));
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => acquirer.Last.Task.WaitAsync(Await));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => leaving.Within());
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => acquirer.Last.Task.Within());
         }
 
         var disposedWhileRunning = coordinator.GetAsync();
         coordinator.Dispose();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => disposedWhileRunning.WaitAsync(Await));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => disposedWhileRunning.Within());
 
         Assert.Equal(0, Volatile.Read(ref reported));
         Assert.Equal(2, coordinator.Statistics.Failed); // still counted
@@ -132,7 +131,7 @@ public sealed class ObservedFailureTests
         var failure = new TimeoutException("token endpoint timed out");
         acquirer.Last.Fail(failure);
 
-        Assert.Same(failure, await Assert.ThrowsAsync<TimeoutException>(() => waiter.WaitAsync(Await)));
+        Assert.Same(failure, await Assert.ThrowsAsync<TimeoutException>(() => waiter.Within()));
         Assert.False(coordinator.Current.IsAcquiring);
     }
 
@@ -167,12 +166,12 @@ public sealed class ObservedFailureTests
         using var coordinator = acquirer.CreateCoordinator(new AuthCoordinatorOptions { Name = name });
         var waiter = coordinator.GetAsync();
         acquirer.Last.Fail(new InvalidOperationException("foreground"));
-        await Assert.ThrowsAsync<InvalidOperationException>(() => waiter.WaitAsync(Await));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => waiter.Within());
         var next = coordinator.GetAsync();
         acquirer.Last.Complete();
-        await next.WaitAsync(Await);
+        await next.Within();
         time.Advance(TimeSpan.FromSeconds(80));
-        await coordinator.GetAsync().WaitAsync(Await);
+        await coordinator.GetAsync().Within();
         acquirer.Last.Fail(new InvalidOperationException("background"));
 
         Assert.Equal([false, true], failures);
@@ -194,9 +193,9 @@ public sealed class ObservedFailureTests
         {
             var first = coordinator.GetAsync();
             var token = acquirer.Last.Complete();
-            Assert.Same(token, await first.WaitAsync(Await));
+            Assert.Same(token, await first.Within());
             time.Advance(TimeSpan.FromSeconds(80));
-            Assert.Same(token, await coordinator.GetAsync().WaitAsync(Await)); // starts the background refresh; nobody awaits it
+            Assert.Same(token, await coordinator.GetAsync().Within()); // starts the background refresh; nobody awaits it
             Assert.True(acquirer.Last.Context.IsBackgroundRefresh);
         }
         else
@@ -205,7 +204,7 @@ public sealed class ObservedFailureTests
             using var cts = new CancellationTokenSource();
             var leaving = coordinator.GetAsync(cts.Token);
             await cts.CancelAsync();
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => leaving.WaitAsync(Await));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => leaving.Within());
         }
 
         acquirer.Last.Fail(new InvalidOperationException(marker));

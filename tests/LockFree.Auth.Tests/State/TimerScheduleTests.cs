@@ -10,7 +10,6 @@ namespace LockFree.Auth.Tests.State;
 /// </summary>
 public sealed class TimerScheduleTests
 {
-    private static readonly TimeSpan Await = TimeSpan.FromSeconds(5);
     private readonly FakeTimeProvider _fake = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
     public static TheoryData<int, int, int, bool> LongLifetimes() => new()
@@ -33,7 +32,7 @@ public sealed class TimerScheduleTests
 
         var first = coordinator.GetAsync();
         var token = acquirer.Last.Complete();
-        Assert.Same(token, await first.WaitAsync(Await));
+        Assert.Same(token, await first.Within());
         Assert.Same(token, coordinator.Current.Value);
         Assert.NotNull(coordinator.Current.Timer);
         var usableUntil = coordinator.Current.UsableUntil!.Value;
@@ -69,7 +68,7 @@ public sealed class TimerScheduleTests
 
         var next = coordinator.GetAsync();
         var replacement = acquirer.Last.Complete();
-        Assert.Same(replacement, await next.WaitAsync(Await));
+        Assert.Same(replacement, await next.Within());
     }
 
     [Fact]
@@ -83,7 +82,7 @@ public sealed class TimerScheduleTests
         using var coordinator = new AuthCoordinator<TokenContainer>(acquirer.AcquireAsync, static t => t.ExpiresAt, strict, options);
         var waiter = coordinator.GetAsync();
         var token = acquirer.Last.Complete();
-        Assert.Same(token, await waiter.WaitAsync(Await));
+        Assert.Same(token, await waiter.Within());
         var refreshAt = coordinator.Current.RefreshAt!.Value;
         var usableUntil = coordinator.Current.UsableUntil!.Value;
         Assert.Equal(TimeSpan.FromDays(2) - TimeSpan.FromSeconds(30), usableUntil - refreshAt);
@@ -124,7 +123,7 @@ public sealed class TimerScheduleTests
         var waiter = coordinator.GetAsync();
         var token = acquirer.Last.Complete();
 
-        Assert.Same(token, await waiter.WaitAsync(Await));
+        Assert.Same(token, await waiter.Within());
         Assert.Same(token, coordinator.Current.Value);
         Assert.NotNull(coordinator.Current.Timer);
         Assert.Equal(AuthCoordinatorOptions.MaxTimerDueTime, strict.MaxDueRequested);
@@ -143,13 +142,13 @@ public sealed class TimerScheduleTests
             TimeProvider.System,
             options);
 
-        var token = await coordinator.GetAsync().WaitAsync(Await);
+        var token = await coordinator.GetAsync().Within();
 
         Assert.Equal("long-lived", token.AccessToken);
         Assert.Same(token, coordinator.Current.Value);
         Assert.True(coordinator.Current.IsFresh);
         Assert.NotNull(coordinator.Current.Timer);
-        Assert.Same(token, await coordinator.GetAsync().WaitAsync(Await));
+        Assert.Same(token, await coordinator.GetAsync().Within());
     }
 
     [Fact]
@@ -162,7 +161,7 @@ public sealed class TimerScheduleTests
         var waiter = coordinator.GetAsync();
         var token = acquirer.Last.Complete();
 
-        Assert.Same(token, await waiter.WaitAsync(Await)); // nothing thrown after the publishing CAS
+        Assert.Same(token, await waiter.Within()); // nothing thrown after the publishing CAS
         Assert.Null(coordinator.Current.Value); // fail closed: never served without a schedule
         Assert.Same(token, coordinator.Current.Retired);
         Assert.Null(coordinator.Current.FindInvariantViolation());
@@ -178,7 +177,7 @@ public sealed class TimerScheduleTests
         using var coordinator = new AuthCoordinator<TokenContainer>(acquirer.AcquireAsync, static t => t.ExpiresAt, strict);
         var waiter = coordinator.GetAsync();
         var token = acquirer.Last.Complete();
-        Assert.Same(token, await waiter.WaitAsync(Await));
+        Assert.Same(token, await waiter.Within());
 
         strict.ChangeFailure = new InvalidOperationException("cannot re-arm");
         _fake.Advance(TimeSpan.FromMinutes(1)); // the clamped timer fires early and tries to re-arm (an escaping exception would fail here)
@@ -203,7 +202,7 @@ public sealed class TimerScheduleTests
         acquirer.Last.Complete();
         foreach (var waiter in waiters)
         {
-            var thrown = await Assert.ThrowsAsync<FormatException>(() => waiter.WaitAsync(Await));
+            var thrown = await Assert.ThrowsAsync<FormatException>(() => waiter.Within());
             Assert.Equal("expiry-marker", thrown.Message);
         }
 
@@ -211,7 +210,7 @@ public sealed class TimerScheduleTests
         var next = coordinator.GetAsync();
         Assert.Equal(2, acquirer.Started);
         var token = acquirer.Last.Complete();
-        Assert.Same(token, await next.WaitAsync(Await));
+        Assert.Same(token, await next.Within());
         Assert.Equal(1, coordinator.Statistics.Failed);
     }
 
@@ -240,15 +239,15 @@ public sealed class TimerScheduleTests
         using var coordinator = new AuthCoordinator<TokenContainer>(acquirer.AcquireAsync, static t => t.ExpiresAt, clock, new AuthCoordinatorOptions { ClockCheckInterval = interval });
         var waiter = coordinator.GetAsync();
         var token = acquirer.Last.Complete();
-        Assert.Same(token, await waiter.WaitAsync(Await));
+        Assert.Same(token, await waiter.Within());
 
         clock.Step(TimeSpan.FromHours(3)); // the wall clock jumps (resume after suspend); timers do not move
 
         // The documented limit: the fast path reads no clock, so until the timer fires the value is still served.
-        Assert.Same(token, coordinator.GetAsync().Result);
+        Assert.Same(token, coordinator.GetAsync().ResultWithin());
 
         _fake.Advance(interval - TimeSpan.FromSeconds(1));
-        Assert.Same(token, coordinator.GetAsync().Result);
+        Assert.Same(token, coordinator.GetAsync().ResultWithin());
 
         _fake.Advance(TimeSpan.FromSeconds(1)); // one ClockCheckInterval after the last arming: the timer re-reads the clock
         Assert.Null(coordinator.Current.Value);
@@ -265,7 +264,7 @@ public sealed class TimerScheduleTests
         using var coordinator = new AuthCoordinator<TokenContainer>(acquirer.AcquireAsync, static t => t.ExpiresAt, clock);
         var waiter = coordinator.GetAsync();
         var token = acquirer.Last.Complete();
-        Assert.Same(token, await waiter.WaitAsync(Await));
+        Assert.Same(token, await waiter.Within());
         _fake.Advance(TimeSpan.FromSeconds(80)); // refresh due: the fast path is off, callers take the slow path
         Assert.False(coordinator.Current.IsFresh);
 

@@ -32,7 +32,7 @@ public sealed class TokenContainerTests
     public void Snapshot_ToString_NeverShowsValue()
     {
         using var coordinator = new AuthCoordinator<TokenContainer>((_, _) => Task.FromResult(Token));
-        Assert.Same(Token, coordinator.GetAsync().Result);
+        Assert.Same(Token, coordinator.GetAsync().ResultWithin());
         var text = coordinator.Current.ToString();
         Assert.DoesNotContain("SECRET", text, StringComparison.Ordinal);
         Assert.Contains("HasValue = True", text, StringComparison.Ordinal);
