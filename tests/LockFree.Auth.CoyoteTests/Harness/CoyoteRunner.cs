@@ -13,6 +13,7 @@ internal sealed record CoyoteResult(
     int BugsFound,
     IReadOnlyList<string> BugReports,
     int IterationsRun,
+    long SchedulingSteps,
     IReadOnlyList<string> UncontrolledInvocations,
     TimeSpan Elapsed,
     string? TracePath,
@@ -126,7 +127,7 @@ internal static class CoyoteRunner
     {
         var strict = Strict;
         var replay = Environment.GetEnvironmentVariable("COYOTE_REPLAY");
-        var result = !string.IsNullOrEmpty(replay) && Path.GetFileNameWithoutExtension(replay) == name
+        var result = !string.IsNullOrEmpty(replay) && IsTraceOf(replay, name)
             ? Replay(name, scenario, File.ReadAllText(replay), strict)
             : Explore(name, scenario, iterations, strict: strict);
         if (result.BugsFound > 0)
@@ -148,8 +149,33 @@ internal static class CoyoteRunner
         {result.FirstBug}
         Trace: {result.TracePath} (log beside it, .txt)
         Replay this exact schedule:
-          COYOTE_REPLAY={result.TracePath} dotnet test tests/LockFree.Auth.CoyoteTests -c Release --settings coyote.runsettings --filter "FullyQualifiedName~{result.Name}"
+          {ReplayCommand(result.Name, result.TracePath ?? "<trace>")}
         """;
+
+    /// <summary>
+    /// Whether <paramref name="tracePath"/> is a trace of scenario <paramref name="name"/>: its file name is
+    /// <c>{name}.trace</c> or <c>{name}@{anything}.trace</c> (the exploration run's traces carry their round).
+    /// </summary>
+    public static bool IsTraceOf(string tracePath, string name)
+    {
+        var stem = Path.GetFileNameWithoutExtension(tracePath);
+        var at = stem.IndexOf('@', StringComparison.Ordinal);
+        return string.Equals(at < 0 ? stem : stem[..at], name, StringComparison.Ordinal);
+    }
+
+    /// <summary>The test filter that runs exactly scenario <paramref name="name"/> (core: <c>ColdStart</c>; providers: <c>ClientOAuth.ColdCallers</c>).</summary>
+    public static string TestFilter(string name)
+    {
+        var at = name.IndexOf('@', StringComparison.Ordinal);
+        var scenario = at < 0 ? name : name[..at];
+        return scenario.Contains('.', StringComparison.Ordinal)
+            ? $"FullyQualifiedName~ProviderScenarioTests.{scenario.Replace('.', '_')}_"
+            : $"FullyQualifiedName~CoordinatorScenarioTests.{scenario}_";
+    }
+
+    /// <summary>The command that replays <paramref name="tracePath"/> (one iteration, the recorded schedule) in the scenario's own test.</summary>
+    public static string ReplayCommand(string name, string tracePath) =>
+        $"COYOTE_REPLAY={tracePath} dotnet test tests/LockFree.Auth.CoyoteTests -c Release --settings coyote.runsettings --filter \"{TestFilter(name)}\"";
 
     /// <summary>
     /// Fail fast: the longest an exploration may go without finishing an iteration (COYOTE_STALL_SECONDS, default 120 s).
@@ -240,6 +266,7 @@ internal static class CoyoteRunner
             report.NumOfFoundBugs,
             [.. report.BugReports],
             run,
+            report.TotalExploredFairSteps + report.TotalExploredUnfairSteps,
             [.. report.UncontrolledInvocations],
             watch.Elapsed,
             tracePath,

@@ -1,0 +1,36 @@
+using LockFree.Auth.CoyoteTests.Providers;
+using LockFree.Auth.CoyoteTests.Scenarios;
+
+namespace LockFree.Auth.CoyoteTests.Harness;
+
+/// <summary>
+/// Every Coyote scenario of the suite, by the name its test explores it under (core: <c>ColdStart</c>; providers:
+/// <c>ClientOAuth.ColdCallers</c>). The exploration run goes through them round-robin; <c>ScenarioCatalogTests</c> fails
+/// when a scenario test exists without an entry here (or the other way round).
+/// </summary>
+internal static class ScenarioCatalog
+{
+    public static readonly IReadOnlyList<(string Name, Func<Task> Scenario)> All =
+    [
+        ("ColdStart", CoordinatorScenarios.ColdStart),
+        ("ExpiryWhileCallersRace", CoordinatorScenarios.ExpiryWhileCallersRace),
+        ("InvalidateDuringAcquisition", CoordinatorScenarios.InvalidateDuringAcquisition),
+        ("ConditionalInvalidationStorm", CoordinatorScenarios.ConditionalInvalidationStorm),
+        ("FailureReachesAllWaiters", CoordinatorScenarios.FailureReachesAllWaiters),
+        ("WaiterCancelled", CoordinatorScenarios.WaiterCancelled),
+        ("AllWaitersLeave", CoordinatorScenarios.AllWaitersLeave),
+        ("FirstCallerCancelled", CoordinatorScenarios.FirstCallerCancelled),
+        ("RefreshAheadRacesExpiry", CoordinatorScenarios.RefreshAheadRacesExpiry),
+        ("TwoKeysInParallel", CoordinatorScenarios.TwoKeysInParallel),
+        ("ReentrantInvalidate", CoordinatorScenarios.ReentrantInvalidate),
+        ("ClientOAuth.ColdCallers", ClientOAuthScenarios.ColdCallers),
+        ("ClientOAuth.InvalidateMidExchange", ClientOAuthScenarios.InvalidateMidExchange),
+        ("ClientOAuth.ConditionalInvalidationStorm", ClientOAuthScenarios.ConditionalInvalidationStorm),
+        ("ClientOAuth.FirstCallerCancelled", ClientOAuthScenarios.FirstCallerCancelled),
+        ("CrossApp.ColdCallers", CrossAppScenarios.ColdCallers),
+        ("CrossApp.InvalidateMidExchange", CrossAppScenarios.InvalidateMidExchange),
+        ("CrossApp.ConditionalInvalidationStorm", CrossAppScenarios.ConditionalInvalidationStorm),
+        ("CrossApp.FirstCallerCancelled", CrossAppScenarios.FirstCallerCancelled),
+        ("CrossApp.HandlerColdRequests", CrossAppScenarios.HandlerColdRequests),
+    ];
+}
