@@ -114,7 +114,7 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
         var location = _location.Current;
         var (used, sent) = await AuthorizeAsync(request, location.Value, cancellationToken).ConfigureAwait(false);
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode != HttpStatusCode.Unauthorized || !ClientOAuthHandler.AnsweredBy(_serverUrl, request, response))
+        if (response.StatusCode != HttpStatusCode.Unauthorized || !UriOrigin.AnsweredBy(_serverUrl, request, response))
         {
             // T2: an answer from another origin (a redirect the inner handler followed) is never met with a token.
             return response;

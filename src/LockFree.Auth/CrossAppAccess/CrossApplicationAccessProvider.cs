@@ -347,12 +347,11 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         }
     }
 
-    private CrossApplicationAccessException Untrusted(Uri authorizationServer) => new(
-        _trust.IsConfigured
-            ? $"The authorization server '{OAuthEndpoint.Describe(authorizationServer)}' is not one of the TrustedAuthorizationServers; nothing was sent to it."
-            : $"The authorization server '{OAuthEndpoint.Describe(authorizationServer)}' is not the one this client's credentials are bound to; nothing was sent to it. List every server in TrustedAuthorizationServers to use several.",
-        OAuthFailureReason.UntrustedAuthorizationServer,
-        authorizationServer);
+    private CrossApplicationAccessException Untrusted(Uri authorizationServer)
+    {
+        var refusal = _trust.Refusal(authorizationServer);
+        return new CrossApplicationAccessException(refusal.Message, refusal);
+    }
 
     private async Task<(Uri Endpoint, ClientAuthentication Authentication)> ResolveIdpAsync(CancellationToken cancellationToken)
     {

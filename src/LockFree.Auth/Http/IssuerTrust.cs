@@ -78,14 +78,17 @@ internal sealed class IssuerTrust
     {
         if (!IsTrusted(issuer))
         {
-            throw new OAuthException(
-                _configured.Length > 0
-                    ? $"The authorization server '{OAuthEndpoint.Describe(issuer)}' is not one of the TrustedAuthorizationServers; nothing was sent to it."
-                    : $"The authorization server '{OAuthEndpoint.Describe(issuer)}' is not the one this client already uses ('{Pinned}'); nothing was sent to it. Add both to TrustedAuthorizationServers to allow the switch.",
-                OAuthFailureReason.UntrustedAuthorizationServer,
-                namedBy ?? issuer);
+            throw Refusal(issuer, namedBy);
         }
     }
+
+    /// <summary>The <see cref="OAuthFailureReason.UntrustedAuthorizationServer"/> error for <paramref name="issuer"/> (the one message both providers use).</summary>
+    internal OAuthException Refusal(Uri issuer, Uri? namedBy = null) => new(
+        _configured.Length > 0
+            ? $"The authorization server '{OAuthEndpoint.Describe(issuer)}' is not one of the TrustedAuthorizationServers; nothing was sent to it."
+            : $"The authorization server '{OAuthEndpoint.Describe(issuer)}' is not the one this client's credentials are bound to ('{Pinned}'); nothing was sent to it. List every server it may use in TrustedAuthorizationServers.",
+        OAuthFailureReason.UntrustedAuthorizationServer,
+        namedBy ?? issuer);
 
     /// <summary>Pins <paramref name="issuer"/> if nothing is configured or pinned yet; returns whether it is trusted afterwards.</summary>
     internal bool Pin(Uri issuer)

@@ -12,4 +12,12 @@ internal static class UriOrigin
         && string.Equals(candidate.Scheme, origin.Scheme, StringComparison.OrdinalIgnoreCase)
         && string.Equals(candidate.IdnHost, origin.IdnHost, StringComparison.OrdinalIgnoreCase)
         && candidate.Port == origin.Port;
+
+    /// <summary>
+    /// Whether <paramref name="response"/> came from <paramref name="resource"/>'s origin: the request still points there
+    /// and the inner handler did not follow a redirect elsewhere (T2 in <c>spec/security.md</c>).
+    /// </summary>
+    internal static bool AnsweredBy(Uri resource, HttpRequestMessage request, HttpResponseMessage response) =>
+        IsSame(request.RequestUri, resource)
+        && (response.RequestMessage?.RequestUri is not { } final || ReferenceEquals(final, request.RequestUri) || IsSame(final, resource));
 }

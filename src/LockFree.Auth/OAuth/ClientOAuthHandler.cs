@@ -88,7 +88,7 @@ public sealed class ClientOAuthHandler : DelegatingHandler
         var stepUps = 0;
         while (true)
         {
-            if (!AnsweredBy(resource, request, response))
+            if (!UriOrigin.AnsweredBy(resource, request, response))
             {
                 // T2: the inner handler followed a redirect to another origin. That origin's answer is never met with a
                 // token, and its WWW-Authenticate is not read.
@@ -189,10 +189,6 @@ public sealed class ClientOAuthHandler : DelegatingHandler
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Whether <paramref name="response"/> came from the resource's origin (no redirect to another origin was followed).</summary>
-    internal static bool AnsweredBy(Uri resource, HttpRequestMessage request, HttpResponseMessage response) =>
-        UriOrigin.IsSame(request.RequestUri, resource)
-        && (response.RequestMessage?.RequestUri is not { } final || ReferenceEquals(final, request.RequestUri) || UriOrigin.IsSame(final, resource));
 
     private static IReadOnlyList<WwwAuthenticateChallenge> ReadChallenges(HttpResponseMessage response)
     {
