@@ -62,10 +62,17 @@ public sealed class ModelBasedTests
     [Fact]
     public void Coordinator_GeneratedOperationSequences_MatchSequentialModelAfterEveryStep()
     {
-        var coverage = Run(cell: null, Budget.Iterations(Budget.ModelBased));
+        var iterations = Budget.Iterations(Budget.ModelBased);
+        var coverage = Run(cell: null, iterations);
 
-        // The property is only as good as what it reaches: every situation of the model, in the CI budget.
+        // The property is only as good as what it reaches: every situation of the model, in the CI budget. (A smaller
+        // CsCheck_Iter, as in a mutation run, checks the property without asking for the whole coverage.)
         _output.WriteLine(coverage.Describe());
+        if (iterations < Budget.ModelBased)
+        {
+            return;
+        }
+
         var missing = Situations.Where(s => !coverage.Reached.ContainsKey(s)).ToList();
         var unknown = coverage.Reached.Keys.Where(s => !Situations.Contains(s)).ToList();
         Assert.True(missing.Count == 0, $"not reached in the CI budget: {string.Join("; ", missing)}");
