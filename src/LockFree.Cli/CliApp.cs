@@ -10,6 +10,7 @@ using LockFree.Cli.Providers;
 using LockFree.Cli.Storm;
 using Spectre.Console;
 using Spectre.Console.Rendering;
+using LockFree.Auth.OAuth;
 
 namespace LockFree.Cli;
 

@@ -7,6 +7,7 @@ using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 using OpenQA.Selenium;
 using Xunit.Abstractions;
+using LockFree.Auth.OAuth;
 
 namespace LockFree.Auth.BrowserTests;
 

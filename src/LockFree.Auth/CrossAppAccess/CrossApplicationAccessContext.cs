@@ -1,4 +1,4 @@
-namespace LockFree.Auth;
+namespace LockFree.Auth.CrossAppAccess;
 
 /// <summary>
 /// What <see cref="CrossApplicationAccessProviderOptions.IdTokenCallback"/> is asked for: the user's OpenID Connect ID

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.CrossAppAccess;
 
 /// <summary>
 /// The cross-app access flow failed: metadata discovery, the ID token callback, the RFC 8693 exchange at the

@@ -1,7 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
+using LockFree.Auth.Protocol;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.CrossAppAccess;
 
 /// <summary>
 /// A <see cref="DelegatingHandler"/> that authorizes the requests to one protected resource (an MCP server) with a

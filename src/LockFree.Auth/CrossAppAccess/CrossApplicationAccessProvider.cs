@@ -1,7 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using LockFree.Auth.Protocol;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.CrossAppAccess;
 
 /// <summary>
 /// Obtains access tokens for MCP resources through enterprise-managed authorization (cross-app access, the Identity

@@ -1,4 +1,6 @@
-namespace LockFree.Auth;
+using LockFree.Auth.Protocol;
+
+namespace LockFree.Auth.CrossAppAccess;
 
 /// <summary>
 /// Configuration of a <see cref="CrossApplicationAccessProvider"/>: the MCP client's registration at the resource's

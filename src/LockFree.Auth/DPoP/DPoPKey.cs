@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.IdentityModel.Tokens;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.DPoP;
 
 /// <summary>
 /// A DPoP proof key (RFC 9449): the private signing credentials and the public JWK that every proof's header carries.

@@ -1,7 +1,7 @@
-namespace LockFree.Auth;
+namespace LockFree.Auth.DPoP;
 
 /// <summary>
-/// Where the key that signs DPoP proofs (RFC 9449) comes from. Setting <see cref="ClientOAuthOptions.DPoPKeyStore"/>
+/// Where the key that signs DPoP proofs (RFC 9449) comes from. Setting <see cref="OAuth.ClientOAuthOptions.DPoPKeyStore"/>
 /// turns DPoP on: every token request and every request the handler sends with a DPoP-bound token carries a proof
 /// signed with <see cref="GetKeyAsync"/>'s key. <see cref="InMemoryDPoPKeyStore"/> is the default implementation.
 /// </summary>

@@ -1,4 +1,4 @@
-namespace LockFree.Auth;
+namespace LockFree.Auth.DPoP;
 
 /// <summary>
 /// The default <see cref="IDPoPKeyStore"/>: one key held in memory for the store's lifetime, by default a new EC P-256

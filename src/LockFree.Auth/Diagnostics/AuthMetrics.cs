@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.Diagnostics;
 
 /// <summary>
 /// The <see cref="System.Diagnostics.Metrics"/> instruments of LockFree.Auth (meter <c>LockFree.Auth</c>).

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.OAuth;
 
 /// <summary>What the loopback listener answered one request with (also on the page, as <c>data-outcome</c>).</summary>
 internal enum PageOutcome

@@ -1,7 +1,8 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using LockFree.Auth.Protocol;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.OAuth;
 
 /// <summary>
 /// A <see cref="DelegatingHandler"/> that authorizes requests with a <see cref="ClientOAuthProvider"/>: it attaches

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
+using LockFree.Auth.Protocol;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.OAuth;
 
 /// <summary>The log messages of <see cref="ClientOAuthProvider"/>. None carries a token, code, verifier, assertion or secret.</summary>
 internal static partial class ClientOAuthLog

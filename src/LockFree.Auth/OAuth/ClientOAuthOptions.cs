@@ -1,6 +1,8 @@
 using Microsoft.IdentityModel.Tokens;
+using LockFree.Auth.DPoP;
+using LockFree.Auth.Protocol;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.OAuth;
 
 /// <summary>The OAuth grant a <see cref="ClientOAuthProvider"/> uses to obtain tokens.</summary>
 public enum OAuthGrantType

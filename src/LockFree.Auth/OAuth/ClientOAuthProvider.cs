@@ -4,8 +4,9 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using LockFree.Auth.Protocol;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.OAuth;
 
 /// <summary>
 /// An MCP OAuth 2.1 client for one protected resource (an MCP server URL): discovery (RFC 9728, RFC 8414/OpenID),

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.OAuth;
 
 /// <summary>
 /// The rules of RFC 8252 loopback redirect URIs: an <c>http</c> URI on the loopback IP literal (<c>127.0.0.1</c> or

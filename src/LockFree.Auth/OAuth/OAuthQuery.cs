@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.OAuth;
 
 /// <summary>Builds and parses <c>application/x-www-form-urlencoded</c> query strings (RFC 3986 percent-encoding).</summary>
 internal static class OAuthQuery

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.OAuth;
 
 /// <summary>PKCE (RFC 7636, S256 only) and the <c>state</c> value of an authorization request.</summary>
 /// <remarks>Concurrency: stateless; <see cref="RandomNumberGenerator"/> is thread-safe.</remarks>

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.OAuth;
 
 /// <summary>
 /// The one compatibility path for authorization servers that reject the RFC 8707 <c>resource</c> parameter on a

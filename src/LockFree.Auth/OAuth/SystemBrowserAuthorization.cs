@@ -7,7 +7,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.OAuth;
 
 /// <summary>
 /// The authorization step of a native application (RFC 8252): opens the authorization URL in the system browser and

@@ -1,4 +1,4 @@
-namespace LockFree.Auth;
+namespace LockFree.Auth.OAuth;
 
 /// <summary>Configures a <see cref="SystemBrowserAuthorization"/>.</summary>
 /// <remarks>

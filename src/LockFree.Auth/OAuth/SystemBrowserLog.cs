@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
+using LockFree.Auth.Protocol;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.OAuth;
 
 /// <summary>
 /// The log messages of <see cref="SystemBrowserAuthorization"/> (event IDs 100–109). None carries the code, the state,

@@ -1,3 +1,5 @@
+using LockFree.Auth.Diagnostics;
+
 namespace LockFree.Auth;
 
 /// <summary>

@@ -1,5 +1,6 @@
 using LockFree.Auth;
 using LockFree.Cli.Storm;
+using LockFree.Auth.OAuth;
 
 namespace LockFree.Cli.Providers;
 

@@ -1,4 +1,5 @@
 using LockFree.Auth;
+using LockFree.Auth.OAuth;
 
 namespace LockFree.Cli.Providers;
 

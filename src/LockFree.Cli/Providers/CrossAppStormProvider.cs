@@ -1,4 +1,5 @@
 using LockFree.Auth;
+using LockFree.Auth.CrossAppAccess;
 
 namespace LockFree.Cli.Providers;
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using LockFree.Auth;
+using LockFree.Auth.Diagnostics;
 
 namespace LockFree.Cli.Storm;
 

@@ -1,4 +1,4 @@
-using LockFree.Auth;
+using LockFree.Auth.OAuth;
 using ModelContextProtocol.Client;
 
 namespace LockFree.Auth.BrowserTests.Readme;

@@ -3,10 +3,10 @@ using System.Net;
 namespace LockFree.Conformance.Client;
 
 /// <summary>
-/// The browser of a headless run, used as <see cref="LockFree.Auth.SystemBrowserAuthorizationOptions.BrowserLauncher"/>:
+/// The browser of a headless run, used as <see cref="LockFree.Auth.OAuth.SystemBrowserAuthorizationOptions.BrowserLauncher"/>:
 /// the conformance suite's authorization endpoint answers at once with a redirect (no login page), so "the user" is
 /// one GET of the authorization URL (redirects not followed) and one GET of the <c>Location</c> it names — the
-/// loopback redirect that <see cref="LockFree.Auth.SystemBrowserAuthorization"/>'s listener receives and judges
+/// loopback redirect that <see cref="LockFree.Auth.OAuth.SystemBrowserAuthorization"/>'s listener receives and judges
 /// (state, iss, error, code) exactly as it would from a real browser.
 /// </summary>
 internal static class HeadlessBrowser

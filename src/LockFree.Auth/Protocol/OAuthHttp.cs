@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>
 /// Building OAuth requests and reading their responses: JSON object parsing with typed errors, and RFC 6749 §5.2

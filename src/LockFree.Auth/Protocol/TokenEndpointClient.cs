@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>One token request: where it goes, its grant parameters, the client authentication and what the response must satisfy.</summary>
 internal sealed record TokenRequest

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>
 /// The endpoint rule of every request LockFree.Auth sends: an absolute <c>https</c> URI without fragment, or plain

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>The outcome of one back-channel request: the status and the body read (bounded).</summary>
 /// <param name="StatusCode">The HTTP status of the response (never a redirect: those fail).</param>

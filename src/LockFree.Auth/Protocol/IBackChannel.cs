@@ -1,4 +1,4 @@
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>
 /// The back channel as its users see it: every metadata, registration and token request of the providers goes through

@@ -1,4 +1,4 @@
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>Validation of option values shared by both providers; the exception names the option the user set.</summary>
 /// <remarks>Concurrency: stateless.</remarks>

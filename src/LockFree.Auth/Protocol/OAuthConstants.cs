@@ -1,4 +1,4 @@
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>Protocol strings used by the providers (RFC 6749, 7523, 8693, 8414 and the ID-JAG draft).</summary>
 internal static class OAuthConstants

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>
 /// Authorization server metadata (RFC 8414, or OpenID Connect Discovery 1.0) as discovered for one issuer.

@@ -1,7 +1,7 @@
 using System.Collections.Frozen;
 using System.Text;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>One challenge of a <c>WWW-Authenticate</c> header (RFC 9110 §11.6.1).</summary>
 /// <param name="Scheme">The authentication scheme, as sent (compare case-insensitively).</param>

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>
 /// The latest DPoP nonce (RFC 9449 §8, §9) each server (origin) sent: shared state of one provider, an immutable

@@ -1,4 +1,4 @@
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>RFC 9728 protected resource metadata: what a client needs from it.</summary>
 /// <param name="Resource">The resource identifier the metadata is about.</param>

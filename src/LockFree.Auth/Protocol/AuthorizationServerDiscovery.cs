@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>
 /// RFC 8414 / OpenID Connect discovery of <see cref="AuthorizationServerMetadata"/> for an issuer, and a coalescing

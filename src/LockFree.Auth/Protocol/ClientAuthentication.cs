@@ -1,7 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>What a client authentication method may need to authenticate one token request.</summary>
 /// <param name="TokenEndpoint">The token endpoint the request goes to (the audience of a client assertion).</param>

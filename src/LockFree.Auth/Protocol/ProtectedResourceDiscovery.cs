@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>RFC 9728 discovery of a protected resource's metadata, for the handlers that need the resource's authorization server.</summary>
 /// <remarks>Concurrency: stateless (the back channel is immutable); callers coalesce and cache the result on the state core.</remarks>

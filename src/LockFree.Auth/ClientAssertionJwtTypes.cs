@@ -2,7 +2,7 @@ namespace LockFree.Auth;
 
 /// <summary>
 /// Values for the <c>typ</c> header of <c>private_key_jwt</c> client assertions
-/// (<see cref="ClientOAuthOptions.ClientAssertionJwtType"/>).
+/// (<see cref="OAuth.ClientOAuthOptions.ClientAssertionJwtType"/>).
 /// </summary>
 /// <remarks>
 /// <para>

@@ -1,7 +1,7 @@
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>
 /// <c>private_key_jwt</c> client authentication (RFC 7523 §2.2, OpenID Connect Core §9): a JWT signed with the
@@ -10,7 +10,7 @@ namespace LockFree.Auth;
 /// <remarks>
 /// The assertion has <c>iss</c> = <c>sub</c> = the client ID, <c>aud</c> = the authorization server's issuer when
 /// known (else the token endpoint), a fresh <c>jti</c>, and <c>iat</c>/<c>nbf</c>/<c>exp</c> from the provider's
-/// <see cref="TimeProvider"/>. The JWT header's <c>typ</c> is <see cref="ClientOAuthOptions.ClientAssertionJwtType"/>
+/// <see cref="TimeProvider"/>. The JWT header's <c>typ</c> is <see cref="OAuth.ClientOAuthOptions.ClientAssertionJwtType"/>
 /// (by default <c>client-authentication+jwt</c>, draft-ietf-oauth-rfc7523bis: OpenIddict 7.x requires it; oidc-provider
 /// 9.x and the MCP conformance suite accept it). Concurrency: immutable; a new assertion is created per request.
 /// </remarks>

@@ -1,4 +1,4 @@
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>Origins (RFC 6454: scheme, host, port) of URIs, for the rule that a token goes only to its resource's origin.</summary>
 /// <remarks>Concurrency: stateless.</remarks>

@@ -1,4 +1,4 @@
-namespace LockFree.Auth;
+namespace LockFree.Auth.Protocol;
 
 /// <summary>
 /// Which authorization servers a provider's credentials may be sent to: the configured trusted issuers; when none are
