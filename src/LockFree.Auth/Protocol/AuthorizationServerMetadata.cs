@@ -14,7 +14,7 @@ namespace LockFree.Auth.Protocol;
 /// </para>
 /// <para>Concurrency: immutable; one instance is shared by every caller of a provider.</para>
 /// </remarks>
-public sealed record AuthorizationServerMetadata
+internal sealed record AuthorizationServerMetadata
 {
     /// <summary>The issuer identifier; discovery checked that it equals the issuer asked for.</summary>
     public required Uri Issuer { get; init; }

@@ -6,7 +6,7 @@ namespace LockFree.Auth.Protocol;
 /// <param name="ScopesSupported">The scopes the resource uses, if it said.</param>
 /// <param name="Source">Where the metadata was read from.</param>
 /// <remarks>Concurrency: immutable.</remarks>
-public sealed record ProtectedResourceMetadata(
+internal sealed record ProtectedResourceMetadata(
     Uri Resource,
     IReadOnlyList<Uri> AuthorizationServers,
     IReadOnlyList<string>? ScopesSupported,

@@ -16,7 +16,7 @@ namespace LockFree.Auth;
 /// writer succeeded, so some writer always makes progress.
 /// </para>
 /// </remarks>
-public class AuthCell<TState> where TState : class
+internal class AuthCell<TState> where TState : class
 {
     // The only mutable field. Written only by Interlocked.CompareExchange (a full fence), read by Volatile.Read
     // (acquire): a reader that sees a reference also sees every field of the immutable state it points to,

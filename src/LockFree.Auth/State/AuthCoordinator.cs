@@ -96,7 +96,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     internal Action<Exception, bool>? OnAcquisitionFailed { get; init; }
 
     /// <summary>The current state. Read it once into a local.</summary>
-    public AuthSnapshot<T> Current => _cell.Current;
+    internal AuthSnapshot<T> Current => _cell.Current;
 
     /// <summary>Counters since creation.</summary>
     public AuthCoordinatorStatistics Statistics => new(

@@ -87,7 +87,7 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
     }
 
     /// <summary>The coordinators that exist now (empty once disposed).</summary>
-    public IEnumerable<KeyValuePair<TKey, AuthCoordinator<T>>> Entries => Enumerate(_map.Current);
+    internal IEnumerable<KeyValuePair<TKey, AuthCoordinator<T>>> Entries => Enumerate(_map.Current);
 
     /// <summary>Invalidates every key's coordinator. Never blocks.</summary>
     /// <exception cref="ObjectDisposedException">The map was disposed.</exception>

@@ -40,16 +40,16 @@ public sealed class AuthCoordinatorOptions
     /// deadline further away (a long-lived token) is reached in steps of at most this length, each step re-reading the
     /// clock. This bounds how long a value can still be served after the clock jumps past its <c>UsableUntil</c>
     /// (suspend and resume, an NTP step; see "Clock steps" in <c>spec/concurrency-contract.md</c>), and it keeps every due
-    /// time below the largest one a timer accepts (<see cref="MaxTimerDueTime"/>, about 49.7 days).
+    /// time below the largest one a timer accepts (0xFFFFFFFE ms, about 49.7 days).
     /// </summary>
-    /// <value>The default value is 1 minute. It must be positive and at most <see cref="MaxTimerDueTime"/>.</value>
+    /// <value>The default value is 1 minute. It must be positive and at most 0xFFFFFFFE milliseconds (about 49.7 days).</value>
     public TimeSpan ClockCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
     /// The largest due time <see cref="TimeProvider.System"/>'s timers accept: 0xFFFFFFFE milliseconds (about 49.7
     /// days); a larger one throws <see cref="ArgumentOutOfRangeException"/>. The coordinator never asks for more.
     /// </summary>
-    public static TimeSpan MaxTimerDueTime { get; } = TimeSpan.FromMilliseconds(0xFFFFFFFE);
+    internal static TimeSpan MaxTimerDueTime { get; } = TimeSpan.FromMilliseconds(0xFFFFFFFE);
 
     /// <summary>A name for metrics and logs (for example the provider and key kind).</summary>
     /// <value>The default value is <c>coordinator</c>.</value>

@@ -18,7 +18,7 @@ namespace LockFree.Auth;
 /// local, so it can never observe half of a transition (no torn reads).
 /// </para>
 /// </remarks>
-public sealed record AuthSnapshot<T> where T : class
+internal sealed record AuthSnapshot<T> where T : class
 {
     /// <summary>The empty state of generation 0.</summary>
     internal static AuthSnapshot<T> Empty { get; } = new();
