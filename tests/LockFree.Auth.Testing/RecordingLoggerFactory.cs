@@ -11,7 +11,12 @@ public sealed class RecordingLoggerFactory : ILoggerFactory
     /// <summary>Every message logged so far, in order.</summary>
     public IReadOnlyList<(LogLevel Level, string Message)> Entries => [.. _entries];
 
-    public ILogger CreateLogger(string categoryName) => new Logger(_entries);
+    private readonly ConcurrentQueue<LogRecord> _records = new();
+
+    /// <summary>Every entry with its category and event ID (the catalogue tests check IDs and categories).</summary>
+    public IReadOnlyList<LogRecord> Records => [.. _records];
+
+    public ILogger CreateLogger(string categoryName) => new Logger(_entries, _records, categoryName);
 
     public void AddProvider(ILoggerProvider provider)
     {
@@ -21,13 +26,20 @@ public sealed class RecordingLoggerFactory : ILoggerFactory
     {
     }
 
-    private sealed class Logger(ConcurrentQueue<(LogLevel Level, string Message)> entries) : ILogger
+    /// <summary>One written entry.</summary>
+    public sealed record LogRecord(string Category, EventId EventId, LogLevel Level, string Message);
+
+    private sealed class Logger(ConcurrentQueue<(LogLevel Level, string Message)> entries, ConcurrentQueue<LogRecord> records, string category) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            entries.Enqueue((logLevel, formatter(state, exception)));
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var message = formatter(state, exception);
+            entries.Enqueue((logLevel, message));
+            records.Enqueue(new LogRecord(category, eventId, logLevel, message));
+        }
     }
 }

@@ -1,3 +1,4 @@
+using LockFree.Auth.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using LockFree.Auth.Protocol;
@@ -36,7 +37,7 @@ namespace LockFree.Auth.CrossAppAccess;
 /// <see cref="CrossApplicationAccessException"/>; nothing is cached and the next call starts a new exchange.
 /// </para>
 /// </remarks>
-public sealed partial class CrossApplicationAccessProvider : IDisposable
+public sealed class CrossApplicationAccessProvider : IDisposable
 {
     private const string IdpPurpose = "identity provider token endpoint";
     private const string AsPurpose = "authorization server token endpoint";
@@ -375,26 +376,19 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         return (endpoint, authentication);
     }
 
-    [LoggerMessage(1, LogLevel.Debug, "Cross-app access exchange starting for resource {Resource} via authorization server {AuthorizationServer} (background refresh: {IsBackgroundRefresh}).")]
-    private partial void LogExchangeStarting(Uri resource, Uri authorizationServer, bool isBackgroundRefresh);
+    private void LogExchangeStarting(Uri resource, Uri authorizationServer, bool isBackgroundRefresh) => Log.CrossApp.ExchangeStarting(_logger, resource, authorizationServer, isBackgroundRefresh);
 
-    [LoggerMessage(2, LogLevel.Debug, "Obtained an ID-JAG for resource {Resource} from {IdpTokenEndpoint}.")]
-    private partial void LogIdJagObtained(Uri resource, string idpTokenEndpoint);
+    private void LogIdJagObtained(Uri resource, string idpTokenEndpoint) => Log.CrossApp.IdJagObtained(_logger, resource, idpTokenEndpoint);
 
-    [LoggerMessage(3, LogLevel.Information, "Obtained an access token for resource {Resource} from authorization server {AuthorizationServer} (expires in {ExpiresIn}).")]
-    private partial void LogAccessTokenObtained(Uri resource, Uri authorizationServer, TimeSpan? expiresIn);
+    private void LogAccessTokenObtained(Uri resource, Uri authorizationServer, TimeSpan? expiresIn) => Log.CrossApp.AccessTokenObtained(_logger, resource, authorizationServer, expiresIn);
 
-    [LoggerMessage(4, LogLevel.Warning, "Cross-app access for resource {Resource} via authorization server {AuthorizationServer} failed during the {Step}: {Reason} {OAuthError}.")]
-    private partial void LogExchangeFailed(Uri resource, Uri authorizationServer, string step, OAuthFailureReason reason, string? oAuthError);
+    private void LogExchangeFailed(Uri resource, Uri authorizationServer, string step, OAuthFailureReason reason, string? oAuthError) => Log.CrossApp.ExchangeFailed(_logger, resource, authorizationServer, step, reason, oAuthError);
 
-    [LoggerMessage(5, LogLevel.Debug, "Cross-app access cache invalidated (tokens and metadata).")]
-    private partial void LogInvalidatedAll();
+    private void LogInvalidatedAll() => Log.CrossApp.InvalidatedAll(_logger);
 
-    [LoggerMessage(6, LogLevel.Debug, "Rejected access token for resource {Resource} via authorization server {AuthorizationServer} retired.")]
-    private partial void LogInvalidatedRejected(Uri resource, Uri authorizationServer);
+    private void LogInvalidatedRejected(Uri resource, Uri authorizationServer) => Log.CrossApp.InvalidatedRejected(_logger, resource, authorizationServer);
 
-    [LoggerMessage(7, LogLevel.Warning, "A background refresh for resource {Resource} via authorization server {AuthorizationServer} failed ({ExceptionType}, {Reason}); the cached token is kept while usable.")]
-    private partial void LogBackgroundRefreshFailed(Uri resource, Uri authorizationServer, Type exceptionType, OAuthFailureReason reason);
+    private void LogBackgroundRefreshFailed(Uri resource, Uri authorizationServer, Type exceptionType, OAuthFailureReason reason) => Log.CrossApp.BackgroundRefreshFailed(_logger, resource, authorizationServer, exceptionType, reason);
 
     /// <summary>The cache key: one coordinator per (resource, authorization server).</summary>
     private readonly record struct TokenKey(Uri Resource, Uri AuthorizationServer);

@@ -1,3 +1,5 @@
+// The provider's messages are in the one catalogue (Diagnostics/Log.cs, event IDs 3000–3099).
+using ClientOAuthLog = LockFree.Auth.Diagnostics.Log.ClientOAuth;
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.Http.Headers;

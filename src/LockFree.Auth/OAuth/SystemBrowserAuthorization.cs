@@ -1,3 +1,4 @@
+using LockFree.Auth.Diagnostics;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -122,7 +123,7 @@ public sealed class SystemBrowserAuthorization
         {
             if (!previous.IsCompleted)
             {
-                SystemBrowserLog.WaitingForPrevious(_logger);
+                Log.SystemBrowser.WaitingForPrevious(_logger);
 #pragma warning disable VSTHRD003 // the previous authorization's end: a TaskCompletionSource task, no work to deadlock on.
                 await previous.WaitAsync(cancellationToken).ConfigureAwait(false);
 #pragma warning restore VSTHRD003
@@ -218,8 +219,8 @@ public sealed class SystemBrowserAuthorization
         try
         {
             session.Start();
-            SystemBrowserLog.Listening(_logger, redirect);
-            SystemBrowserLog.OpeningBrowser(_logger, authorizationUri);
+            Log.SystemBrowser.Listening(_logger, redirect);
+            Log.SystemBrowser.OpeningBrowser(_logger, authorizationUri);
             try
             {
                 await _launcher(authorizationUri, linked.Token).ConfigureAwait(false);
@@ -247,7 +248,7 @@ public sealed class SystemBrowserAuthorization
         }
         catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            SystemBrowserLog.TimedOut(_logger, _timeout);
+            Log.SystemBrowser.TimedOut(_logger, _timeout);
             throw new OAuthException(
                 $"The authorization was not completed in the browser within {_timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s (the tab may have been closed); the loopback listener was closed.",
                 OAuthFailureReason.AuthorizationTimedOut,
@@ -258,7 +259,7 @@ public sealed class SystemBrowserAuthorization
         {
             await session.StopAsync().ConfigureAwait(false);
             Interlocked.Decrement(ref _openListeners);
-            SystemBrowserLog.Closed(_logger, actualPort);
+            Log.SystemBrowser.Closed(_logger, actualPort);
         }
     }
 
@@ -393,7 +394,7 @@ public sealed class SystemBrowserAuthorization
                     }
                     finally
                     {
-                        SystemBrowserLog.Answered(_owner._logger, page.Status, AuthorizationResponsePages.OutcomeName(page.Outcome));
+                        Log.SystemBrowser.Answered(_owner._logger, page.Status, AuthorizationResponsePages.OutcomeName(page.Outcome));
                         if (result is not null)
                         {
                             // After the page was sent (or could not be): the response is valid either way.
@@ -437,7 +438,7 @@ public sealed class SystemBrowserAuthorization
             var result = AuthorizationResult.FromRedirectUri(received);
             if (!Pkce.FixedTimeEquals(result.State, _state))
             {
-                SystemBrowserLog.StateMismatch(_owner._logger);
+                Log.SystemBrowser.StateMismatch(_owner._logger);
                 return (AuthorizationResponsePages.StateMismatch(), null);
             }
 
@@ -449,11 +450,11 @@ public sealed class SystemBrowserAuthorization
             // iss next (RFC 9207): the right state from another authorization server is a mix-up; the provider fails it.
             if (_issuer is not null && (result.Iss is not null || _issuerRequired) && !string.Equals(result.Iss, _issuer, StringComparison.Ordinal))
             {
-                SystemBrowserLog.IssuerMismatch(_owner._logger);
+                Log.SystemBrowser.IssuerMismatch(_owner._logger);
                 return (AuthorizationResponsePages.IssuerMismatch(), result);
             }
 
-            SystemBrowserLog.ResponseReceived(_owner._logger, !string.IsNullOrEmpty(result.Code), result.Error ?? "(none)");
+            Log.SystemBrowser.ResponseReceived(_owner._logger, !string.IsNullOrEmpty(result.Code), result.Error ?? "(none)");
             if (result.Error is { } error)
             {
                 return (AuthorizationResponsePages.ErrorResponse(error, result.ErrorDescription), result);

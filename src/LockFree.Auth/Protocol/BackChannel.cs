@@ -1,3 +1,6 @@
+using LockFree.Auth.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging;
 using System.Net;
 
 namespace LockFree.Auth.Protocol;
@@ -56,13 +59,17 @@ internal sealed class BackChannel : IBackChannel
 
     private readonly HttpClient _http;
 
+    // Debug events of every request (Log.Protocol, 2000–2099); NullLogger when none was given.
+    private readonly ILogger _logger;
+
     /// <summary>Creates the back channel over <paramref name="httpClient"/> (not disposed by it).</summary>
     /// <param name="httpClient">The application's client; its handler may follow redirects, this class refuses them anyway.</param>
     /// <param name="timeProvider">The clock of the deadline.</param>
     /// <param name="maxResponseBytes">The largest response body accepted.</param>
     /// <param name="timeout">The deadline of one operation; <see cref="DefaultTimeout"/> when omitted.</param>
+    /// <param name="logger">Where the Debug events of each request go (method, endpoint without query, status); none when omitted.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxResponseBytes"/> is not positive, or <paramref name="timeout"/> is not in (0, <see cref="MaxTimeout"/>].</exception>
-    internal BackChannel(HttpClient httpClient, TimeProvider timeProvider, int maxResponseBytes = OAuthHttp.DefaultMaxResponseBytes, TimeSpan? timeout = null)
+    internal BackChannel(HttpClient httpClient, TimeProvider timeProvider, int maxResponseBytes = OAuthHttp.DefaultMaxResponseBytes, TimeSpan? timeout = null, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(httpClient);
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -74,6 +81,7 @@ internal sealed class BackChannel : IBackChannel
         }
 
         _http = httpClient;
+        _logger = logger ?? NullLogger.Instance;
         TimeProvider = timeProvider;
         MaxResponseBytes = maxResponseBytes;
         Timeout = deadline;
@@ -155,15 +163,18 @@ internal sealed class BackChannel : IBackChannel
                 original.Dispose();
             }
 
+            Log.Protocol.Sending(_logger, request.Method, endpoint, purpose);
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
             status = response.StatusCode;
             EnsureNotRedirected(request, response, endpoint, purpose);
             if (readBodyOnlyWhenOk && response.StatusCode != HttpStatusCode.OK)
             {
+                Log.Protocol.Answered(_logger, endpoint, (int)response.StatusCode, 0);
                 return new BackChannelResponse(response.StatusCode, []);
             }
 
             var body = await ReadBodyAsync(response, endpoint, purpose, token).ConfigureAwait(false);
+            Log.Protocol.Answered(_logger, endpoint, (int)response.StatusCode, body.Length);
             return new BackChannelResponse(response.StatusCode, body)
             {
                 DPoPNonce = response.Headers.NonValidated.TryGetValues(DPoPProofs.NonceHeaderName, out var nonces) ? nonces.FirstOrDefault() : null,
@@ -172,7 +183,14 @@ internal sealed class BackChannel : IBackChannel
         catch (Exception ex) when (ex is not OAuthException
             && (ex is OperationCanceledException or IOException or HttpRequestException || content?.Refused == true || cancellationToken.IsCancellationRequested))
         {
-            throw Translate(ex, endpoint, purpose, status, content, deadline, cancellationToken);
+            var translated = Translate(ex, endpoint, purpose, status, content, deadline, cancellationToken);
+            Log.Protocol.Failed(_logger, endpoint, translated is OAuthException oauth ? oauth.Reason.ToString() : translated.GetType().Name);
+            throw translated;
+        }
+        catch (OAuthException ex)
+        {
+            Log.Protocol.Failed(_logger, endpoint, ex.Reason.ToString());
+            throw;
         }
     }
 

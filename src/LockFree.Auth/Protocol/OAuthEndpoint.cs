@@ -1,3 +1,4 @@
+using LockFree.Auth.Diagnostics;
 using System.Net;
 
 namespace LockFree.Auth.Protocol;
@@ -59,8 +60,7 @@ internal static class OAuthEndpoint
     }
 
     /// <summary>The endpoint as shown in messages: scheme, authority and path (user information, query and fragment dropped).</summary>
-    internal static string Describe(Uri endpoint) =>
-        endpoint.IsAbsoluteUri ? endpoint.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped) : endpoint.OriginalString;
+    internal static string Describe(Uri endpoint) => Log.Endpoint(endpoint);
 
     /// <summary>Parses an absolute URI from configuration or metadata; <see langword="null"/> when it is not one.</summary>
     internal static Uri? TryParseAbsolute(string? value) =>

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using LockFree.Auth.Diagnostics;
 
 namespace LockFree.Auth;
@@ -35,6 +37,12 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     private readonly TimeProvider _time;
     private readonly AuthCoordinatorOptions _options;
     private readonly KeyValuePair<string, object?> _tag;
+
+    /// <summary>The log category of every coordinator (<see cref="AuthCoordinatorOptions.LoggerFactory"/>).</summary>
+    internal const string LoggerCategory = "LockFree.Auth.AuthCoordinator";
+
+    // Debug events only (Log.Core); NullLogger when no factory was given. Written once by the constructor.
+    private readonly ILogger _logger;
 
     // Statistics: incremented with Interlocked on slow paths only, read with Volatile.Read; they are
     // monotonic counters and no decision is based on them.
@@ -83,6 +91,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         _time = timeProvider ?? TimeProvider.System;
         _options = options.Copy();
         _tag = new KeyValuePair<string, object?>(AuthMetrics.CoordinatorTag, _options.Name);
+        _logger = _options.LoggerFactory?.CreateLogger(LoggerCategory) ?? NullLogger.Instance;
         _cell = cell;
     }
 
@@ -167,6 +176,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
                 if (pending.TryJoin())
                 {
                     Count(ref _coalesced, AuthMetrics.CallersCoalesced);
+                    Log.Core.Joined(_logger, _options.Name, pending.Generation);
                     return JoinAsync(pending, cancellationToken);
                 }
 
@@ -181,6 +191,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             if (_cell.TryReplace(snapshot, snapshot.WithPending(candidate)))
             {
                 Count(ref _started, AuthMetrics.AcquisitionsStarted);
+                Log.Core.Started(_logger, _options.Name, candidate.Generation, background: false);
                 candidate.Start();
                 if (Volatile.Read(ref _disposed) != 0)
                 {
@@ -204,6 +215,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         after.AssertInvariants();
         DisposeTimer(before.Timer);
         Count(ref _invalidations, AuthMetrics.Invalidations);
+        Log.Core.Invalidated(_logger, _options.Name, after.Generation);
 
         // Evicted: the key's value, if any, now lives in its current coordinator.
         if (Volatile.Read(ref _home)?.TryResolveExisting() is { } current && !ReferenceEquals(current, this))
@@ -240,6 +252,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
                 next.AssertInvariants();
                 DisposeTimer(snapshot.Timer);
                 Count(ref _invalidations, AuthMetrics.Invalidations);
+                Log.Core.Invalidated(_logger, _options.Name, next.Generation);
                 return true;
             }
         }
@@ -298,6 +311,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         if (first)
         {
             AuthMetrics.Evictions.Add(1, _tag);
+            Log.Core.Evicted(_logger, _options.Name);
         }
     }
 
@@ -319,6 +333,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             // the instant of the eviction) with a CAS that expects it, serving I5's "the next caller starts afresh".
             _cell.Update(static (s, a) => ReferenceEquals(s.Pending, a) ? s.WithInvalidated() : s, acquisition);
             Count(ref _discarded, AuthMetrics.Discarded);
+            Log.Core.Discarded(_logger, _options.Name, acquisition.Generation);
             return;
         }
 
@@ -330,6 +345,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             if (!ReferenceEquals(snapshot.Pending, acquisition) || snapshot.Generation != acquisition.Generation)
             {
                 Count(ref _discarded, AuthMetrics.Discarded);
+                Log.Core.Discarded(_logger, _options.Name, acquisition.Generation);
                 return;
             }
 
@@ -343,6 +359,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
                 next.AssertInvariants();
                 DisposeTimer(snapshot.Timer);
                 Interlocked.Increment(ref _published);
+                Log.Core.Published(_logger, _options.Name, acquisition.Generation);
                 Arm(next, now);
                 return;
             }
@@ -355,6 +372,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         var background = acquisition.Context.IsBackgroundRefresh;
         Interlocked.Increment(ref _failed);
         AuthMetrics.Failures.Add(1, _tag, background ? AuthMetrics.BackgroundRefreshTag : AuthMetrics.ForegroundTag);
+        Log.Core.Failed(_logger, _options.Name, acquisition.Generation, exception.GetType(), background);
         RemoveFailed(acquisition);
 
         if (OnAcquisitionFailed is { } report && !(exception is OperationCanceledException && acquisition.IsCancellationRequested))
@@ -613,6 +631,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
 
         next.AssertInvariants();
         Count(ref _started, AuthMetrics.AcquisitionsStarted);
+        Log.Core.Started(_logger, _options.Name, candidate.Generation, background: true);
         Reschedule(next, now);
         candidate.Start();
         return true;

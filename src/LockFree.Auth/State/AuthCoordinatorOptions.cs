@@ -55,6 +55,14 @@ public sealed class AuthCoordinatorOptions
     /// <value>The default value is <c>coordinator</c>.</value>
     public string Name { get; set; } = "coordinator";
 
+    /// <summary>
+    /// Where the coordinator's Debug events go (category <c>LockFree.Auth.AuthCoordinator</c>: acquisition started,
+    /// joined, published, discarded, failed; invalidated; evicted — event IDs 1000–1099). Nothing is written on the fast
+    /// path and no value is ever logged. The providers set their own logger factory here when this is not set.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: no logging.</value>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; set; }
+
     /// <summary>A copy, so that later changes to this instance have no effect on the copy's owner.</summary>
     internal AuthCoordinatorOptions Copy() => new()
     {
@@ -65,6 +73,7 @@ public sealed class AuthCoordinatorOptions
         RefreshRetryDelay = RefreshRetryDelay,
         ClockCheckInterval = ClockCheckInterval,
         Name = Name,
+        LoggerFactory = LoggerFactory,
     };
 
     internal void Validate()
