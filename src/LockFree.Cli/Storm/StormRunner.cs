@@ -244,7 +244,7 @@ internal static class StormRunner
         return $"{ex.GetType().Name}: {message}";
     }
 
-    private static readonly string[] AccessTokenGrants = ["client_credentials", EmbeddedServer.JwtBearerGrant, "refresh_token", "authorization_code"];
+    private static readonly string[] AccessTokenGrants = ["client_credentials", EmbeddedProtocol.JwtBearerGrant, "refresh_token", "authorization_code"];
 
     private static long ExchangesOf(IEnumerable<ObservedExchange> events) =>
         events.LongCount(e => AccessTokenGrants.Contains(e.GrantType, StringComparer.Ordinal));
@@ -382,7 +382,7 @@ internal static class StormRunner
         }
 
         long? idpExchanges = settings.Provider == StormProviders.CrossApp
-            ? events.LongCount(e => e.GrantType == EmbeddedServer.TokenExchangeGrant)
+            ? events.LongCount(e => e.GrantType == EmbeddedProtocol.TokenExchangeGrant)
             : null;
         TimeSpan? interval = lifetime is { } l ? IdealExchanges.RefreshInterval(l) : null;
         IdealBreakdown? ideal = interval is { } i && i > TimeSpan.Zero && firstExchange is { } f
@@ -393,8 +393,8 @@ internal static class StormRunner
 
     private static string ShortGrant(string grant) => grant switch
     {
-        EmbeddedServer.TokenExchangeGrant => "token-exchange",
-        EmbeddedServer.JwtBearerGrant => "jwt-bearer",
+        EmbeddedProtocol.TokenExchangeGrant => "token-exchange",
+        EmbeddedProtocol.JwtBearerGrant => "jwt-bearer",
         _ => grant,
     };
 
