@@ -3,13 +3,6 @@ using System.Text.Json;
 
 namespace LockFree.Cli.Storm;
 
-/// <summary>One token request seen on a provider's back channel.</summary>
-/// <param name="Timestamp">When it was sent (<see cref="TimeProvider.GetTimestamp"/>).</param>
-/// <param name="GrantType">The <c>grant_type</c> form field.</param>
-/// <param name="Succeeded">Whether the response was a success status.</param>
-/// <param name="ExpiresIn">The <c>expires_in</c> of a successful response, if any.</param>
-internal readonly record struct ObservedExchange(long Timestamp, string GrantType, bool Succeeded, TimeSpan? ExpiresIn);
-
 /// <summary>
 /// Sits on the back channel the providers talk to authorization servers through and records every token request
 /// (a form POST with a <c>grant_type</c>): when, which grant, and the lifetime granted. Token values are never kept.
@@ -100,28 +93,5 @@ internal sealed class ExchangeObserver(TimeProvider time, HttpMessageHandler inn
         }
 
         return null;
-    }
-}
-
-/// <summary>Counts the protected resource's 401 responses as the client sees them on the wire (below the auth handler).</summary>
-internal sealed class WireCounter(HttpMessageHandler inner) : DelegatingHandler(inner)
-{
-    private long _unauthorized;
-    private long _sent;
-
-    public long Unauthorized => Interlocked.Read(ref _unauthorized);
-
-    public long Sent => Interlocked.Read(ref _sent);
-
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        Interlocked.Increment(ref _sent);
-        var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode == System.Net.HttpStatusCode.Unauthorized)
-        {
-            Interlocked.Increment(ref _unauthorized);
-        }
-
-        return response;
     }
 }

@@ -74,9 +74,3 @@ internal static class IdealExchanges
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }
-
-/// <summary>The ideal exchange count and where it comes from.</summary>
-internal readonly record struct IdealBreakdown(long Initial, long Refreshes, long Revocations)
-{
-    public long Total => Initial + Refreshes + Revocations;
-}

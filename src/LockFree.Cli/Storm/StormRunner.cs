@@ -4,65 +4,6 @@ using LockFree.Cli.Providers;
 
 namespace LockFree.Cli.Storm;
 
-/// <summary>Live counters of a running storm, read by the progress view.</summary>
-internal sealed class StormLive
-{
-    private readonly Func<long> _unauthorized;
-    private readonly Func<long> _exchanges;
-    private readonly Func<long> _coalesced;
-    private readonly Func<long?> _idealSoFar;
-    private long _requests;
-    private long _failed;
-
-    internal StormLive(StormSettings settings, string providerDescription, Uri resource, TimeProvider time, long start,
-        Func<long> unauthorized, Func<long> exchanges, Func<long> coalesced, Func<long?> idealSoFar)
-    {
-        Settings = settings;
-        ProviderDescription = providerDescription;
-        Resource = resource;
-        Time = time;
-        Start = start;
-        _unauthorized = unauthorized;
-        _exchanges = exchanges;
-        _coalesced = coalesced;
-        _idealSoFar = idealSoFar;
-    }
-
-    public StormSettings Settings { get; }
-
-    public string ProviderDescription { get; }
-
-    public Uri Resource { get; }
-
-    public TimeProvider Time { get; }
-
-    public long Start { get; }
-
-    public TimeSpan Elapsed => Time.GetElapsedTime(Start);
-
-    public long Requests => Interlocked.Read(ref _requests);
-
-    public long Failed => Interlocked.Read(ref _failed);
-
-    public long Unauthorized => _unauthorized();
-
-    public long Exchanges => _exchanges();
-
-    public long Coalesced => _coalesced();
-
-    /// <summary>The ideal exchange count up to now (null before the first token).</summary>
-    public long? IdealSoFar => _idealSoFar();
-
-    internal void Completed(bool failed)
-    {
-        Interlocked.Increment(ref _requests);
-        if (failed)
-        {
-            Interlocked.Increment(ref _failed);
-        }
-    }
-}
-
 /// <summary>
 /// Runs one storm: starts the embedded servers (unless a real authority is given), drives N concurrent clients
 /// through the provider's handler for the duration, and measures requests, 401s, exchanges, coalescing and latency.
@@ -244,7 +185,7 @@ internal static class StormRunner
         return $"{ex.GetType().Name}: {message}";
     }
 
-    private static readonly string[] AccessTokenGrants = ["client_credentials", EmbeddedServer.JwtBearerGrant, "refresh_token", "authorization_code"];
+    private static readonly string[] AccessTokenGrants = ["client_credentials", EmbeddedProtocol.JwtBearerGrant, "refresh_token", "authorization_code"];
 
     private static long ExchangesOf(IEnumerable<ObservedExchange> events) =>
         events.LongCount(e => AccessTokenGrants.Contains(e.GrantType, StringComparer.Ordinal));
@@ -382,7 +323,7 @@ internal static class StormRunner
         }
 
         long? idpExchanges = settings.Provider == StormProviders.CrossApp
-            ? events.LongCount(e => e.GrantType == EmbeddedServer.TokenExchangeGrant)
+            ? events.LongCount(e => e.GrantType == EmbeddedProtocol.TokenExchangeGrant)
             : null;
         TimeSpan? interval = lifetime is { } l ? IdealExchanges.RefreshInterval(l) : null;
         IdealBreakdown? ideal = interval is { } i && i > TimeSpan.Zero && firstExchange is { } f
@@ -393,8 +334,8 @@ internal static class StormRunner
 
     private static string ShortGrant(string grant) => grant switch
     {
-        EmbeddedServer.TokenExchangeGrant => "token-exchange",
-        EmbeddedServer.JwtBearerGrant => "jwt-bearer",
+        EmbeddedProtocol.TokenExchangeGrant => "token-exchange",
+        EmbeddedProtocol.JwtBearerGrant => "jwt-bearer",
         _ => grant,
     };
 

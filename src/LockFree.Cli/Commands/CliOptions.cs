@@ -1,0 +1,207 @@
+using System.CommandLine;
+using LockFree.Cli.Providers;
+
+namespace LockFree.Cli.Commands;
+
+/// <summary>
+/// The schema of the <c>lockfree</c> command line: every option with its help text and range check, and the command
+/// tree (<c>storm</c>, the default command, and <c>login</c>). Binding the parsed values is <see cref="StormSettingsBinder"/>'s job.
+/// </summary>
+internal sealed class CliOptions
+{
+    public CliOptions()
+    {
+        Provider.AcceptOnlyFromAmong(StormProviders.Names);
+        Check(Clients, v => v is < 1 or > 10_000 ? "--clients must be between 1 and 10000." : null);
+        Check(Duration, v => v is null ? null : v <= TimeSpan.Zero || v > TimeSpan.FromHours(1) ? "--duration must be more than 0 and at most 1 hour." : null);
+        Check(TokenLifetime, v => v is { } t && (t < TimeSpan.FromSeconds(1) || t > TimeSpan.FromHours(1) || t.Ticks % TimeSpan.TicksPerSecond != 0)
+            ? "--token-lifetime must be whole seconds, from 1 s to 1 hour (expires_in is an integer)."
+            : null);
+        Check(LoginTimeout, v => v is { } t && (t < TimeSpan.FromSeconds(1) || t > TimeSpan.FromHours(1))
+            ? "--login-timeout must be from 1 s to 1 hour."
+            : null);
+        Check(RevokeEvery, v => v is { } t && (t < TimeSpan.Zero || (t > TimeSpan.Zero && t < TimeSpan.FromMilliseconds(100)))
+            ? "--revoke-every must be 0 (never) or at least 100ms."
+            : null);
+    }
+
+    public Option<int> Clients { get; } = new("--clients", "-c")
+    {
+        Description = "Concurrent clients, all sharing one provider and one HttpClient.",
+        HelpName = "N",
+        DefaultValueFactory = _ => 256,
+    };
+
+    public Option<TimeSpan?> Duration { get; } = new("--duration", "-d")
+    {
+        Description = "How long the storm runs (e.g. 20s, 500ms, 1m; a bare number is seconds). [default: 20s]",
+        HelpName = "TIME",
+        CustomParser = OptionValues.ParseDuration,
+    };
+
+    public Option<TimeSpan?> TokenLifetime { get; } = new("--token-lifetime")
+    {
+        Description = "Embedded server: lifetime (expires_in) of every access token, whole seconds. [default: 2s]",
+        HelpName = "TIME",
+        CustomParser = OptionValues.ParseDuration,
+    };
+
+    public Option<TimeSpan?> RevokeEvery { get; } = new("--revoke-every")
+    {
+        Description = "Embedded server: revoke the current access token this often, so requests get 401s (0 = never). [default: 4s]",
+        HelpName = "TIME",
+        CustomParser = OptionValues.ParseDuration,
+    };
+
+    public Option<string> Provider { get; } = new("--provider", "-p")
+    {
+        Description = "The auth provider under test: client-oauth = ClientOAuthHandler with the client-credentials grant; " +
+            "cross-app = CrossApplicationAccessHandler (ID token -> ID-JAG -> JWT-bearer, embedded IdP); " +
+            "core = the bare AuthCoordinator with a minimal client-credentials handler; " +
+            "naive = a plain cached field without coalescing, the baseline (expected to fail: exchanges exceed the ideal).",
+        DefaultValueFactory = _ => StormProviders.Default,
+    };
+
+    public Option<Uri?> Authority { get; } = new("--authority")
+    {
+        Description = "Run against this real authorization server (issuer URL) instead of the embedded one. Env: LOCKFREE_AUTHORITY.",
+        HelpName = "URL",
+        CustomParser = OptionValues.ParseUrl,
+    };
+
+    public Option<Uri?> Resource { get; } = new("--resource")
+    {
+        Description = "With --authority: the protected resource every client calls (GET). Env: LOCKFREE_RESOURCE.",
+        HelpName = "URL",
+        CustomParser = OptionValues.ParseUrl,
+    };
+
+    public Option<string?> ClientId { get; } = new("--client-id")
+    {
+        Description = "With --authority: the OAuth client ID. Env: LOCKFREE_CLIENT_ID.",
+        HelpName = "ID",
+    };
+
+    public Option<string?> ClientSecret { get; } = new("--client-secret")
+    {
+        Description = "With --authority: the client secret (prefer the env var LOCKFREE_CLIENT_SECRET; never printed).",
+        HelpName = "SECRET",
+    };
+
+    public Option<string?> Scope { get; } = new("--scope")
+    {
+        Description = "With --authority: the scope to request. Env: LOCKFREE_SCOPE.",
+        HelpName = "SCOPE",
+    };
+
+    public Option<Uri?> IdpTokenEndpoint { get; } = new("--idp-token-endpoint")
+    {
+        Description = "With --authority and --provider cross-app: the enterprise IdP's token endpoint. Env: LOCKFREE_IDP_TOKEN_ENDPOINT.",
+        HelpName = "URL",
+        CustomParser = OptionValues.ParseUrl,
+    };
+
+    public Option<string?> IdpClientId { get; } = new("--idp-client-id")
+    {
+        Description = "With --authority and --provider cross-app: the client ID at the IdP. Env: LOCKFREE_IDP_CLIENT_ID.",
+        HelpName = "ID",
+    };
+
+    public Option<string?> IdpClientSecret { get; } = new("--idp-client-secret")
+    {
+        Description = "With --authority and --provider cross-app: the client secret at the IdP (prefer LOCKFREE_IDP_CLIENT_SECRET).",
+        HelpName = "SECRET",
+    };
+
+    public Option<string?> IdToken { get; } = new("--id-token")
+    {
+        Description = "With --authority and --provider cross-app: the user's ID token (prefer LOCKFREE_ID_TOKEN).",
+        HelpName = "JWT",
+    };
+
+    public Option<bool> NoBrowser { get; } = new("--no-browser")
+    {
+        Description = "login: print the sign-in URL instead of opening the system browser (open it on this machine: the redirect goes to 127.0.0.1).",
+    };
+
+    public Option<TimeSpan?> LoginTimeout { get; } = new("--login-timeout")
+    {
+        Description = "login: how long to wait for the sign-in in the browser. [default: 5m]",
+        HelpName = "TIME",
+        CustomParser = OptionValues.ParseDuration,
+    };
+
+    public Option<bool> Json { get; } = new("--json")
+    {
+        Description = "Print only a JSON document with the results (no progress).",
+    };
+
+    public Option<bool> Plain { get; } = new("--plain")
+    {
+        Description = "Plain text progress lines, no live view (automatic when output is redirected or CI=true).",
+    };
+
+    /// <summary>The options that need <c>--authority</c> (the embedded server brings its own client).</summary>
+    public IReadOnlyList<Option> ExternalOnly => [Resource, ClientId, ClientSecret, Scope, IdpTokenEndpoint, IdpClientId, IdpClientSecret, IdToken];
+
+    /// <summary>The options that apply to the embedded server only.</summary>
+    public IReadOnlyList<Option> EmbeddedOnly => [TokenLifetime, RevokeEvery];
+
+    /// <summary>The command tree: the root runs <c>storm</c> when no command is given, so it takes the storm's options too.</summary>
+    public RootCommand BuildRootCommand()
+    {
+        var storm = new Command("storm", "Token storm (the default command): N concurrent clients through one auth provider against an OAuth-protected resource, then a summary.");
+        var root = new RootCommand(
+            "lockfree: a token storm against an embedded OAuth authorization server, proving that LockFree.Auth coalesces token exchanges under concurrency. " +
+            "Runs 'storm' when no command is given. Exit codes: 0 pass, 1 a request failed or exchanges exceeded the ideal, 2 bad options, 130 interrupted.");
+        foreach (var option in new Option[]
+        {
+            Clients, Duration, Provider, TokenLifetime, RevokeEvery, Json, Plain,
+            Authority, Resource, ClientId, ClientSecret, Scope, IdpTokenEndpoint, IdpClientId, IdpClientSecret, IdToken,
+        })
+        {
+            storm.Options.Add(option);
+            root.Options.Add(option);
+        }
+
+        var login = new Command("login",
+            "Sign in through the browser, then run the storm on that token: authorization code + PKCE against the embedded server's login page " +
+            "(user name, consent, Allow/Deny), the redirect received on a 127.0.0.1 loopback listener (RFC 8252), every later token from the refresh token.");
+        foreach (var option in new Option[] { Clients, Duration, TokenLifetime, RevokeEvery, Json, Plain, NoBrowser, LoginTimeout })
+        {
+            login.Options.Add(option);
+        }
+
+        // The storm itself runs after validation in CliApp.InvokeAsync; the actions only mark the commands as runnable.
+        storm.SetAction(static _ => ExitCodes.Passed);
+        login.SetAction(static _ => ExitCodes.Passed);
+        root.SetAction(static _ => ExitCodes.Passed);
+        root.Subcommands.Add(storm);
+        root.Subcommands.Add(login);
+        return root;
+    }
+
+    // Range checks run only on values that parsed (a value that did not parse already has its own error).
+    private static void Check<T>(Option<T> option, Func<T, string?> check) => option.Validators.Add(r =>
+    {
+        if (r.Tokens.Count == 0 && r.Implicit)
+        {
+            return;
+        }
+
+        T value;
+        try
+        {
+            value = r.GetValueOrDefault<T>();
+        }
+        catch (InvalidOperationException)
+        {
+            return;
+        }
+
+        if (check(value) is { } error)
+        {
+            r.AddError(error);
+        }
+    });
+}

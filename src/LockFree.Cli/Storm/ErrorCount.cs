@@ -1,0 +1,3 @@
+namespace LockFree.Cli.Storm;
+
+internal sealed record ErrorCount(string Kind, long Count);
