@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using LockFree.Auth.Protocol;
@@ -52,6 +53,13 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
     // 0 = live, 1 = disposed: set once by Dispose, read by the slow path before it may create a key or start work.
     private int _disposed;
 
+    // Every access token this provider may still serve, mapped to the key and coordinator that may hold it, so that
+    // InvalidateCache(string) looks one token up instead of walking every key. Written only by RecordIssued (an Update
+    // whose transform is free of side effects), read once per call. Invariant: a token is recorded before its
+    // coordinator can publish it (inside the acquisition, before it returns) and removed only once that coordinator can
+    // neither hold nor publish it any more (see Prune).
+    private readonly AuthCell<ImmutableDictionary<string, KeyEntry>> _issued = new(ImmutableDictionary.Create<string, KeyEntry>(StringComparer.Ordinal));
+
     // The last key served, so the fast path compares two references instead of hashing two URIs. Written with a plain
     // reference store of an immutable object (atomic); a stale read only means taking the slow path once.
     private volatile KeyEntry? _last;
@@ -89,8 +97,16 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         _discovery = new AuthorizationServerDiscovery(backChannel, "cross-app-access.metadata", _settings.CacheCapacity);
         var tokenOptions = _settings.TokenCacheOptions;
         _tokens = new AuthCoordinatorMap<TokenKey, TokenContainer>(
-            key => new AuthCoordinator<TokenContainer>((context, ct) => AcquireAsync(key, context, ct), static token => token.ExpiresAt, time, tokenOptions)
-            {
+            key => CreateCoordinator(key, time, tokenOptions),
+            _settings.CacheCapacity);
+    }
+
+    private AuthCoordinator<TokenContainer> CreateCoordinator(TokenKey key, TimeProvider time, AuthCoordinatorOptions? tokenOptions)
+    {
+        // The acquisition records its token against its own coordinator; it runs only after the constructor returned.
+        AuthCoordinator<TokenContainer>? self = null;
+        self = new AuthCoordinator<TokenContainer>((context, ct) => AcquireAsync(key, self!, context, ct), static token => token.ExpiresAt, time, tokenOptions)
+        {
                 // O1: a failed background refresh nobody waits for is logged (the core observes and counts it).
                 OnAcquisitionFailed = (exception, background) =>
                 {
@@ -99,8 +115,8 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
                         LogBackgroundRefreshFailed(key.Resource, key.AuthorizationServer, exception.GetType(), (exception as OAuthException)?.Reason ?? OAuthFailureReason.Unspecified);
                     }
                 },
-            },
-            _settings.CacheCapacity);
+        };
+        return self;
     }
 
     /// <summary>
@@ -131,7 +147,7 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
     /// <summary>
     /// Forgets every cached token, the authorization servers' metadata and the IdP's metadata. Never blocks; exchanges in
     /// flight complete for their waiters, but their results are not cached, and the next call starts a new exchange.
-    /// Atomic per key, not across keys.
+    /// O(1) in the number of keys and allocation-free: each cache advances its invalidation epoch (I11).
     /// </summary>
     public void InvalidateCache()
     {
@@ -145,24 +161,24 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
     /// <summary>
     /// Forgets the cached token whose access token is <paramref name="rejectedAccessToken"/> (for example after the
     /// resource answered 401 with it), only if it is still cached. A newer token, or an exchange already in flight, is
-    /// kept. Never blocks.
+    /// kept. Never blocks; one lookup of the token (not a walk over the keys), allocation-free.
     /// </summary>
     /// <param name="rejectedAccessToken">The access token the resource rejected.</param>
     /// <returns><see langword="true"/> if a cached token was retired by this call.</returns>
     public bool InvalidateCache(string rejectedAccessToken)
     {
         ArgumentNullException.ThrowIfNull(rejectedAccessToken);
-        var acted = false;
-        foreach (var entry in _tokens.Entries)
+
+        // Every token that may be cached is in the index (see _issued); one that is not was never issued here or can
+        // no longer be served. The coordinator's own CAS decides (I4): it retires the value only if it is still this token.
+        if (!_issued.Current.TryGetValue(rejectedAccessToken, out var entry)
+            || !entry.Coordinator.Invalidate(static (token, rejected) => string.Equals(token.AccessToken, rejected, StringComparison.Ordinal), rejectedAccessToken))
         {
-            if (entry.Value.Invalidate(static (token, rejected) => string.Equals(token.AccessToken, rejected, StringComparison.Ordinal), rejectedAccessToken))
-            {
-                acted = true;
-                LogInvalidatedRejected(entry.Key.Resource, entry.Key.AuthorizationServer);
-            }
+            return false;
         }
 
-        return acted;
+        LogInvalidatedRejected(entry.Resource, entry.AuthorizationServer);
+        return true;
     }
 
     /// <summary>Cancels every exchange in flight and releases the timers; later calls fail with <see cref="ObjectDisposedException"/>. The <see cref="HttpClient"/> is not disposed.</summary>
@@ -234,7 +250,7 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
     }
 
     /// <summary>One exchange for <paramref name="key"/>, run by the key's coordinator on its own token.</summary>
-    private async Task<TokenContainer> AcquireAsync(TokenKey key, AcquisitionContext<TokenContainer> context, CancellationToken cancellationToken)
+    private async Task<TokenContainer> AcquireAsync(TokenKey key, AuthCoordinator<TokenContainer> coordinator, AcquisitionContext<TokenContainer> context, CancellationToken cancellationToken)
     {
         var step = "authorization server metadata discovery";
         try
@@ -324,7 +340,11 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
                 throw Untrusted(key.AuthorizationServer); // another server was pinned first; this token is not served
             }
 
-            return response.Tokens with { Issuer = metadata.Issuer.OriginalString };
+            var tokens = response.Tokens with { Issuer = metadata.Issuer.OriginalString };
+
+            // Recorded before this acquisition returns, so before its coordinator can publish the token.
+            RecordIssued(tokens.AccessToken, new KeyEntry(key.Resource, key.AuthorizationServer, coordinator));
+            return tokens;
         }
         catch (CrossApplicationAccessException ex)
         {
@@ -346,6 +366,33 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
                 OAuthFailureReason.InvalidInput,
                 innerException: ex);
         }
+    }
+
+    /// <summary>Adds <paramref name="accessToken"/> to the index of tokens that may be cached; prunes it when it outgrows the caches.</summary>
+    private void RecordIssued(string accessToken, KeyEntry entry) =>
+        _issued.Update(
+            static (index, arg) => (index.Count >= 4 * arg.Capacity ? Prune(index) : index).SetItem(arg.Token, arg.Entry),
+            (Token: accessToken, Entry: entry, Capacity: _settings.CacheCapacity));
+
+    /// <summary>
+    /// The index without the tokens that can never be served again: a token stays while its coordinator holds it or has
+    /// an acquisition in flight (which may be the one that produced it). Reads only; free of side effects. Once a
+    /// coordinator holds another value and has nothing in flight, the acquisition that produced the token is gone from
+    /// its state, so it can no longer publish (I3); an evicted or disposed coordinator never publishes again. After a
+    /// prune at most two tokens per coordinator remain, so pruning at four times the capacity is amortized O(1).
+    /// </summary>
+    private static ImmutableDictionary<string, KeyEntry> Prune(ImmutableDictionary<string, KeyEntry> index)
+    {
+        var builder = index.ToBuilder();
+        foreach (var (token, entry) in index)
+        {
+            if (!entry.Coordinator.MayHold(static (value, token) => string.Equals(value.AccessToken, token, StringComparison.Ordinal), token))
+            {
+                builder.Remove(token);
+            }
+        }
+
+        return builder.ToImmutable();
     }
 
     private CrossApplicationAccessException Untrusted(Uri authorizationServer)
