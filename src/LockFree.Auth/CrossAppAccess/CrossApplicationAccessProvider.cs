@@ -88,7 +88,7 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         _settings = Settings.From(options);
-        _trust = new IssuerTrust(options.TrustedAuthorizationServers, nameof(CrossApplicationAccessProviderOptions.TrustedAuthorizationServers), pinOnFirstUse: true);
+        _trust = new IssuerTrust(options.TrustedAuthorizationServers, Settings.Option(nameof(CrossApplicationAccessProviderOptions.TrustedAuthorizationServers)), pinOnFirstUse: true);
         var time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CrossApplicationAccessProvider>();
         _time = time;
@@ -476,33 +476,32 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
     {
         private static readonly string[] s_methods = [OAuthConstants.ClientSecretBasic, OAuthConstants.ClientSecretPost, OAuthConstants.None];
 
+        /// <summary>The name errors give an option: <c>CrossApplicationAccessProviderOptions.X</c> (one style for both providers).</summary>
+        public static string Option(string name) => OptionChecks.Qualified(nameof(CrossApplicationAccessProviderOptions), name);
+
         public static Settings From(CrossApplicationAccessProviderOptions o)
         {
-            Require(o.ClientId, nameof(o.ClientId));
-            Require(o.IdpClientId, nameof(o.IdpClientId));
+            OptionChecks.Require(o.ClientId, Option(nameof(o.ClientId)));
+            OptionChecks.Require(o.IdpClientId, Option(nameof(o.IdpClientId)));
             if (o.IdTokenCallback is null)
             {
-                throw Invalid(nameof(o.IdTokenCallback), "IdTokenCallback is required.");
+                throw OptionChecks.Invalid(Option(nameof(o.IdTokenCallback)), $"{Option(nameof(o.IdTokenCallback))} is required.");
             }
 
             var clientSecret = string.IsNullOrEmpty(o.ClientSecret) ? null : o.ClientSecret;
             var idpClientSecret = string.IsNullOrEmpty(o.IdpClientSecret) ? null : o.IdpClientSecret;
-            var method = Method(o.TokenEndpointAuthMethod, clientSecret, nameof(o.TokenEndpointAuthMethod), nameof(o.ClientSecret));
-            var idpMethod = Method(o.IdpTokenEndpointAuthMethod, idpClientSecret, nameof(o.IdpTokenEndpointAuthMethod), nameof(o.IdpClientSecret));
+            var method = Method(o.TokenEndpointAuthMethod, clientSecret, Option(nameof(o.TokenEndpointAuthMethod)), Option(nameof(o.ClientSecret)));
+            var idpMethod = Method(o.IdpTokenEndpointAuthMethod, idpClientSecret, Option(nameof(o.IdpTokenEndpointAuthMethod)), Option(nameof(o.IdpClientSecret)));
 
             if (string.IsNullOrWhiteSpace(o.IdpUrl) && string.IsNullOrWhiteSpace(o.IdpTokenEndpoint))
             {
-                throw Invalid(nameof(o.IdpUrl), "One of IdpUrl or IdpTokenEndpoint is required.");
+                throw OptionChecks.Invalid(Option(nameof(o.IdpUrl)), $"One of {Option(nameof(o.IdpUrl))} or {Option(nameof(o.IdpTokenEndpoint))} is required.");
             }
 
-            var idpIssuer = ParseUrl(o.IdpUrl, nameof(o.IdpUrl));
-            var idpTokenEndpoint = ParseUrl(o.IdpTokenEndpoint, nameof(o.IdpTokenEndpoint));
-            if (o.MaxResponseBytes <= 0)
-            {
-                throw Invalid(nameof(o.MaxResponseBytes), "MaxResponseBytes must be positive.");
-            }
-
-            BackChannel.ValidateTimeout(o.BackChannelTimeout, nameof(o.BackChannelTimeout));
+            var idpIssuer = ParseUrl(o.IdpUrl, Option(nameof(o.IdpUrl)));
+            var idpTokenEndpoint = ParseUrl(o.IdpTokenEndpoint, Option(nameof(o.IdpTokenEndpoint)));
+            OptionChecks.RequirePositive(o.MaxResponseBytes, Option(nameof(o.MaxResponseBytes)));
+            BackChannel.ValidateTimeout(o.BackChannelTimeout, Option(nameof(o.BackChannelTimeout)));
 
             AuthCoordinatorOptions? cacheOptions = null;
             if (o.TokenCacheOptions is { } t)
@@ -513,14 +512,14 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
                 }
                 catch (ArgumentException ex)
                 {
-                    throw Invalid(nameof(o.TokenCacheOptions), $"TokenCacheOptions is invalid: {ex.Message}", ex);
+                    throw OptionChecks.Invalid(Option(nameof(o.TokenCacheOptions)), $"{Option(nameof(o.TokenCacheOptions))} is invalid: {ex.Message}", ex);
                 }
 
                 cacheOptions = t.Copy();
             }
 
             cacheOptions ??= new AuthCoordinatorOptions { Name = "cross-app-access" };
-            OptionChecks.RequirePositive(o.CacheCapacity, nameof(o.CacheCapacity));
+            OptionChecks.RequirePositive(o.CacheCapacity, Option(nameof(o.CacheCapacity)));
 
             // With a configured IdP endpoint the IdP method is known now; with discovery it may be negotiated later.
             var idpAuthentication = idpMethod is not null || idpTokenEndpoint is not null
@@ -545,16 +544,6 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
                 o.CacheCapacity);
         }
 
-        private static ArgumentException Invalid(string option, string message, Exception? inner = null) => new(message, option, inner);
-
-        private static void Require(string? value, string name)
-        {
-            if (string.IsNullOrWhiteSpace(value))
-            {
-                throw Invalid(name, $"{name} is required.");
-            }
-        }
-
         private static string? Method(string? method, string? secret, string name, string secretName)
         {
             if (string.IsNullOrEmpty(method))
@@ -564,12 +553,12 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
 
             if (!s_methods.Contains(method, StringComparer.Ordinal))
             {
-                throw Invalid(name, $"{name} must be client_secret_basic, client_secret_post or none.");
+                throw OptionChecks.Invalid(name, $"{name} must be client_secret_basic, client_secret_post or none.");
             }
 
             if (method != OAuthConstants.None && secret is null)
             {
-                throw Invalid(secretName, $"{name} '{method}' requires {secretName}.");
+                throw OptionChecks.Invalid(secretName, $"{name} '{method}' requires {secretName}.");
             }
 
             return method;
@@ -583,7 +572,7 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
             }
 
             return OAuthEndpoint.TryParseAbsolute(value)
-                ?? throw Invalid(name, $"{name} must be an absolute http(s) URL.");
+                ?? throw OptionChecks.Invalid(name, $"{name} must be an absolute http(s) URL.");
         }
 
         public override string ToString() => $"Settings {{ ClientId = {ClientId}, IdpClientId = {IdpClientId} }}";
