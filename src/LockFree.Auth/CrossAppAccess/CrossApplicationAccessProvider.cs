@@ -46,6 +46,11 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
     private readonly TokenEndpointClient _tokenClient;
     private readonly AuthorizationServerDiscovery _discovery;
     private readonly AuthCoordinatorMap<TokenKey, TokenContainer> _tokens;
+
+    // RFC 9728 protected resource metadata for the handlers, per (back channel, resource, discovery location), found with
+    // Protocol/ProtectedResourceDiscovery like the OAuth provider's. Each entry is discovered once and shared by every
+    // request waiting for it (coalesced on the core); it never expires and is re-read only after a 401 retired it.
+    private readonly AuthCoordinatorMap<ResourceMetadataKey, ResourceMetadataDiscovery> _resourceMetadata;
     private readonly ILogger _logger;
     private readonly IssuerTrust _trust;
     private readonly TimeProvider _time;
@@ -98,6 +103,10 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         var tokenOptions = _settings.TokenCacheOptions;
         _tokens = new AuthCoordinatorMap<TokenKey, TokenContainer>(
             key => CreateCoordinator(key, time, tokenOptions),
+            _settings.CacheCapacity);
+        var resourceMetadataOptions = new AuthCoordinatorOptions { Name = "cross-app.resource-metadata" };
+        _resourceMetadata = new AuthCoordinatorMap<ResourceMetadataKey, ResourceMetadataDiscovery>(
+            key => new AuthCoordinator<ResourceMetadataDiscovery>((_, ct) => DiscoverResourceAsync(key, ct), null, time, resourceMetadataOptions),
             _settings.CacheCapacity);
     }
 
@@ -191,20 +200,39 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
 
         _tokens.Dispose();
         _discovery.Dispose();
+        _resourceMetadata.Dispose();
     }
+
+    /// <summary>
+    /// For <see cref="CrossApplicationAccessHandler"/>: the protected resource metadata of <paramref name="serverUrl"/>,
+    /// read through <paramref name="backChannel"/> from <paramref name="location"/> (a challenge's <c>resource_metadata</c>
+    /// on the resource's origin; empty: the well-known locations). Discovered once per location and shared by concurrent
+    /// callers; the caller's token cancels only its own wait.
+    /// </summary>
+    internal Task<ResourceMetadataDiscovery> GetResourceMetadataAsync(IBackChannel backChannel, Uri serverUrl, string location, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return Task.FromException<ResourceMetadataDiscovery>(new ObjectDisposedException(nameof(CrossApplicationAccessProvider)));
+        }
+
+        return _resourceMetadata.For(new ResourceMetadataKey(backChannel, serverUrl, location)).GetAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// For <see cref="CrossApplicationAccessHandler"/> after a <c>401</c>: forgets the metadata found at
+    /// <paramref name="location"/> only if it is still <paramref name="used"/>, so a stale <c>401</c> does not re-read
+    /// metadata that a concurrent request already replaced (I4).
+    /// </summary>
+    internal void RetireResourceMetadata(IBackChannel backChannel, Uri serverUrl, string location, ResourceMetadataDiscovery used) =>
+        _resourceMetadata.TryGet(new ResourceMetadataKey(backChannel, serverUrl, location))?.Invalidate(static (current, used) => ReferenceEquals(current, used), used);
 
     /// <summary>The coordinator of a key (for tests and statistics).</summary>
     internal AuthCoordinator<TokenContainer> CoordinatorFor(Uri resourceUrl, Uri authorizationServerUrl) =>
         _tokens.For(new TokenKey(resourceUrl, authorizationServerUrl));
 
-    /// <summary>A back channel over <paramref name="httpClient"/> with this provider's clock, deadline and response-size limit (the handler's resource-metadata discovery uses it).</summary>
+    /// <summary>A back channel over <paramref name="httpClient"/> with this provider's clock, deadline and response-size limit (the handler's back channel for resource-metadata discovery, which this provider runs).</summary>
     internal IBackChannel CreateBackChannel(HttpClient httpClient) => new BackChannel(httpClient, _time, _settings.MaxResponseBytes, _settings.BackChannelTimeout);
-
-    /// <summary>The capacity of each cache (<see cref="CrossApplicationAccessProviderOptions.CacheCapacity"/>); the handler's metadata cache uses it too.</summary>
-    internal int CacheCapacity => _settings.CacheCapacity;
-
-    /// <summary>The clock and timers of this provider.</summary>
-    internal TimeProvider Time => _time;
 
     /// <summary>The metadata cache (for tests and statistics).</summary>
     internal AuthorizationServerDiscovery Discovery => _discovery;
@@ -368,6 +396,19 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
         }
     }
 
+    private static async Task<ResourceMetadataDiscovery> DiscoverResourceAsync(ResourceMetadataKey key, CancellationToken cancellationToken)
+    {
+        var hint = key.Location.Length == 0 ? null : new Uri(key.Location);
+        if (hint is not null && !UriOrigin.IsSame(hint, key.ServerUrl))
+        {
+            // T6 (spec/security.md): only a hint on the resource's own origin is followed, whoever passed it here.
+            hint = null;
+        }
+
+        var metadata = await ProtectedResourceDiscovery.DiscoverAsync(key.BackChannel, key.ServerUrl, hint, onSkipped: null, cancellationToken).ConfigureAwait(false);
+        return new ResourceMetadataDiscovery(metadata);
+    }
+
     /// <summary>Adds <paramref name="accessToken"/> to the index of tokens that may be cached; prunes it when it outgrows the caches.</summary>
     private void RecordIssued(string accessToken, KeyEntry entry) =>
         _issued.Update(
@@ -442,6 +483,12 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
 
     [LoggerMessage(7, LogLevel.Warning, "A background refresh for resource {Resource} via authorization server {AuthorizationServer} failed ({ExceptionType}, {Reason}); the cached token is kept while usable.")]
     private partial void LogBackgroundRefreshFailed(Uri resource, Uri authorizationServer, Type exceptionType, OAuthFailureReason reason);
+
+    /// <summary>
+    /// The key of the resource metadata: the back channel it is read through (each handler has its own, compared by
+    /// reference), the resource, and the discovery location (empty: the well-known locations).
+    /// </summary>
+    private readonly record struct ResourceMetadataKey(IBackChannel BackChannel, Uri ServerUrl, string Location);
 
     /// <summary>The cache key: one coordinator per (resource, authorization server).</summary>
     private readonly record struct TokenKey(Uri Resource, Uri AuthorizationServer);
