@@ -346,8 +346,9 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     {
         _epoch = epoch;
 
-        // A new coordinator holds nothing yet; stamp its empty state with the map's epoch so its first use does not
-        // count a spurious invalidation. A plain attempt: if anything replaced the state meanwhile, Settle handles it.
+        // I11: a new coordinator holds nothing yet; stamp its empty state with the map's epoch so its first use does not
+        // count a spurious invalidation. One CAS against the state just read: if anything replaced it meanwhile (it
+        // cannot hold a value of an older epoch either way), Settle handles it.
         var snapshot = _cell.Current;
         if (snapshot.Value is null && snapshot.Pending is null && snapshot.Epoch != epoch.Value)
         {
