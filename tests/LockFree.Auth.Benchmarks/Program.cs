@@ -47,6 +47,9 @@ public static class Program
             case "fast":
                 report.FastPath = RunFastPath(options, artifacts);
                 break;
+            case "invalidate":
+                RunBenchmarks<InvalidationBenchmarks>(options, artifacts, "Invalidate");
+                return 0;
             case "storms":
                 await new StormRunner(options, report).RunAsync().ConfigureAwait(false);
                 break;
@@ -74,6 +77,7 @@ public static class Program
         Commands:
           all      (default) fast-path benchmarks + every storm scenario; writes the markdown report
           fast     BenchmarkDotNet fast-path benchmarks only
+          invalidate  BenchmarkDotNet InvalidateCache() / InvalidateCache(token) benchmarks (1 and 64 keys); BenchmarkDotNet's own report only
           storms   storm scenarios only
           child    (internal) one scenario in this process; prints RESULT <json>
 
@@ -87,19 +91,7 @@ public static class Program
 
     private static List<FastPathRow> RunFastPath(RunOptions options, string artifacts)
     {
-        var job = Job.Default
-            .WithToolchain(InProcessEmitToolchain.Instance)
-            .WithLaunchCount(1)
-            .WithWarmupCount(options.Quick ? 2 : 6)
-            .WithIterationCount(options.Quick ? 3 : 15)
-            .WithId("FastPath");
-        var config = ManualConfig.CreateMinimumViable()
-            .AddJob(job)
-            .AddDiagnoser(MemoryDiagnoser.Default)
-            .AddExporter(MarkdownExporter.GitHub)
-            .WithArtifactsPath(artifacts)
-            .WithOptions(ConfigOptions.JoinSummary);
-        var summary = BenchmarkRunner.Run<FastPathBenchmarks>(config);
+        var summary = RunBenchmarks<FastPathBenchmarks>(options, artifacts, "FastPath");
         var rows = new List<FastPathRow>();
         foreach (var r in summary.Reports)
         {
@@ -112,6 +104,23 @@ public static class Program
         }
 
         return rows;
+    }
+
+    private static BenchmarkDotNet.Reports.Summary RunBenchmarks<TBenchmarks>(RunOptions options, string artifacts, string id)
+    {
+        var job = Job.Default
+            .WithToolchain(InProcessEmitToolchain.Instance)
+            .WithLaunchCount(1)
+            .WithWarmupCount(options.Quick ? 2 : 6)
+            .WithIterationCount(options.Quick ? 3 : 15)
+            .WithId(id);
+        var config = ManualConfig.CreateMinimumViable()
+            .AddJob(job)
+            .AddDiagnoser(MemoryDiagnoser.Default)
+            .AddExporter(MarkdownExporter.GitHub)
+            .WithArtifactsPath(artifacts)
+            .WithOptions(ConfigOptions.JoinSummary);
+        return BenchmarkRunner.Run<TBenchmarks>(config);
     }
 
     private static async Task<int> ChildAsync(string[] args)

@@ -44,6 +44,9 @@ public sealed class CoordinatorScenarioTests(ITestOutputHelper output)
     [Fact]
     public void ReentrantInvalidate_InsideAcquisition_NoDeadlockNotCached() => Run(nameof(CoordinatorScenarios.ReentrantInvalidate), CoordinatorScenarios.ReentrantInvalidate);
 
+    [Fact]
+    public void MapInvalidateAllDuringPublication_InvalidateAllWins_OldValueNeverServedAfterwards() => Run(nameof(CoordinatorScenarios.MapInvalidateAllDuringPublication), CoordinatorScenarios.MapInvalidateAllDuringPublication);
+
     private void Run(string name, Func<Task> scenario)
     {
         var result = CoyoteRunner.AssertCorrect(name, scenario);

@@ -27,8 +27,9 @@ namespace LockFree.Auth.CrossAppAccess;
 /// Request content is buffered before the first send so the request can be replayed.
 /// </para>
 /// <para>
-/// Concurrency: safe for concurrent requests; no locks, no blocking waits. The metadata of each discovery location is
-/// fetched once and shared by every request waiting for it (an <see cref="AuthCoordinatorMap{TKey, T}"/>); a stale
+/// Concurrency: safe for concurrent requests; no locks, no blocking waits. The provider discovers the metadata (as the
+/// OAuth provider does for its handler): each discovery location is fetched once and shared by every request waiting for
+/// it, also across handlers of one provider that share a back channel; a stale
 /// <c>401</c> does not re-read metadata that a concurrent request already replaced. Concurrent <c>401</c>s to the same
 /// token cause one new exchange in the provider. A request's <see cref="CancellationToken"/> ends only its own wait.
 /// </para>
@@ -40,11 +41,6 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
     private readonly CrossApplicationAccessProvider _provider;
     private readonly Uri _serverUrl;
     private readonly IBackChannel _backChannel;
-
-    // The resource metadata per discovery location (WellKnown = the well-known locations, otherwise a challenge's
-    // resource_metadata URL). Each entry is discovered once and shared; it never expires and is re-read only after a
-    // 401 retired it.
-    private readonly AuthCoordinatorMap<string, Discovery> _metadata;
 
     // The discovery location requests use now. Replaced (compare-and-swap) when a challenge names another location;
     // readers take it once per request and work on that value.
@@ -79,10 +75,6 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
         _provider = provider;
         _serverUrl = serverUrl;
         _backChannel = backChannel;
-        var options = new AuthCoordinatorOptions { Name = "cross-app.resource-metadata" };
-        _metadata = new AuthCoordinatorMap<string, Discovery>(
-            location => new AuthCoordinator<Discovery>((_, ct) => DiscoverAsync(location, ct), null, provider.Time, options),
-            provider.CacheCapacity);
     }
 
     /// <summary>Creates a handler that sends through <paramref name="innerHandler"/>.</summary>
@@ -125,7 +117,7 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
         if (sent is not null)
         {
             _provider.InvalidateCache(sent);
-            _metadata.For(location.Value).Invalidate(static (current, used) => ReferenceEquals(current, used), used);
+            _provider.RetireResourceMetadata(_backChannel, _serverUrl, location.Value, used);
         }
         else if (string.Equals(challenged, location.Value, StringComparison.Ordinal))
         {
@@ -158,21 +150,10 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
         return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <inheritdoc />
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _metadata.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
-
     /// <summary>Attaches the token for the resource found at <paramref name="location"/>; none when there is no metadata.</summary>
-    private async Task<(Discovery Used, string? Token)> AuthorizeAsync(HttpRequestMessage request, string location, CancellationToken cancellationToken)
+    private async Task<(ResourceMetadataDiscovery Used, string? Token)> AuthorizeAsync(HttpRequestMessage request, string location, CancellationToken cancellationToken)
     {
-        var discovery = await _metadata.For(location).GetAsync(cancellationToken).ConfigureAwait(false);
+        var discovery = await _provider.GetResourceMetadataAsync(_backChannel, _serverUrl, location, cancellationToken).ConfigureAwait(false);
         if (discovery.Metadata is not { } metadata)
         {
             request.Headers.Authorization = null;
@@ -190,13 +171,6 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
         var tokens = await _provider.GetAccessTokenAsync(metadata.Resource, metadata.AuthorizationServers[0], cancellationToken).ConfigureAwait(false);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tokens.AccessToken);
         return (discovery, tokens.AccessToken);
-    }
-
-    private async Task<Discovery> DiscoverAsync(string location, CancellationToken cancellationToken)
-    {
-        var hint = location.Length == 0 ? null : new Uri(location);
-        var metadata = await ProtectedResourceDiscovery.DiscoverAsync(_backChannel, _serverUrl, hint, onSkipped: null, cancellationToken).ConfigureAwait(false);
-        return new Discovery(metadata);
     }
 
     /// <summary>
@@ -231,9 +205,6 @@ public sealed class CrossApplicationAccessHandler : DelegatingHandler
 
         return null;
     }
-
-    /// <summary>The outcome of one discovery: the metadata, or none at any location (immutable).</summary>
-    private sealed record Discovery(ProtectedResourceMetadata? Metadata);
 
     /// <summary>The discovery location in use (immutable; a new instance per change so the cell can compare-and-swap).</summary>
     private sealed record Location(string Value);

@@ -1,4 +1,5 @@
 using LockFree.Auth.Diagnostics;
+using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using LockFree.Auth.Protocol;
@@ -46,12 +47,24 @@ public sealed class CrossApplicationAccessProvider : IDisposable
     private readonly TokenEndpointClient _tokenClient;
     private readonly AuthorizationServerDiscovery _discovery;
     private readonly AuthCoordinatorMap<TokenKey, TokenContainer> _tokens;
+
+    // RFC 9728 protected resource metadata for the handlers, per (back channel, resource, discovery location), found with
+    // Protocol/ProtectedResourceDiscovery like the OAuth provider's. Each entry is discovered once and shared by every
+    // request waiting for it (coalesced on the core); it never expires and is re-read only after a 401 retired it.
+    private readonly AuthCoordinatorMap<ResourceMetadataKey, ResourceMetadataDiscovery> _resourceMetadata;
     private readonly ILogger _logger;
     private readonly IssuerTrust _trust;
     private readonly TimeProvider _time;
 
     // 0 = live, 1 = disposed: set once by Dispose, read by the slow path before it may create a key or start work.
     private int _disposed;
+
+    // Every access token this provider may still serve, mapped to the key and coordinator that may hold it, so that
+    // InvalidateCache(string) looks one token up instead of walking every key. Written only by RecordIssued (an Update
+    // whose transform is free of side effects), read once per call. Invariant: a token is recorded before its
+    // coordinator can publish it (inside the acquisition, before it returns) and removed only once that coordinator can
+    // neither hold nor publish it any more (see Prune).
+    private readonly AuthCell<ImmutableDictionary<string, KeyEntry>> _issued = new(ImmutableDictionary.Create<string, KeyEntry>(StringComparer.Ordinal));
 
     // The last key served, so the fast path compares two references instead of hashing two URIs. Written with a plain
     // reference store of an immutable object (atomic); a stale read only means taking the slow path once.
@@ -81,7 +94,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         _settings = Settings.From(options);
-        _trust = new IssuerTrust(options.TrustedAuthorizationServers, nameof(CrossApplicationAccessProviderOptions.TrustedAuthorizationServers), pinOnFirstUse: true);
+        _trust = new IssuerTrust(options.TrustedAuthorizationServers, Settings.Option(nameof(CrossApplicationAccessProviderOptions.TrustedAuthorizationServers)), pinOnFirstUse: true);
         var time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CrossApplicationAccessProvider>();
         _time = time;
@@ -90,8 +103,20 @@ public sealed class CrossApplicationAccessProvider : IDisposable
         _discovery = new AuthorizationServerDiscovery(backChannel, "cross-app-access.metadata", _settings.CacheCapacity);
         var tokenOptions = _settings.TokenCacheOptions;
         _tokens = new AuthCoordinatorMap<TokenKey, TokenContainer>(
-            key => new AuthCoordinator<TokenContainer>((context, ct) => AcquireAsync(key, context, ct), static token => token.ExpiresAt, time, tokenOptions)
-            {
+            key => CreateCoordinator(key, time, tokenOptions),
+            _settings.CacheCapacity);
+        var resourceMetadataOptions = new AuthCoordinatorOptions { Name = "cross-app.resource-metadata" };
+        _resourceMetadata = new AuthCoordinatorMap<ResourceMetadataKey, ResourceMetadataDiscovery>(
+            key => new AuthCoordinator<ResourceMetadataDiscovery>((_, ct) => DiscoverResourceAsync(key, ct), null, time, resourceMetadataOptions),
+            _settings.CacheCapacity);
+    }
+
+    private AuthCoordinator<TokenContainer> CreateCoordinator(TokenKey key, TimeProvider time, AuthCoordinatorOptions? tokenOptions)
+    {
+        // The acquisition records its token against its own coordinator; it runs only after the constructor returned.
+        AuthCoordinator<TokenContainer>? self = null;
+        self = new AuthCoordinator<TokenContainer>((context, ct) => AcquireAsync(key, self!, context, ct), static token => token.ExpiresAt, time, tokenOptions)
+        {
                 // O1: a failed background refresh nobody waits for is logged (the core observes and counts it).
                 OnAcquisitionFailed = (exception, background) =>
                 {
@@ -100,8 +125,8 @@ public sealed class CrossApplicationAccessProvider : IDisposable
                         LogBackgroundRefreshFailed(key.Resource, key.AuthorizationServer, exception.GetType(), (exception as OAuthException)?.Reason ?? OAuthFailureReason.Unspecified);
                     }
                 },
-            },
-            _settings.CacheCapacity);
+        };
+        return self;
     }
 
     /// <summary>
@@ -132,7 +157,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
     /// <summary>
     /// Forgets every cached token, the authorization servers' metadata and the IdP's metadata. Never blocks; exchanges in
     /// flight complete for their waiters, but their results are not cached, and the next call starts a new exchange.
-    /// Atomic per key, not across keys.
+    /// O(1) in the number of keys and allocation-free: each cache advances its invalidation epoch (I11).
     /// </summary>
     public void InvalidateCache()
     {
@@ -146,24 +171,24 @@ public sealed class CrossApplicationAccessProvider : IDisposable
     /// <summary>
     /// Forgets the cached token whose access token is <paramref name="rejectedAccessToken"/> (for example after the
     /// resource answered 401 with it), only if it is still cached. A newer token, or an exchange already in flight, is
-    /// kept. Never blocks.
+    /// kept. Never blocks; one lookup of the token (not a walk over the keys), allocation-free.
     /// </summary>
     /// <param name="rejectedAccessToken">The access token the resource rejected.</param>
     /// <returns><see langword="true"/> if a cached token was retired by this call.</returns>
     public bool InvalidateCache(string rejectedAccessToken)
     {
         ArgumentNullException.ThrowIfNull(rejectedAccessToken);
-        var acted = false;
-        foreach (var entry in _tokens.Entries)
+
+        // Every token that may be cached is in the index (see _issued); one that is not was never issued here or can
+        // no longer be served. The coordinator's own CAS decides (I4): it retires the value only if it is still this token.
+        if (!_issued.Current.TryGetValue(rejectedAccessToken, out var entry)
+            || !entry.Coordinator.Invalidate(static (token, rejected) => string.Equals(token.AccessToken, rejected, StringComparison.Ordinal), rejectedAccessToken))
         {
-            if (entry.Value.Invalidate(static (token, rejected) => string.Equals(token.AccessToken, rejected, StringComparison.Ordinal), rejectedAccessToken))
-            {
-                acted = true;
-                LogInvalidatedRejected(entry.Key.Resource, entry.Key.AuthorizationServer);
-            }
+            return false;
         }
 
-        return acted;
+        LogInvalidatedRejected(entry.Resource, entry.AuthorizationServer);
+        return true;
     }
 
     /// <summary>Cancels every exchange in flight and releases the timers; later calls fail with <see cref="ObjectDisposedException"/>. The <see cref="HttpClient"/> is not disposed.</summary>
@@ -176,20 +201,39 @@ public sealed class CrossApplicationAccessProvider : IDisposable
 
         _tokens.Dispose();
         _discovery.Dispose();
+        _resourceMetadata.Dispose();
     }
+
+    /// <summary>
+    /// For <see cref="CrossApplicationAccessHandler"/>: the protected resource metadata of <paramref name="serverUrl"/>,
+    /// read through <paramref name="backChannel"/> from <paramref name="location"/> (a challenge's <c>resource_metadata</c>
+    /// on the resource's origin; empty: the well-known locations). Discovered once per location and shared by concurrent
+    /// callers; the caller's token cancels only its own wait.
+    /// </summary>
+    internal Task<ResourceMetadataDiscovery> GetResourceMetadataAsync(IBackChannel backChannel, Uri serverUrl, string location, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return Task.FromException<ResourceMetadataDiscovery>(new ObjectDisposedException(nameof(CrossApplicationAccessProvider)));
+        }
+
+        return _resourceMetadata.For(new ResourceMetadataKey(backChannel, serverUrl, location)).GetAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// For <see cref="CrossApplicationAccessHandler"/> after a <c>401</c>: forgets the metadata found at
+    /// <paramref name="location"/> only if it is still <paramref name="used"/>, so a stale <c>401</c> does not re-read
+    /// metadata that a concurrent request already replaced (I4).
+    /// </summary>
+    internal void RetireResourceMetadata(IBackChannel backChannel, Uri serverUrl, string location, ResourceMetadataDiscovery used) =>
+        _resourceMetadata.TryGet(new ResourceMetadataKey(backChannel, serverUrl, location))?.Invalidate(static (current, used) => ReferenceEquals(current, used), used);
 
     /// <summary>The coordinator of a key (for tests and statistics).</summary>
     internal AuthCoordinator<TokenContainer> CoordinatorFor(Uri resourceUrl, Uri authorizationServerUrl) =>
         _tokens.For(new TokenKey(resourceUrl, authorizationServerUrl));
 
-    /// <summary>A back channel over <paramref name="httpClient"/> with this provider's clock, deadline and response-size limit (the handler's resource-metadata discovery uses it).</summary>
+    /// <summary>A back channel over <paramref name="httpClient"/> with this provider's clock, deadline and response-size limit (the handler's back channel for resource-metadata discovery, which this provider runs).</summary>
     internal IBackChannel CreateBackChannel(HttpClient httpClient) => new BackChannel(httpClient, _time, _settings.MaxResponseBytes, _settings.BackChannelTimeout);
-
-    /// <summary>The capacity of each cache (<see cref="CrossApplicationAccessProviderOptions.CacheCapacity"/>); the handler's metadata cache uses it too.</summary>
-    internal int CacheCapacity => _settings.CacheCapacity;
-
-    /// <summary>The clock and timers of this provider.</summary>
-    internal TimeProvider Time => _time;
 
     /// <summary>The metadata cache (for tests and statistics).</summary>
     internal AuthorizationServerDiscovery Discovery => _discovery;
@@ -235,7 +279,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
     }
 
     /// <summary>One exchange for <paramref name="key"/>, run by the key's coordinator on its own token.</summary>
-    private async Task<TokenContainer> AcquireAsync(TokenKey key, AcquisitionContext<TokenContainer> context, CancellationToken cancellationToken)
+    private async Task<TokenContainer> AcquireAsync(TokenKey key, AuthCoordinator<TokenContainer> coordinator, AcquisitionContext<TokenContainer> context, CancellationToken cancellationToken)
     {
         var step = "authorization server metadata discovery";
         try
@@ -325,7 +369,11 @@ public sealed class CrossApplicationAccessProvider : IDisposable
                 throw Untrusted(key.AuthorizationServer); // another server was pinned first; this token is not served
             }
 
-            return response.Tokens with { Issuer = metadata.Issuer.OriginalString };
+            var tokens = response.Tokens with { Issuer = metadata.Issuer.OriginalString };
+
+            // Recorded before this acquisition returns, so before its coordinator can publish the token.
+            RecordIssued(tokens.AccessToken, new KeyEntry(key.Resource, key.AuthorizationServer, coordinator));
+            return tokens;
         }
         catch (CrossApplicationAccessException ex)
         {
@@ -347,6 +395,46 @@ public sealed class CrossApplicationAccessProvider : IDisposable
                 OAuthFailureReason.InvalidInput,
                 innerException: ex);
         }
+    }
+
+    private static async Task<ResourceMetadataDiscovery> DiscoverResourceAsync(ResourceMetadataKey key, CancellationToken cancellationToken)
+    {
+        var hint = key.Location.Length == 0 ? null : new Uri(key.Location);
+        if (hint is not null && !UriOrigin.IsSame(hint, key.ServerUrl))
+        {
+            // T6 (spec/security.md): only a hint on the resource's own origin is followed, whoever passed it here.
+            hint = null;
+        }
+
+        var metadata = await ProtectedResourceDiscovery.DiscoverAsync(key.BackChannel, key.ServerUrl, hint, onSkipped: null, cancellationToken).ConfigureAwait(false);
+        return new ResourceMetadataDiscovery(metadata);
+    }
+
+    /// <summary>Adds <paramref name="accessToken"/> to the index of tokens that may be cached; prunes it when it outgrows the caches.</summary>
+    private void RecordIssued(string accessToken, KeyEntry entry) =>
+        _issued.Update(
+            static (index, arg) => (index.Count >= 4 * arg.Capacity ? Prune(index) : index).SetItem(arg.Token, arg.Entry),
+            (Token: accessToken, Entry: entry, Capacity: _settings.CacheCapacity));
+
+    /// <summary>
+    /// The index without the tokens that can never be served again: a token stays while its coordinator holds it or has
+    /// an acquisition in flight (which may be the one that produced it). Reads only; free of side effects. Once a
+    /// coordinator holds another value and has nothing in flight, the acquisition that produced the token is gone from
+    /// its state, so it can no longer publish (I3); an evicted or disposed coordinator never publishes again. After a
+    /// prune at most two tokens per coordinator remain, so pruning at four times the capacity is amortized O(1).
+    /// </summary>
+    private static ImmutableDictionary<string, KeyEntry> Prune(ImmutableDictionary<string, KeyEntry> index)
+    {
+        var builder = index.ToBuilder();
+        foreach (var (token, entry) in index)
+        {
+            if (!entry.Coordinator.MayHold(static (value, token) => string.Equals(value.AccessToken, token, StringComparison.Ordinal), token))
+            {
+                builder.Remove(token);
+            }
+        }
+
+        return builder.ToImmutable();
     }
 
     private CrossApplicationAccessException Untrusted(Uri authorizationServer)
@@ -390,6 +478,12 @@ public sealed class CrossApplicationAccessProvider : IDisposable
 
     private void LogBackgroundRefreshFailed(Uri resource, Uri authorizationServer, Type exceptionType, OAuthFailureReason reason) => Log.CrossApp.BackgroundRefreshFailed(_logger, resource, authorizationServer, exceptionType, reason);
 
+    /// <summary>
+    /// The key of the resource metadata: the back channel it is read through (each handler has its own, compared by
+    /// reference), the resource, and the discovery location (empty: the well-known locations).
+    /// </summary>
+    private readonly record struct ResourceMetadataKey(IBackChannel BackChannel, Uri ServerUrl, string Location);
+
     /// <summary>The cache key: one coordinator per (resource, authorization server).</summary>
     private readonly record struct TokenKey(Uri Resource, Uri AuthorizationServer);
 
@@ -423,33 +517,32 @@ public sealed class CrossApplicationAccessProvider : IDisposable
     {
         private static readonly string[] s_methods = [OAuthConstants.ClientSecretBasic, OAuthConstants.ClientSecretPost, OAuthConstants.None];
 
+        /// <summary>The name errors give an option: <c>CrossApplicationAccessProviderOptions.X</c> (one style for both providers).</summary>
+        public static string Option(string name) => OptionChecks.Qualified(nameof(CrossApplicationAccessProviderOptions), name);
+
         public static Settings From(CrossApplicationAccessProviderOptions o)
         {
-            Require(o.ClientId, nameof(o.ClientId));
-            Require(o.IdpClientId, nameof(o.IdpClientId));
+            OptionChecks.Require(o.ClientId, Option(nameof(o.ClientId)));
+            OptionChecks.Require(o.IdpClientId, Option(nameof(o.IdpClientId)));
             if (o.IdTokenCallback is null)
             {
-                throw Invalid(nameof(o.IdTokenCallback), "IdTokenCallback is required.");
+                throw OptionChecks.Invalid(Option(nameof(o.IdTokenCallback)), $"{Option(nameof(o.IdTokenCallback))} is required.");
             }
 
             var clientSecret = string.IsNullOrEmpty(o.ClientSecret) ? null : o.ClientSecret;
             var idpClientSecret = string.IsNullOrEmpty(o.IdpClientSecret) ? null : o.IdpClientSecret;
-            var method = Method(o.TokenEndpointAuthMethod, clientSecret, nameof(o.TokenEndpointAuthMethod), nameof(o.ClientSecret));
-            var idpMethod = Method(o.IdpTokenEndpointAuthMethod, idpClientSecret, nameof(o.IdpTokenEndpointAuthMethod), nameof(o.IdpClientSecret));
+            var method = Method(o.TokenEndpointAuthMethod, clientSecret, Option(nameof(o.TokenEndpointAuthMethod)), Option(nameof(o.ClientSecret)));
+            var idpMethod = Method(o.IdpTokenEndpointAuthMethod, idpClientSecret, Option(nameof(o.IdpTokenEndpointAuthMethod)), Option(nameof(o.IdpClientSecret)));
 
             if (string.IsNullOrWhiteSpace(o.IdpUrl) && string.IsNullOrWhiteSpace(o.IdpTokenEndpoint))
             {
-                throw Invalid(nameof(o.IdpUrl), "One of IdpUrl or IdpTokenEndpoint is required.");
+                throw OptionChecks.Invalid(Option(nameof(o.IdpUrl)), $"One of {Option(nameof(o.IdpUrl))} or {Option(nameof(o.IdpTokenEndpoint))} is required.");
             }
 
-            var idpIssuer = ParseUrl(o.IdpUrl, nameof(o.IdpUrl));
-            var idpTokenEndpoint = ParseUrl(o.IdpTokenEndpoint, nameof(o.IdpTokenEndpoint));
-            if (o.MaxResponseBytes <= 0)
-            {
-                throw Invalid(nameof(o.MaxResponseBytes), "MaxResponseBytes must be positive.");
-            }
-
-            BackChannel.ValidateTimeout(o.BackChannelTimeout, nameof(o.BackChannelTimeout));
+            var idpIssuer = ParseUrl(o.IdpUrl, Option(nameof(o.IdpUrl)));
+            var idpTokenEndpoint = ParseUrl(o.IdpTokenEndpoint, Option(nameof(o.IdpTokenEndpoint)));
+            OptionChecks.RequirePositive(o.MaxResponseBytes, Option(nameof(o.MaxResponseBytes)));
+            BackChannel.ValidateTimeout(o.BackChannelTimeout, Option(nameof(o.BackChannelTimeout)));
 
             AuthCoordinatorOptions? cacheOptions = null;
             if (o.TokenCacheOptions is { } t)
@@ -460,14 +553,14 @@ public sealed class CrossApplicationAccessProvider : IDisposable
                 }
                 catch (ArgumentException ex)
                 {
-                    throw Invalid(nameof(o.TokenCacheOptions), $"TokenCacheOptions is invalid: {ex.Message}", ex);
+                    throw OptionChecks.Invalid(Option(nameof(o.TokenCacheOptions)), $"{Option(nameof(o.TokenCacheOptions))} is invalid: {ex.Message}", ex);
                 }
 
                 cacheOptions = t.Copy();
             }
 
             cacheOptions ??= new AuthCoordinatorOptions { Name = "cross-app-access" };
-            OptionChecks.RequirePositive(o.CacheCapacity, nameof(o.CacheCapacity));
+            OptionChecks.RequirePositive(o.CacheCapacity, Option(nameof(o.CacheCapacity)));
 
             // With a configured IdP endpoint the IdP method is known now; with discovery it may be negotiated later.
             var idpAuthentication = idpMethod is not null || idpTokenEndpoint is not null
@@ -492,16 +585,6 @@ public sealed class CrossApplicationAccessProvider : IDisposable
                 o.CacheCapacity);
         }
 
-        private static ArgumentException Invalid(string option, string message, Exception? inner = null) => new(message, option, inner);
-
-        private static void Require(string? value, string name)
-        {
-            if (string.IsNullOrWhiteSpace(value))
-            {
-                throw Invalid(name, $"{name} is required.");
-            }
-        }
-
         private static string? Method(string? method, string? secret, string name, string secretName)
         {
             if (string.IsNullOrEmpty(method))
@@ -511,12 +594,12 @@ public sealed class CrossApplicationAccessProvider : IDisposable
 
             if (!s_methods.Contains(method, StringComparer.Ordinal))
             {
-                throw Invalid(name, $"{name} must be client_secret_basic, client_secret_post or none.");
+                throw OptionChecks.Invalid(name, $"{name} must be client_secret_basic, client_secret_post or none.");
             }
 
             if (method != OAuthConstants.None && secret is null)
             {
-                throw Invalid(secretName, $"{name} '{method}' requires {secretName}.");
+                throw OptionChecks.Invalid(secretName, $"{name} '{method}' requires {secretName}.");
             }
 
             return method;
@@ -530,7 +613,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
             }
 
             return OAuthEndpoint.TryParseAbsolute(value)
-                ?? throw Invalid(name, $"{name} must be an absolute http(s) URL.");
+                ?? throw OptionChecks.Invalid(name, $"{name} must be an absolute http(s) URL.");
         }
 
         public override string ToString() => $"Settings {{ ClientId = {ClientId}, IdpClientId = {IdpClientId} }}";

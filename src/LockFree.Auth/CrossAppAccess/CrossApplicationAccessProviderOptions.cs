@@ -10,7 +10,9 @@ namespace LockFree.Auth.CrossAppAccess;
 /// <para>
 /// Required: <see cref="ClientId"/>, <see cref="IdpClientId"/>, <see cref="IdTokenCallback"/>, and one of
 /// <see cref="IdpUrl"/> / <see cref="IdpTokenEndpoint"/>. The provider's constructor throws
-/// <see cref="ArgumentException"/> naming the first invalid option.
+/// <see cref="ArgumentException"/> for the first invalid option; its <see cref="ArgumentException.ParamName"/> and its
+/// message name the option as <c>CrossApplicationAccessProviderOptions.X</c> (for example
+/// <c>CrossApplicationAccessProviderOptions.ClientId</c>).
 /// </para>
 /// <para>
 /// Concurrency: the provider copies the options when it is constructed; later changes to this instance have no effect

@@ -61,6 +61,11 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     // evicting CAS on the cell and read before a publishing CAS, so no value is cached here after the eviction.
     private ICoordinatorHome<T>? _home;
 
+    // The invalidation epoch of the map that holds this coordinator (I11); InvalidationEpoch.None (never advanced) outside
+    // a map. Written once by AttachEpoch while the coordinator is still private to the map's Add (before the CAS that
+    // publishes it, a full fence), so every thread that reaches the coordinator through the map reads the map's epoch.
+    private InvalidationEpoch _epoch = InvalidationEpoch.None;
+
     /// <summary>Creates a coordinator.</summary>
     /// <param name="acquire">The work that produces a new value; runs on the coordinator's token, never on a caller's.</param>
     /// <param name="expiresAt">When a value expires (<see langword="null"/>: it does not).</param>
@@ -104,8 +109,11 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     /// </summary>
     internal Action<Exception, bool>? OnAcquisitionFailed { get; init; }
 
-    /// <summary>The current state. Read it once into a local.</summary>
-    internal AuthSnapshot<T> Current => _cell.Current;
+    /// <summary>
+    /// The current state. Read it once into a local. A state left behind by the map's <c>InvalidateAll</c> is never
+    /// returned: it is replaced by its invalidated successor first (I11).
+    /// </summary>
+    internal AuthSnapshot<T> Current => Settle(_cell.Current);
 
     /// <summary>Counters since creation.</summary>
     public AuthCoordinatorStatistics Statistics => new(
@@ -122,10 +130,15 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     /// </summary>
     public Task<T> GetAsync(CancellationToken cancellationToken = default)
     {
-        // I1 fast path: one acquire read of the cell; the cached completed task is returned as is. Expiry is
-        // enforced by the snapshot's timer, which retires the value at UsableUntil (and marks a refresh due at
-        // RefreshAt), so no clock is read here.
-        return _cell.Current.Fast ?? GetSlowAsync(cancellationToken);
+        // I1 fast path: one acquire read of the cell and one of the map's epoch; the cached completed task is returned
+        // as is. Expiry is enforced by the snapshot's timer, which retires the value at UsableUntil (and marks a refresh
+        // due at RefreshAt), so no clock is read here.
+        // I11: the epoch is read after the cell. A value in a snapshot of the current epoch was acquired by an
+        // acquisition installed in that epoch (WithInvalidated is the only transition that changes a snapshot's
+        // epoch, and it drops the value), so a caller that starts after InvalidateAll returned never gets a value
+        // acquired before it.
+        var snapshot = _cell.Current;
+        return snapshot.Fast is { } fast && snapshot.Epoch == _epoch.Value ? fast : GetSlowAsync(cancellationToken);
     }
 
     private Task<T> GetSlowAsync(CancellationToken cancellationToken)
@@ -147,7 +160,9 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
                 return ForwardGetAsync(home, cancellationToken);
             }
 
-            var snapshot = _cell.Current;
+            // I11: a snapshot left behind by InvalidateAll is replaced by its invalidated successor before anything in
+            // it is served or joined; the candidate below is then installed in the current epoch.
+            var snapshot = Settle(_cell.Current);
             if (snapshot.Fast is { } fresh)
             {
                 return fresh;
@@ -211,7 +226,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     {
         // I3: one CAS (retried on contention) replaces whatever is current by an empty snapshot of the next
         // generation; the acquisition in flight can no longer pass its own publishing CAS.
-        var (before, after) = _cell.Update(static (s, _) => s.WithInvalidated(), 0);
+        var (before, after) = _cell.Update(static (s, epoch) => s.WithInvalidated(Math.Max(epoch, s.Epoch)), _epoch.Value);
         after.AssertInvariants();
         DisposeTimer(before.Timer);
         Count(ref _invalidations, AuthMetrics.Invalidations);
@@ -234,7 +249,8 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         ArgumentNullException.ThrowIfNull(isRejected);
         while (true)
         {
-            var snapshot = _cell.Current;
+            // I11: a value left behind by InvalidateAll is already invalidated; Settle drops it, so it is not judged.
+            var snapshot = Settle(_cell.Current);
             if (snapshot.Value is not { } value || !isRejected(value, argument))
             {
                 // Evicted: this coordinator holds nothing; the key's value, if any, lives in its current coordinator.
@@ -267,13 +283,29 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         }
 
         // I3/I6: like Invalidate (nothing in flight can publish any more), and the work in flight is cancelled.
-        var (before, _) = _cell.Update(static (s, _) => s.WithInvalidated(), 0);
+        var (before, _) = _cell.Update(static (s, epoch) => s.WithInvalidated(Math.Max(epoch, s.Epoch)), _epoch.Value);
         DisposeTimer(before.Timer);
         before.Pending?.CancelShared();
     }
 
     /// <summary>Whether <see cref="Dispose"/> was called.</summary>
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>
+    /// Whether this coordinator may serve a value matching <paramref name="matches"/> now or later: it is neither
+    /// disposed nor evicted, and it holds such a value or has an acquisition in flight. Reads only (no state change);
+    /// a <see langword="false"/> is final for any value that is not produced by a later acquisition.
+    /// </summary>
+    internal bool MayHold<TArg>(Func<T, TArg, bool> matches, TArg argument)
+    {
+        if (Volatile.Read(ref _disposed) != 0 || Volatile.Read(ref _home) is not null)
+        {
+            return false;
+        }
+
+        var snapshot = _cell.Current;
+        return snapshot.Pending is not null || (snapshot.Value is { } value && matches(value, argument));
+    }
 
     /// <summary>Whether the map that held this coordinator evicted it (later calls go to the key's current coordinator).</summary>
     internal bool IsEvicted => Volatile.Read(ref _home) is not null;
@@ -287,6 +319,11 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         get
         {
             var snapshot = _cell.Current;
+            if (snapshot.Epoch != _epoch.Value)
+            {
+                return 0; // I11: invalidated by InvalidateAll, so it holds nothing that counts
+            }
+
             return snapshot.Pending is not null ? 2 : snapshot.Value is not null ? 1 : 0;
         }
     }
@@ -315,6 +352,60 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         }
     }
 
+    /// <summary>
+    /// Called once by the map that creates this coordinator, before the compare-and-swap that publishes it to other
+    /// threads: from then on the coordinator's snapshots belong to <paramref name="epoch"/> (I11).
+    /// </summary>
+    internal void AttachEpoch(InvalidationEpoch epoch)
+    {
+        _epoch = epoch;
+
+        // I11: a new coordinator holds nothing yet; stamp its empty state with the map's epoch so its first use does not
+        // count a spurious invalidation. One CAS against the state just read: if anything replaced it meanwhile (it
+        // cannot hold a value of an older epoch either way), Settle handles it.
+        var snapshot = _cell.Current;
+        if (snapshot.Value is null && snapshot.Pending is null && snapshot.Epoch != epoch.Value)
+        {
+            _cell.TryReplace(snapshot, snapshot.WithInvalidated(epoch.Value));
+        }
+    }
+
+    /// <summary>
+    /// I11: <paramref name="snapshot"/> if it belongs to the map's current epoch, otherwise the state after replacing it
+    /// by its invalidated successor (what <see cref="Invalidate()"/> would have made of it). Lazily completes an
+    /// <c>InvalidateAll</c>: the map only advanced its epoch, and each coordinator drops what it held on first touch.
+    /// </summary>
+    private AuthSnapshot<T> Settle(AuthSnapshot<T> snapshot)
+    {
+        while (true)
+        {
+            var epoch = _epoch.Value;
+            if (snapshot.Epoch == epoch)
+            {
+                return snapshot;
+            }
+
+            var next = snapshot.WithInvalidated(epoch);
+
+            // I11 (and I3): one CAS from the stale snapshot to an empty one of the next generation in the current
+            // epoch: the acquisition the stale snapshot held can no longer publish (its generation is gone), and
+            // nothing acquired in the old epoch is served. On failure, another thread changed the state: re-check it.
+            if (_cell.TryReplace(snapshot, next))
+            {
+                next.AssertInvariants();
+                DisposeTimer(snapshot.Timer);
+                if (snapshot.Value is not null || snapshot.Pending is not null)
+                {
+                    Count(ref _invalidations, AuthMetrics.Invalidations);
+                }
+
+                return next;
+            }
+
+            snapshot = _cell.Current;
+        }
+    }
+
     internal Task<T> InvokeAcquireAsync(AcquisitionContext<T> context, CancellationToken cancellationToken) =>
         _acquire(context, cancellationToken);
 
@@ -337,6 +428,17 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             return;
         }
 
+        if (_cell.Current.Epoch != _epoch.Value)
+        {
+            // I11: InvalidateAll ran since the acquisition was installed (a snapshot holding it carries the epoch of its
+            // installation). Settle the state, so the next caller starts afresh, and do not cache the result. This is
+            // an early exit only: the value's epoch stamp, not this check, is what keeps a value acquired before an
+            // InvalidateAll from being served after it (see the CAS below).
+            Settle(_cell.Current);
+            Count(ref _discarded, AuthMetrics.Discarded);
+            return;
+        }
+
         var completed = Task.FromResult(value);
         var expiresAt = _expiresAt(value);
         while (true)
@@ -354,6 +456,10 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
 
             // I3: the expected snapshot still holds this acquisition in its own generation, so an invalidation that
             // happened since it was installed makes this CAS fail and the result is not cached.
+            // I11: the published snapshot keeps the epoch of the expected one, which is the epoch the acquisition was
+            // installed in. If InvalidateAll advanced the map's epoch after the check above, this CAS still succeeds,
+            // but the value is stamped with the old epoch: the fast path and Settle treat it as invalidated, so it is
+            // never served after InvalidateAll returned.
             if (_cell.TryReplace(snapshot, next))
             {
                 next.AssertInvariants();
@@ -573,7 +679,8 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     {
         while (true)
         {
-            var snapshot = _cell.Current;
+            // I11: a value left behind by InvalidateAll is dropped here (and its timer disposed), not retired for reuse.
+            var snapshot = Settle(_cell.Current);
             if (snapshot.Value is null || snapshot.ValueGeneration != valueGeneration || Volatile.Read(ref _disposed) != 0)
             {
                 return;

@@ -12,8 +12,7 @@ namespace LockFree.Auth;
 /// <remarks>
 /// <para>
 /// The map itself is one immutable state in an <see cref="AuthCell{TState}"/>: a dictionary for lookups and a flat
-/// array of the same entries for walks (<see cref="InvalidateAll"/> touches no enumerator, so it stays cheap on a
-/// cold thread). Adding a key is one compare-and-swap that also removes the evicted key, so a key never maps to two
+/// array of the same entries for walks. Adding a key is one compare-and-swap that also removes the evicted key, so a key never maps to two
 /// coordinators and the map never holds more than <see cref="Capacity"/> keys.
 /// </para>
 /// <para>
@@ -36,8 +35,14 @@ namespace LockFree.Auth;
 /// capacity, not by the number of keys ever seen.
 /// </para>
 /// <para>
+/// <see cref="InvalidateAll"/> is O(1) and allocates nothing, whatever the number of keys: the map and its coordinators
+/// share one invalidation epoch (I11 in <c>spec/concurrency-contract.md</c>); <see cref="InvalidateAll"/> advances it with
+/// one atomic increment, and a coordinator treats a state of an older epoch as invalidated (it never serves its value
+/// and never lets a caller join its acquisition) and replaces it by its invalidated successor on first touch.
+/// </para>
+/// <para>
 /// Concurrency: lock-free; <see cref="For"/> and <see cref="InvalidateAll"/> never block. <see cref="InvalidateAll"/>
-/// is atomic per key, not across keys. After <see cref="Dispose"/>, <see cref="For"/> and <see cref="InvalidateAll"/>
+/// is atomic across all keys (its linearization point is the increment). After <see cref="Dispose"/>, <see cref="For"/> and <see cref="InvalidateAll"/>
 /// throw <see cref="ObjectDisposedException"/>, and a coordinator created by a <see cref="For"/> racing with it is
 /// disposed, never leaked. An acquisition still in flight in a coordinator evicted earlier is not cancelled by
 /// <see cref="Dispose"/> (the map no longer reaches it); it runs to completion for its own waiters.
@@ -51,6 +56,14 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
     private readonly AuthCell<State> _map = new(State.Empty);
     private readonly Func<TKey, AuthCoordinator<T>> _factory;
 
+    // I11: the invalidation epoch shared with every coordinator this map creates (attached before the coordinator is
+    // published). Advanced only by InvalidateAll; see InvalidationEpoch for how it is published and read.
+    private readonly InvalidationEpoch _epoch = new();
+
+    // The epoch the coordinators check: _epoch, except in the seeded-bug variant of the test suites, where they check
+    // another one that InvalidateAll never advances (the check is skipped in effect).
+    private readonly InvalidationEpoch _coordinatorEpoch;
+
     /// <summary>Creates a map whose coordinators are made by <paramref name="factory"/>.</summary>
     /// <param name="factory">
     /// Makes the coordinator of a key. It must return a new coordinator on every call and be free of side effects: it
@@ -59,11 +72,18 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
     /// <param name="capacity">The most keys the map holds; adding one more evicts one (see the remarks). Default 64.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is not positive.</exception>
     public AuthCoordinatorMap(Func<TKey, AuthCoordinator<T>> factory, int capacity = DefaultCapacity)
+        : this(factory, capacity, seededBugCoordinatorEpoch: null)
+    {
+    }
+
+    /// <summary>For the seeded-bug tests: coordinators that check <paramref name="seededBugCoordinatorEpoch"/> instead of the map's epoch.</summary>
+    internal AuthCoordinatorMap(Func<TKey, AuthCoordinator<T>> factory, int capacity, InvalidationEpoch? seededBugCoordinatorEpoch)
     {
         ArgumentNullException.ThrowIfNull(factory);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         _factory = factory;
         Capacity = capacity;
+        _coordinatorEpoch = seededBugCoordinatorEpoch ?? _epoch;
     }
 
     /// <summary>The most keys the map holds.</summary>
@@ -89,7 +109,10 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
     /// <summary>The coordinators that exist now (empty once disposed).</summary>
     internal IEnumerable<KeyValuePair<TKey, AuthCoordinator<T>>> Entries => Enumerate(_map.Current);
 
-    /// <summary>Invalidates every key's coordinator. Never blocks.</summary>
+    /// <summary>
+    /// Invalidates every key's coordinator, as <see cref="AuthCoordinator{T}.Invalidate()"/> on each would, atomically
+    /// across keys. O(1), allocates nothing, never blocks, never waits for work in flight.
+    /// </summary>
     /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public void InvalidateAll()
     {
@@ -100,12 +123,11 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
         // delayed between the CAS and Evict): finish that eviction, so a reference kept to it serves nothing cached.
         map.Retiring?.Coordinator.Evict(map.Retiring);
 
-        // A flat walk of this state's slots: no enumerator, no allocation.
-        var slots = map.Slots;
-        for (var i = 0; i < map.Count; i++)
-        {
-            slots[i]!.Coordinator.Invalidate();
-        }
+        // I11: one atomic increment invalidates every coordinator's state of the old epoch. Nothing acquired under it is
+        // served once this returns: a value carries the epoch its acquisition was installed in, whenever it is
+        // published, and every read that may serve a value compares it with the current epoch. An acquisition in flight
+        // still completes for its waiters; its result is not cached (it is discarded or stamped stale).
+        _epoch.Advance();
     }
 
     /// <summary>Disposes every coordinator; later calls of <see cref="For"/> and <see cref="InvalidateAll"/> throw <see cref="ObjectDisposedException"/>.</summary>
@@ -160,7 +182,15 @@ public sealed class AuthCoordinatorMap<TKey, T> : IDisposable where TKey : notnu
                 return existing.Coordinator;
             }
 
-            entry ??= new Entry(this, key, _factory(key) ?? throw new InvalidOperationException("The coordinator factory returned null."));
+            if (entry is null)
+            {
+                var created = _factory(key) ?? throw new InvalidOperationException("The coordinator factory returned null.");
+
+                // I11: attached while the coordinator is private to this thread; the CAS below publishes both.
+                created.AttachEpoch(_coordinatorEpoch);
+                entry = new Entry(this, key, created);
+            }
+
             var (next, evicted) = map.With(entry, Capacity);
 
             // I8: one CAS against the state in which the key was absent adds it (and removes the evicted key): a key

@@ -26,10 +26,19 @@ internal sealed record AuthSnapshot<T> where T : class
     private AuthSnapshot() { }
 
     /// <summary>
-    /// The epoch of this state. It increases when an acquisition is installed and when <see cref="WithInvalidated"/>
+    /// The epoch of this state. It increases when an acquisition is installed and when <see cref="WithInvalidated()"/>
     /// runs; an acquisition may publish only while the snapshot still holds it in the generation it was installed in.
     /// </summary>
     public long Generation { get; private init; }
+
+    /// <summary>
+    /// The invalidation epoch of the map that holds the coordinator (0 outside a map) under which this snapshot's
+    /// value was acquired and its acquisition installed (I11). Set only by <see cref="WithInvalidated(long)"/>: every
+    /// other transition keeps it, so a value published by an acquisition carries the epoch the acquisition was installed
+    /// in, never the epoch at publication. While it differs from the map's current epoch the snapshot counts as
+    /// invalidated: nothing in it is served or joined.
+    /// </summary>
+    public long Epoch { get; private init; }
 
     /// <summary>The cached value, or <see langword="null"/> when there is none to serve.</summary>
     public T? Value { get; private init; }
@@ -147,8 +156,14 @@ internal sealed record AuthSnapshot<T> where T : class
         Value is null ? this : this with { Value = null, Cached = null, Fast = null, UsableUntil = null, RefreshAt = null, Retired = Value, Timer = null };
 
     /// <summary>Forgets everything and opens a new generation: an in-flight acquisition can no longer publish.</summary>
-    internal AuthSnapshot<T> WithInvalidated() =>
-        Empty with { Generation = Generation + 1 };
+    internal AuthSnapshot<T> WithInvalidated() => WithInvalidated(Epoch);
+
+    /// <summary>Forgets everything and opens a new generation in invalidation epoch <paramref name="epoch"/> (I11).</summary>
+    internal AuthSnapshot<T> WithInvalidated(long epoch)
+    {
+        Debug.Assert(epoch >= Epoch, "Epochs never go back.");
+        return Empty with { Generation = Generation + 1, Epoch = epoch };
+    }
 
     /// <summary>Attaches the timer that drives this value's schedule.</summary>
     internal AuthSnapshot<T> WithTimer(ITimer timer) => this with { Timer = timer };
@@ -178,7 +193,7 @@ internal sealed record AuthSnapshot<T> where T : class
 
     /// <summary>Describes the state without the value (which may hold secrets).</summary>
     public override string ToString() =>
-        $"AuthSnapshot {{ Generation = {Generation}, HasValue = {Value is not null}, Fresh = {IsFresh}, ValueGeneration = {ValueGeneration}, UsableUntil = {UsableUntil:O}, RefreshAt = {RefreshAt:O}, Acquiring = {IsAcquiring} }}";
+        $"AuthSnapshot {{ Generation = {Generation}, Epoch = {Epoch}, HasValue = {Value is not null}, Fresh = {IsFresh}, ValueGeneration = {ValueGeneration}, UsableUntil = {UsableUntil:O}, RefreshAt = {RefreshAt:O}, Acquiring = {IsAcquiring} }}";
 
     internal static (DateTimeOffset? UsableUntil, DateTimeOffset? RefreshAt) Schedule(DateTimeOffset? expiresAt, DateTimeOffset now, AuthCoordinatorOptions options)
     {

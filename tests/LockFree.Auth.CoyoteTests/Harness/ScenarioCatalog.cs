@@ -23,6 +23,7 @@ internal static class ScenarioCatalog
         ("RefreshAheadRacesExpiry", CoordinatorScenarios.RefreshAheadRacesExpiry),
         ("TwoKeysInParallel", CoordinatorScenarios.TwoKeysInParallel),
         ("ReentrantInvalidate", CoordinatorScenarios.ReentrantInvalidate),
+        ("MapInvalidateAllDuringPublication", CoordinatorScenarios.MapInvalidateAllDuringPublication),
         ("ClientOAuth.ColdCallers", ClientOAuthScenarios.ColdCallers),
         ("ClientOAuth.InvalidateMidExchange", ClientOAuthScenarios.InvalidateMidExchange),
         ("ClientOAuth.ConditionalInvalidationStorm", ClientOAuthScenarios.ConditionalInvalidationStorm),

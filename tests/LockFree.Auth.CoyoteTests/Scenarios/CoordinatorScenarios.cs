@@ -334,6 +334,54 @@ public static class CoordinatorScenarios
     }
 
     /// <summary>
+    /// I11: <see cref="AuthCoordinatorMap{TKey,T}.InvalidateAll"/> races the publication of key a's acquisition (and a
+    /// caller of key b). Whichever interleaving Coyote picks, once InvalidateAll returned the value acquired before it is
+    /// neither the key's current value nor served by a later <c>GetAsync</c>; the acquisition's own waiter still gets it.
+    /// </summary>
+    [Microsoft.Coyote.SystematicTesting.Test]
+    public static Task MapInvalidateAllDuringPublication() =>
+        MapInvalidateAllDuringPublication(static factory => new AuthCoordinatorMap<string, TokenContainer>(factory));
+
+    internal static async Task MapInvalidateAllDuringPublication(Func<Func<string, AuthCoordinator<TokenContainer>>, AuthCoordinatorMap<string, TokenContainer>> createMap)
+    {
+        var clock = new ControlledClock();
+        var server = new TokenServer(clock, Lifetime) { AutoRespond = false };
+        var map = createMap(_ => new AuthCoordinator<TokenContainer>(server.AcquireAsync, static t => t.ExpiresAt, clock, World.Options));
+
+        var first = Task.Run(() => map.For("a").GetAsync());
+        while (server.Count == 0)
+        {
+            await Task.Yield(); // until key a's acquisition was installed
+        }
+
+        var publish = Task.Run(() => server.Requests[0].Respond());
+        var invalidate = Task.Run(() =>
+        {
+            map.InvalidateAll();
+
+            // Everything below starts after InvalidateAll returned.
+            var current = map.For("a").Current.Value;
+            var later = map.For("a").GetAsync();
+            return (Current: current, Served: later.IsCompletedSuccessfully ? later.Result : null);
+        });
+
+        await publish;
+        var (current, served) = await invalidate;
+        var old = await first;
+        Specification.Assert(ReferenceEquals(old, server.Requests[0].Issued), "The acquisition's own waiter did not get its result.");
+        Specification.Assert(!ReferenceEquals(current, old), "I11: a value acquired before InvalidateAll is still cached after it returned.");
+        Specification.Assert(!ReferenceEquals(served, old), "I11: a value acquired before InvalidateAll was served after it returned.");
+
+        server.AutoRespond = true;
+        server.RespondAll();
+        var next = await map.For("a").GetAsync();
+        Specification.Assert(!ReferenceEquals(next, old), "I11: a value acquired before InvalidateAll was served after it returned.");
+        Specification.Assert(server.Count == 2, $"{server.Count} acquisitions (expected 2: one before, one after InvalidateAll).");
+        map.Dispose();
+        await server.DrainAsync();
+    }
+
+    /// <summary>
     /// Re-entrancy: the acquisition itself calls <see cref="AuthCoordinator{T}.Invalidate()"/> (for example a provider
     /// that resets its state while exchanging). No deadlock; its callers get its token; it is not cached; the next call
     /// starts a new acquisition.

@@ -39,6 +39,12 @@ internal static class SeededBugCatalog
             "the shared acquisition runs on the first caller's CancellationToken instead of the acquisition's own",
             () => CoordinatorScenarios.FirstCallerCancelled(new World(CoordinatorScenarios.Lifetime, static w => new SeededCoordinator(w.Server, CoordinatorBug.SharedWorkOnFirstCallersToken))),
             new Regex(@"I6: the second caller did not get a token", RegexOptions.CultureInvariant)),
+        new SeededBug(
+            "MapEpochCheckSkipped",
+            "the map's coordinators skip the invalidation-epoch check, so InvalidateAll (one epoch increment) reaches none of them",
+            () => CoordinatorScenarios.MapInvalidateAllDuringPublication(static factory => new AuthCoordinatorMap<string, TokenContainer>(
+                factory, AuthCoordinatorMap<string, TokenContainer>.DefaultCapacity, seededBugCoordinatorEpoch: new InvalidationEpoch())),
+            new Regex(@"I11: a value acquired before InvalidateAll", RegexOptions.CultureInvariant)),
     }.ToDictionary(b => b.Name, StringComparer.Ordinal);
 
     public static TheoryData<string> Names()

@@ -206,6 +206,45 @@ public sealed class CrossApplicationAccessHandlerTests
     }
 
     [Fact]
+    public async Task ResourceMetadata_DiscoveredByTheProvider_CoalescedAndCachedPerLocation()
+    {
+        ServeMetadata(WellKnownMetadata, CrossAppFixture.Resource, CrossAppFixture.AsIssuer);
+        using var provider = _world.CreateProvider();
+        var backChannel = provider.CreateBackChannel(_world.Handler.CreateClient());
+        var server = new Uri(ServerUrl);
+
+        var concurrent = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => provider.GetResourceMetadataAsync(backChannel, server, "", CancellationToken.None))).Within();
+
+        Assert.All(concurrent, d => Assert.Same(concurrent[0], d));
+        Assert.Equal(CrossAppFixture.AsIssuer, Assert.Single(concurrent[0].Metadata!.AuthorizationServers).OriginalString.TrimEnd('/'));
+        Assert.Equal(1, _world.Handler.CountOf(WellKnownMetadata));
+
+        // A 401 retires it only if it is still the one the request used; then it is read again.
+        provider.RetireResourceMetadata(backChannel, server, "", concurrent[0]);
+        var again = await provider.GetResourceMetadataAsync(backChannel, server, "", CancellationToken.None).Within();
+        Assert.NotSame(concurrent[0], again);
+        provider.RetireResourceMetadata(backChannel, server, "", concurrent[0]); // stale: keeps the newer one
+        Assert.Same(again, await provider.GetResourceMetadataAsync(backChannel, server, "", CancellationToken.None).Within());
+        Assert.Equal(2, _world.Handler.CountOf(WellKnownMetadata));
+    }
+
+    [Fact]
+    public async Task ResourceMetadata_HintOnAnotherOrigin_ProviderIgnoresItAndUsesTheWellKnownLocations()
+    {
+        // T6 holds in the provider too, whoever passes the hint.
+        const string Elsewhere = "https://attacker.example.com/.well-known/oauth-protected-resource";
+        ServeMetadata(Elsewhere, CrossAppFixture.Resource, "https://attacker.example.com");
+        ServeMetadata(WellKnownMetadata, CrossAppFixture.Resource, CrossAppFixture.AsIssuer);
+        using var provider = _world.CreateProvider();
+        var backChannel = provider.CreateBackChannel(_world.Handler.CreateClient());
+
+        var discovery = await provider.GetResourceMetadataAsync(backChannel, new Uri(ServerUrl), Elsewhere, CancellationToken.None).Within();
+
+        Assert.Equal(0, _world.Handler.CountOf(Elsewhere));
+        Assert.Equal(CrossAppFixture.AsIssuer, Assert.Single(discovery.Metadata!.AuthorizationServers).OriginalString.TrimEnd('/'));
+    }
+
+    [Fact]
     public void Constructor_RelativeServerUrl_Throws()
     {
         using var provider = _world.CreateProvider();

@@ -172,6 +172,53 @@ public sealed class CrossApplicationAccessProviderConcurrencyTests(ITestOutputHe
     }
 
     [Fact]
+    public async Task InvalidateCache_BothForms_AllocateNothingWith64Keys()
+    {
+        using var provider = new CrossApplicationAccessProvider(_world.Options(), _world.Handler.CreateClient(), loggerFactory: null, _world.Time);
+        var tokens = new List<TokenContainer>();
+        for (var i = 0; i < 64; i++)
+        {
+            tokens.Add(await provider.GetAccessTokenAsync(new Uri($"{CrossAppFixture.Resource}/{i}"), _world.AsUri).Within());
+        }
+
+        provider.InvalidateCache("not-cached"); // JIT
+        Assert.Equal(0, State.AuthCoordinatorMapTests.LeastAllocated(static p => p.InvalidateCache("not-cached"), provider));
+        Assert.Equal(0, State.AuthCoordinatorMapTests.LeastAllocated(static p => p.InvalidateCache(), provider));
+
+        // And it did invalidate: every key exchanges again.
+        var again = await provider.GetAccessTokenAsync(new Uri($"{CrossAppFixture.Resource}/7"), _world.AsUri).Within();
+        Assert.NotSame(tokens[7], again);
+    }
+
+    [Fact]
+    public async Task InvalidateCacheRejected_ManyKeysAndSupersededTokens_RetiresExactlyTheCachedOne()
+    {
+        // The index of issued tokens is pruned as it grows (four times the capacity): old tokens drop out, every token
+        // still cached stays findable.
+        using var provider = _world.CreateProvider(o => o.CacheCapacity = 2);
+        var a = new Uri(CrossAppFixture.Resource + "/a");
+        var b = new Uri(CrossAppFixture.Resource + "/b");
+        var cachedB = await provider.GetAccessTokenAsync(b, _world.AsUri).Within();
+        TokenContainer? cachedA = null;
+        for (var i = 0; i < 20; i++)
+        {
+            var previous = cachedA;
+            cachedA = await provider.GetAccessTokenAsync(a, _world.AsUri).Within();
+            Assert.NotSame(previous, cachedA);
+            if (previous is not null)
+            {
+                Assert.False(provider.InvalidateCache(previous.AccessToken)); // superseded: not cached any more
+            }
+
+            Assert.True(provider.InvalidateCache(cachedA.AccessToken));
+        }
+
+        Assert.Same(cachedB, await provider.GetAccessTokenAsync(b, _world.AsUri).Within());
+        Assert.True(provider.InvalidateCache(cachedB.AccessToken));
+        Assert.NotSame(cachedB, await provider.GetAccessTokenAsync(b, _world.AsUri).Within());
+    }
+
+    [Fact]
     public async Task InvalidateCacheRejected_StormOf256ConcurrentRejections_OneNewExchange()
     {
         using var provider = _world.CreateProvider();

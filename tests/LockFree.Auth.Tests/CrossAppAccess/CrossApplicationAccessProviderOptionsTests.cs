@@ -20,6 +20,9 @@ public sealed class CrossApplicationAccessProviderOptionsTests
         { "IdpClientSecret", o => { o.IdpTokenEndpointAuthMethod = "client_secret_post"; o.IdpClientSecret = ""; } },
         { "MaxResponseBytes", o => o.MaxResponseBytes = 0 },
         { "TokenCacheOptions", o => o.TokenCacheOptions = new AuthCoordinatorOptions { SkewMargin = TimeSpan.FromSeconds(-1) } },
+        { "CacheCapacity", o => o.CacheCapacity = 0 },
+        { "BackChannelTimeout", o => o.BackChannelTimeout = TimeSpan.Zero },
+        { "TrustedAuthorizationServers", o => o.TrustedAuthorizationServers = [new Uri("/relative", UriKind.Relative)] },
     };
 
     [Theory]
@@ -30,8 +33,9 @@ public sealed class CrossApplicationAccessProviderOptionsTests
 
         var ex = Assert.ThrowsAny<ArgumentException>(() => new CrossApplicationAccessProvider(options, _world.Handler.CreateClient()));
 
-        Assert.Equal(option, ex.ParamName);
-        Assert.Contains(option, ex.Message);
+        // One style for every option: the ParamName and the message name it as CrossApplicationAccessProviderOptions.X.
+        Assert.Equal("CrossApplicationAccessProviderOptions." + option, ex.ParamName);
+        Assert.Contains("CrossApplicationAccessProviderOptions." + option, ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(CrossAppFixture.ClientSecret, ex.Message);
     }
 

@@ -333,8 +333,8 @@ public sealed class BackChannelTests
 
         var ex = Assert.ThrowsAny<ArgumentException>(() => new CrossApplicationAccessProvider(options, _handler.CreateClient()));
 
-        Assert.Equal("BackChannelTimeout", ex.ParamName);
-        Assert.Contains("BackChannelTimeout", ex.Message, StringComparison.Ordinal);
+        Assert.Equal("CrossApplicationAccessProviderOptions.BackChannelTimeout", ex.ParamName);
+        Assert.Contains("CrossApplicationAccessProviderOptions.BackChannelTimeout", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -269,6 +269,108 @@ public sealed class AuthCoordinatorMapTests
         Assert.Equal(2, map.Entries.Count());
     }
 
+    [Fact]
+    public async Task InvalidateAll_AcquisitionInFlight_ResultServedToItsWaitersButNotCached()
+    {
+        using var map = NewMap(capacity: 4);
+        var waiter = map.For("a").GetAsync();
+
+        map.InvalidateAll();
+        var old = _acquirers["a"].Last.Complete();
+
+        Assert.Same(old, await waiter.Within()); // its own waiter still gets it (I3)
+        Assert.Null(map.For("a").Current.Value);
+        var next = map.For("a").GetAsync();
+        Assert.False(next.IsCompleted, "A value acquired before InvalidateAll was served after it returned.");
+        Assert.Equal(2, _acquirers["a"].Started);
+        var fresh = _acquirers["a"].Last.Complete();
+        Assert.Same(fresh, await next.Within());
+    }
+
+    [Fact]
+    public async Task InvalidateAll_RacingPublication_OldValueNeverServedAfterwards()
+    {
+        // I11: InvalidateAll on one thread, the acquisition's publication on another, released together. Whichever wins
+        // the race, once InvalidateAll returned the value acquired before it is never served again.
+        for (var round = 0; round < 300; round++)
+        {
+            using var map = NewMap(capacity: 4);
+            var key = "k" + round;
+            var waiter = map.For(key).GetAsync();
+            var gate = _acquirers[key].Last;
+            using var start = new Barrier(2);
+            TokenContainer? old = null;
+            var publisher = Task.Factory.StartNew(() => { start.SignalAndWait(); old = gate.Complete(); }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            var invalidator = Task.Factory.StartNew(
+                () =>
+                {
+                    start.SignalAndWait();
+                    map.InvalidateAll();
+
+                    // After InvalidateAll returned: whatever the interleaving, the old value is not served.
+                    var afterwards = map.For(key).GetAsync();
+                    return afterwards.IsCompletedSuccessfully ? afterwards.Result : null;
+                },
+                CancellationToken.None,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default);
+
+            var served = await invalidator.Within();
+            await publisher.Within();
+            Assert.Same(old, await waiter.Within());
+            Assert.Null(served); // nothing cached: a new acquisition was started
+            Assert.Null(map.For(key).Current.Value);
+            Assert.Equal(2, _acquirers[key].Started);
+        }
+    }
+
+    [Fact]
+    public async Task InvalidateAll_AllocatesNothingAndIsIndependentOfTheNumberOfKeys()
+    {
+        using var map = NewMap(capacity: 64);
+        for (var i = 0; i < 64; i++)
+        {
+            await WarmAsync(map, "key" + i).Within();
+        }
+
+        map.InvalidateAll(); // JIT
+        Assert.Equal(0, LeastAllocated(static m => m.InvalidateAll(), map));
+        Assert.All(map.Entries, e => Assert.Null(e.Value.Current.Value));
+        Assert.Equal(64, map.Entries.Count());
+    }
+
+    [Fact]
+    public async Task InvalidateAll_ThenPerKeyInvalidate_BothHold()
+    {
+        using var map = NewMap(capacity: 4);
+        var first = await WarmAsync(map, "a").Within();
+        map.InvalidateAll();
+        map.For("a").Invalidate();
+        var second = await WarmAsync(map, "a").Within();
+
+        Assert.NotSame(first, second);
+        Assert.Same(second, await map.For("a").GetAsync().Within());
+        Assert.Equal(2, _acquirers["a"].Started);
+    }
+
+    /// <summary>The least bytes allocated on this thread by 100 calls of <paramref name="action"/>, over five rounds.</summary>
+    internal static long LeastAllocated<TState>(Action<TState> action, TState state)
+    {
+        var least = long.MaxValue;
+        for (var round = 0; round < 5; round++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 100; i++)
+            {
+                action(state);
+            }
+
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        return least;
+    }
+
     // ---- helpers ----
 
     private AuthCoordinatorMap<string, TokenContainer> NewMap(int capacity) =>
