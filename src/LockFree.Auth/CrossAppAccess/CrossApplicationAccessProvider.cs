@@ -469,7 +469,7 @@ public sealed partial class CrossApplicationAccessProvider : IDisposable
                     throw Invalid(nameof(o.TokenCacheOptions), $"TokenCacheOptions is invalid: {ex.Message}", ex);
                 }
 
-                cacheOptions = t.Copy();
+                cacheOptions = t.Clone();
             }
 
             cacheOptions ??= new AuthCoordinatorOptions { Name = "cross-app-access" };

@@ -1061,8 +1061,7 @@ public sealed class ClientOAuthProvider : IDisposable
 
             var expiry = o.TokenExpiry ?? new AuthCoordinatorOptions();
             expiry.Validate();
-            var tokenExpiry = expiry.Copy();
-            tokenExpiry.Name = o.TokenExpiry?.Name is { } name && name != "coordinator" ? name : "oauth.tokens";
+            var tokenExpiry = expiry.Clone(o.TokenExpiry?.Name is { } name && name != "coordinator" ? name : "oauth.tokens");
             return new Settings(
                 o.GrantType,
                 o.RedirectUri,
