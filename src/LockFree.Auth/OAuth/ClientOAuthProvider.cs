@@ -173,10 +173,17 @@ public sealed class ClientOAuthProvider : IDisposable
 
     /// <summary>
     /// Handles a challenge to a request sent with <paramref name="rejected"/> (null: sent without a token). Returns the
-    /// token to retry with, or null when the response should be passed through.
+    /// token to retry with, or null when the response should be passed through. <paramref name="attempts"/> is the
+    /// request's record of the challenges already answered (the provider counts the step-up limit there); null: no limit.
     /// </summary>
-    internal async Task<TokenEntry?> HandleChallengeAsync(TokenEntry? rejected, HttpStatusCode status, IReadOnlyList<WwwAuthenticateChallenge> challenges, CancellationToken cancellationToken)
+    internal async Task<TokenEntry?> HandleChallengeAsync(TokenEntry? rejected, HttpStatusCode status, IReadOnlyList<WwwAuthenticateChallenge> challenges, ChallengeAttempts? attempts, CancellationToken cancellationToken)
     {
+        if (attempts is not null && !attempts.TryCount(status, _settings.MaxStepUpAttempts))
+        {
+            // The step-up limit (owned here): one retry after a 401, MaxStepUpAttempts after a 403; then the response is returned as is.
+            return null;
+        }
+
         ThrowIfDisposed();
         var bearer = challenges.FirstOrDefault(static c => c.IsBearer);
         var hint = bearer?["resource_metadata"];
@@ -230,6 +237,10 @@ public sealed class ClientOAuthProvider : IDisposable
         var active = Activate(scopes, _tokens.For(scopes.Key));
         return await active.GetAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>A challenge outside a request's replay loop (tests): no limit on the number of challenges.</summary>
+    internal Task<TokenEntry?> HandleChallengeAsync(TokenEntry? rejected, HttpStatusCode status, IReadOnlyList<WwwAuthenticateChallenge> challenges, CancellationToken cancellationToken) =>
+        HandleChallengeAsync(rejected, status, challenges, null, cancellationToken);
 
     /// <summary>The resource accepted a token (any answer but 401): the count of fresh tokens it rejected starts over (R1).</summary>
     internal void OnTokenAccepted() => _rejections.OnTokenAccepted();
@@ -352,8 +363,6 @@ public sealed class ClientOAuthProvider : IDisposable
 
     private ClientAuthentication Authentication(ClientRegistration client) =>
         ClientAuthentication.Create(client.TokenEndpointAuthMethod, client.ClientId, client.ClientSecret, _settings.ClientAssertion);
-
-    internal int MaxStepUpAttempts => _settings.MaxStepUpAttempts;
 
     /// <summary>DPoP proofs and nonces, when <see cref="ClientOAuthOptions.DPoPKeyStore"/> is set.</summary>
     internal DPoPProofs? DPoP => _dpop;
