@@ -198,6 +198,7 @@ public sealed class ClientOAuthProvider : IDisposable
         challengeScope?.EnsureWithinLimits(_serverUrl);
         if (hint is not null)
         {
+            // CAS: only the hint changes (the latest challenge's wins); the scope set in use is never touched here.
             _state.Update(static (s, h) => s.MetadataHint == h ? s : s with { MetadataHint = h }, hint);
         }
 
