@@ -46,7 +46,8 @@ public sealed class ClientOAuthProvider : IDisposable
     private readonly RefreshResourceCompatibility _refreshCompatibility = new();
     private readonly DPoPProofs? _dpop;
 
-    // The provider's one mutable reference: written only by CAS (Update/TryReplace), read with a volatile read.
+    // The provider's one mutable reference: written only by CAS (Update/TryReplace; the R1 fields by RejectionPolicy,
+    // the others here), read with a volatile read.
     private readonly AuthCell<ProviderState> _state = new(ProviderState.Initial);
 
     // 0 = live, 1 = disposed: set once by Dispose, read by every entry point before it may start work.
@@ -89,7 +90,7 @@ public sealed class ClientOAuthProvider : IDisposable
         Action<Exception, bool> onFailed = (exception, background) => ClientOAuthLog.AcquisitionFailed(_logger, background, exception);
         _discovery = new McpServerDiscovery(serverUrl, channel, _settings, _trust, _time, _logger, onFailed);
         _clients = new ClientIdentities(channel, _settings, _trust, _time, _logger, onFailed);
-        _rejections = new RejectionPolicy(_settings, _discovery, _clients, _time, _logger);
+        _rejections = new RejectionPolicy(_state, _settings, _discovery, _clients, _time, _logger);
         _tokens = new AuthCoordinatorMap<string, TokenEntry>(
             key => new AuthCoordinator<TokenEntry>((context, ct) => AcquireTokensAsync(key, context, ct), static e => e.Tokens.ExpiresAt, _time, _settings.TokenExpiry) { OnAcquisitionFailed = onFailed },
             _settings.CacheCapacity);

@@ -9,8 +9,8 @@ namespace LockFree.Auth.OAuth;
 /// token endpoint no longer knows (<c>invalid_client</c>: register again next time).
 /// </summary>
 /// <remarks>
-/// Concurrency: the R1 count is one immutable <see cref="FreshRejections"/> snapshot in an <see cref="AuthCell{TState}"/>,
-/// changed only by CAS; the retirements are conditional invalidations on the coordinators, so N concurrent rejections
+/// Concurrency: the R1 count lives in the provider's one snapshot (<see cref="ProviderState"/>), changed only by CAS
+/// on the provider's <see cref="AuthCell{TState}"/> (this type makes the R1 transitions, the provider the others); the retirements are conditional invalidations on the coordinators, so N concurrent rejections
 /// of one token retire it once and share the exchange that follows.
 /// </remarks>
 internal sealed class RejectionPolicy
@@ -18,16 +18,17 @@ internal sealed class RejectionPolicy
     /// <summary>The longest back-off between exchanges when the resource rejects every fresh token (R1).</summary>
     internal static readonly TimeSpan MaxRejectionBackoff = TimeSpan.FromMinutes(5);
 
-    private readonly AuthCell<FreshRejections> _fresh = new(FreshRejections.None);
+    private readonly AuthCell<ProviderState> _state;
     private readonly ClientOAuthSettings _settings;
     private readonly McpServerDiscovery _discovery;
     private readonly ClientIdentities _clients;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    /// <summary>Creates the policy over the provider's discovery and client identities.</summary>
-    internal RejectionPolicy(ClientOAuthSettings settings, McpServerDiscovery discovery, ClientIdentities clients, TimeProvider time, ILogger logger)
+    /// <summary>Creates the policy over the provider's snapshot cell, discovery and client identities.</summary>
+    internal RejectionPolicy(AuthCell<ProviderState> state, ClientOAuthSettings settings, McpServerDiscovery discovery, ClientIdentities clients, TimeProvider time, ILogger logger)
     {
+        _state = state;
         _settings = settings;
         _discovery = discovery;
         _clients = clients;
@@ -76,10 +77,10 @@ internal sealed class RejectionPolicy
     /// <summary>The resource accepted a token (any answer but 401): the count of fresh tokens it rejected starts over (R1).</summary>
     internal void OnTokenAccepted()
     {
-        if (_fresh.Current.Count != 0)
+        if (_state.Current.FreshRejections != 0)
         {
-            // Idempotent transition: concurrent acceptances all reset to the same state.
-            _fresh.Update(static (s, _) => s.Count == 0 ? s : FreshRejections.None, 0);
+            // CAS (R1): only the count starts over; idempotent, so concurrent acceptances all reach the same state.
+            _state.Update(static (s, _) => s.FreshRejections == 0 ? s : s with { FreshRejections = 0, LastFreshRejection = null }, 0);
         }
     }
 
@@ -120,25 +121,30 @@ internal sealed class RejectionPolicy
     {
         while (true)
         {
-            var state = _fresh.Current;
-            if (ReferenceEquals(state.Last, rejected))
+            var state = _state.Current;
+            if (ReferenceEquals(state.LastFreshRejection, rejected))
             {
                 // Already counted: concurrent 401s with this token join the exchange its first rejection started.
                 return true;
             }
 
             var now = _time.GetUtcNow();
-            if (state.Count > 0 && now < state.RetryAt)
+            if (state.FreshRejections > 0 && now < state.RetryFreshRejectionAt)
             {
                 return false;
             }
 
-            var count = state.Count + 1;
-            var next = new FreshRejections(count, rejected, now + RejectionBackoff(count + 1));
+            var count = state.FreshRejections + 1;
+            var next = state with
+            {
+                FreshRejections = count,
+                LastFreshRejection = rejected,
+                RetryFreshRejectionAt = now + RejectionBackoff(count + 1),
+            };
 
             // CAS against the state read above (R1: each token counted once, counts never lost): a concurrent rejection
             // of another token counts first and this one re-reads.
-            if (_fresh.TryReplace(state, next))
+            if (_state.TryReplace(state, next))
             {
                 if (count > 1)
                 {
@@ -148,11 +154,5 @@ internal sealed class RejectionPolicy
                 return true;
             }
         }
-    }
-
-    /// <summary>R1 snapshot: how many tokens in a row the resource rejected before ever accepting one, the last one counted (reference identity), and before when another such rejection starts no exchange.</summary>
-    private sealed record FreshRejections(int Count, TokenEntry? Last, DateTimeOffset RetryAt)
-    {
-        internal static FreshRejections None { get; } = new(0, null, default);
     }
 }
