@@ -10,8 +10,9 @@ namespace LockFree.Auth.OAuth;
 /// </summary>
 /// <remarks>
 /// Concurrency: the R1 count lives in the provider's one snapshot (<see cref="ProviderState"/>), changed only by CAS
-/// on the provider's <see cref="AuthCell{TState}"/> (this type makes the R1 transitions, the provider the others); the retirements are conditional invalidations on the coordinators, so N concurrent rejections
-/// of one token retire it once and share the exchange that follows.
+/// on the provider's <see cref="AuthCell{TState}"/> (this type makes the R1 transitions, the provider the others).
+/// The retirements are conditional invalidations on the coordinators, so N concurrent rejections of one token retire
+/// it once and share the exchange that follows.
 /// </remarks>
 internal sealed class RejectionPolicy
 {
