@@ -98,14 +98,16 @@ public sealed class CrossApplicationAccessProvider : IDisposable
         var time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CrossApplicationAccessProvider>();
         _time = time;
-        backChannel ??= CreateBackChannel(httpClient!);
+        backChannel ??= CreateBackChannel(httpClient!, _logger);
         _tokenClient = new TokenEndpointClient(backChannel);
         _discovery = new AuthorizationServerDiscovery(backChannel, "cross-app-access.metadata", _settings.CacheCapacity);
+        // The core's Debug events (Log.Core) go to the provider's logger factory unless the user gave the cache its own.
         var tokenOptions = _settings.TokenCacheOptions;
+        if (tokenOptions is not null) { tokenOptions.LoggerFactory ??= loggerFactory; }
         _tokens = new AuthCoordinatorMap<TokenKey, TokenContainer>(
             key => CreateCoordinator(key, time, tokenOptions),
             _settings.CacheCapacity);
-        var resourceMetadataOptions = new AuthCoordinatorOptions { Name = "cross-app.resource-metadata" };
+        var resourceMetadataOptions = new AuthCoordinatorOptions { Name = "cross-app.resource-metadata", LoggerFactory = loggerFactory };
         _resourceMetadata = new AuthCoordinatorMap<ResourceMetadataKey, ResourceMetadataDiscovery>(
             key => new AuthCoordinator<ResourceMetadataDiscovery>((_, ct) => DiscoverResourceAsync(key, ct), null, time, resourceMetadataOptions),
             _settings.CacheCapacity);
@@ -233,7 +235,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
         _tokens.For(new TokenKey(resourceUrl, authorizationServerUrl));
 
     /// <summary>A back channel over <paramref name="httpClient"/> with this provider's clock, deadline and response-size limit (the handler's back channel for resource-metadata discovery, which this provider runs).</summary>
-    internal IBackChannel CreateBackChannel(HttpClient httpClient) => new BackChannel(httpClient, _time, _settings.MaxResponseBytes, _settings.BackChannelTimeout);
+    internal IBackChannel CreateBackChannel(HttpClient httpClient, ILogger? logger = null) => new BackChannel(httpClient, _time, _settings.MaxResponseBytes, _settings.BackChannelTimeout, logger ?? _logger);
 
     /// <summary>The metadata cache (for tests and statistics).</summary>
     internal AuthorizationServerDiscovery Discovery => _discovery;
@@ -556,7 +558,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
                     throw OptionChecks.Invalid(Option(nameof(o.TokenCacheOptions)), $"{Option(nameof(o.TokenCacheOptions))} is invalid: {ex.Message}", ex);
                 }
 
-                cacheOptions = t.Copy();
+                cacheOptions = t.Clone();
             }
 
             cacheOptions ??= new AuthCoordinatorOptions { Name = "cross-app-access" };

@@ -84,9 +84,8 @@ public sealed class ClientOAuthHandler : DelegatingHandler
 
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
 
-        var unauthorizedRetried = false;
         var nonceRetried = false;
-        var stepUps = 0;
+        ChallengeAttempts? attempts = null;
         while (true)
         {
             if (!UriOrigin.AnsweredBy(resource, request, response))
@@ -126,34 +125,17 @@ public sealed class ClientOAuthHandler : DelegatingHandler
                 _provider.OnTokenAccepted();
             }
 
-            if (status == HttpStatusCode.Unauthorized)
-            {
-                if (unauthorizedRetried)
-                {
-                    return response;
-                }
-
-                unauthorizedRetried = true;
-            }
-            else if (status == HttpStatusCode.Forbidden)
-            {
-                if (stepUps >= _provider.MaxStepUpAttempts)
-                {
-                    return response;
-                }
-
-                stepUps++;
-            }
-            else
+            if (status is not (HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden))
             {
                 return response;
             }
 
-            var challenges = ReadChallenges(response);
+            // The provider decides (and counts, in this request's attempts) whether and with which token to retry.
+            attempts ??= new ChallengeAttempts();
             TokenEntry? next;
             try
             {
-                next = await _provider.HandleChallengeAsync(entry, status, challenges, cancellationToken).ConfigureAwait(false);
+                next = await _provider.HandleChallengeAsync(entry, status, ReadChallenges(response), attempts, cancellationToken).ConfigureAwait(false);
             }
             catch
             {

@@ -1,4 +1,7 @@
+using LockFree.Auth.Diagnostics;
 using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
+using LockFree.Auth.Protocol;
 
 namespace LockFree.Auth.OAuth;
 
@@ -50,4 +53,25 @@ internal sealed class RefreshResourceCompatibility
 
     /// <summary>Refreshes at <paramref name="issuer"/> omit <c>resource</c> from now on.</summary>
     internal void Remember(string issuer) => _issuers.Update(static (set, i) => set.Add(i), issuer);
+
+    /// <summary>
+    /// The refresh grant with this compatibility path: <c>resource</c> is sent unless the issuer is known to refuse it;
+    /// a refusal (<see cref="IsResourceRejectedOnRefresh"/>) is retried once without it, and remembered when that succeeds.
+    /// </summary>
+    internal async Task<TokenContainer> RefreshAsync(TokenGrantClient grants, ServerMetadata metadata, ClientAuthentication authentication, string refreshToken, ILogger logger, CancellationToken cancellationToken)
+    {
+        var withResource = metadata.Resource is not null && !OmitsResource(metadata.IssuerText);
+        try
+        {
+            return await grants.RefreshAsync(metadata.GrantTarget, authentication, refreshToken, withResource, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OAuthException ex) when (withResource && IsResourceRejectedOnRefresh(ex))
+        {
+            // Entra (AADSTS9010010) refuses resource on refresh for some app registrations: once more without it.
+            Log.ClientOAuth.RefreshWithoutResource(logger, metadata.TokenEndpoint);
+            var tokens = await grants.RefreshAsync(metadata.GrantTarget, authentication, refreshToken, withResource: false, cancellationToken).ConfigureAwait(false);
+            Remember(metadata.IssuerText);
+            return tokens;
+        }
+    }
 }

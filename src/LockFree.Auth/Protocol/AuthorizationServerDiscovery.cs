@@ -91,49 +91,13 @@ internal sealed class AuthorizationServerDiscovery : IDisposable
     internal async Task<AuthorizationServerMetadata> DiscoverAsync(Uri issuer, CancellationToken cancellationToken)
     {
         var locations = GetDiscoveryUris(issuer);
-        OAuthException? first = null;
-        OAuthException? redirect = null;
-        foreach (var location in locations)
+        var misses = new Misses();
+        if (await FindAsync(locations, legacy: false, misses, cancellationToken).ConfigureAwait(false) is { } found)
         {
-            BackChannelResponse response;
-            try
-            {
-                response = await _backChannel.GetAsync(location, Purpose, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OAuthException ex) when (ex.Reason == OAuthFailureReason.RedirectRefused)
-            {
-                // Not followed, and nothing of it used: this location serves no metadata (a web application may
-                // redirect unknown paths to a login page). If no other location has any, discovery fails with it.
-                redirect ??= ex;
-                continue;
-            }
-
-            if (response.StatusCode != HttpStatusCode.OK)
-            {
-                first ??= new OAuthException(
-                    $"The metadata endpoint '{OAuthEndpoint.Describe(location)}' returned HTTP {(int)response.StatusCode} ({response.StatusCode}).",
-                    OAuthFailureReason.UnexpectedStatus,
-                    location,
-                    response.StatusCode);
-                continue;
-            }
-
-            var body = response.Body;
-            try
-            {
-                OAuthHttp.ParseObject(body, location, Purpose, HttpStatusCode.OK).Dispose();
-            }
-            catch (OAuthException ex)
-            {
-                // Not JSON (an HTML page of a web application, for example): this location does not serve metadata.
-                first ??= ex;
-                continue;
-            }
-
-            return AuthorizationServerMetadata.Parse(body, issuer, location);
+            return AuthorizationServerMetadata.Parse(found.Body, issuer, found.Location);
         }
 
-        if (redirect is not null)
+        if (misses.Redirect is { } redirect)
         {
             throw new OAuthException(
                 $"No authorization server metadata was found for the issuer '{OAuthEndpoint.Describe(issuer)}': '{OAuthEndpoint.Describe(redirect.Endpoint!)}' answered with a redirect, which is not followed on the back channel.",
@@ -147,7 +111,96 @@ internal sealed class AuthorizationServerDiscovery : IDisposable
             $"No authorization server metadata was found for the issuer '{OAuthEndpoint.Describe(issuer)}' (tried {string.Join(", ", locations.Select(OAuthEndpoint.Describe))}).",
             OAuthFailureReason.MetadataNotFound,
             issuer,
-            first?.StatusCode,
-            innerException: first);
+            misses.First?.StatusCode,
+            innerException: misses.First);
+    }
+
+    /// <summary>
+    /// 2025-03-26 back-compat, without caching: the MCP server's <paramref name="origin"/> is the authorization base
+    /// URL, so there is no issuer identifier to validate the metadata against (servers of that revision name e.g.
+    /// <c>origin/oauth</c>); the issuer the metadata names is believed only on that origin (T7). Returns null when no
+    /// location has metadata: the caller uses the default <c>/authorize</c>, <c>/token</c> and <c>/register</c> endpoints.
+    /// A location that redirects ends discovery with <see cref="OAuthFailureReason.RedirectRefused"/>.
+    /// </summary>
+    internal async Task<AuthorizationServerMetadata?> DiscoverLegacyAsync(Uri origin, CancellationToken cancellationToken)
+    {
+        if (await FindAsync(GetDiscoveryUris(origin), legacy: true, new Misses(), cancellationToken).ConfigureAwait(false) is not { } found)
+        {
+            return null;
+        }
+
+        var named = OAuthEndpoint.TryParseAbsolute(found.Issuer) ?? origin;
+        if (!UriOrigin.IsSame(named, origin))
+        {
+            // T7: the MCP server's own metadata may only describe an issuer on its own origin; a self-named issuer
+            // elsewhere (another host's registration, refresh tokens or iss) is never believed.
+            throw new OAuthException(
+                $"The metadata at '{OAuthEndpoint.Describe(found.Location)}' names the issuer '{OAuthEndpoint.Describe(named)}', which is not on the MCP server's origin '{OAuthEndpoint.Describe(origin)}'; it was rejected.",
+                OAuthFailureReason.IssuerMismatch,
+                found.Location,
+                HttpStatusCode.OK);
+        }
+
+        return AuthorizationServerMetadata.Parse(found.Body, named, found.Location);
+    }
+
+    /// <summary>
+    /// The one discovery loop: the first of <paramref name="locations"/> that answers 200 with a JSON object (in
+    /// <paramref name="legacy"/> mode, one whose <c>issuer</c>, if any, is a string), or null. Skipped locations are
+    /// recorded in <paramref name="misses"/>. A redirect is skipped, except in legacy mode where it ends discovery.
+    /// </summary>
+    private async Task<(Uri Location, byte[] Body, string? Issuer)?> FindAsync(IReadOnlyList<Uri> locations, bool legacy, Misses misses, CancellationToken cancellationToken)
+    {
+        foreach (var location in locations)
+        {
+            BackChannelResponse response;
+            try
+            {
+                response = await _backChannel.GetAsync(location, Purpose, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OAuthException ex) when (ex.Reason == OAuthFailureReason.RedirectRefused && !legacy)
+            {
+                // Not followed, and nothing of it used: this location serves no metadata (a web application may
+                // redirect unknown paths to a login page). If no other location has any, discovery fails with it.
+                misses.Redirect ??= ex;
+                continue;
+            }
+
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                misses.First ??= new OAuthException(
+                    $"The metadata endpoint '{OAuthEndpoint.Describe(location)}' returned HTTP {(int)response.StatusCode} ({response.StatusCode}).",
+                    OAuthFailureReason.UnexpectedStatus,
+                    location,
+                    response.StatusCode);
+                continue;
+            }
+
+            var body = response.Body;
+            string? issuer;
+            try
+            {
+                using var document = OAuthHttp.ParseObject(body, location, Purpose, HttpStatusCode.OK);
+                issuer = legacy ? new OAuthJson(document.RootElement, location, Purpose).GetString("issuer") : null;
+            }
+            catch (OAuthException ex)
+            {
+                // Not JSON (an HTML page of a web application, for example): this location does not serve metadata.
+                misses.First ??= ex;
+                continue;
+            }
+
+            return (location, body, issuer);
+        }
+
+        return null;
+    }
+
+    /// <summary>Why locations were skipped, for the error when none had metadata (one discovery's, never shared).</summary>
+    private sealed class Misses
+    {
+        internal OAuthException? First { get; set; }
+
+        internal OAuthException? Redirect { get; set; }
     }
 }

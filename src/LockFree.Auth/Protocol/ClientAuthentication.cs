@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text;
+using Microsoft.IdentityModel.Tokens;
 
 namespace LockFree.Auth.Protocol;
 
@@ -8,6 +9,29 @@ namespace LockFree.Auth.Protocol;
 /// <param name="Issuer">The authorization server's issuer, when known (an alternative assertion audience).</param>
 /// <param name="TimeProvider">The provider's clock (for assertion timestamps).</param>
 internal readonly record struct ClientAuthenticationContext(Uri TokenEndpoint, Uri? Issuer, TimeProvider TimeProvider);
+
+/// <summary>Where a client's identity comes from; it decides which authentication method <see cref="ClientAuthentication.Negotiate"/> picks.</summary>
+internal enum ClientIdentityKind
+{
+    /// <summary>A pre-registered client (configured client ID and secret or signing key).</summary>
+    PreRegistered,
+
+    /// <summary>A client ID metadata document URL used as the client ID.</summary>
+    MetadataDocument,
+
+    /// <summary>A client about to register (RFC 7591): the method it asks for.</summary>
+    DynamicRegistration,
+}
+
+/// <summary>The signing key and JWT shape of <c>private_key_jwt</c> client assertions (RFC 7523); the key is never shown.</summary>
+/// <param name="SigningCredentials">The signing key.</param>
+/// <param name="Lifetime">How long an assertion is valid.</param>
+/// <param name="JwtType">The JWT <c>typ</c> header.</param>
+internal sealed record ClientAssertionOptions(SigningCredentials SigningCredentials, TimeSpan Lifetime, string JwtType)
+{
+    /// <summary>Describes the options without the key.</summary>
+    public override string ToString() => $"ClientAssertionOptions {{ Lifetime = {Lifetime}, JwtType = {JwtType} }}";
+}
 
 /// <summary>
 /// How a client authenticates at a token endpoint (RFC 6749 §2.3, RFC 7523 §2.2). The built-in methods are
@@ -47,16 +71,47 @@ internal abstract class ClientAuthentication
     };
 
     /// <summary>
-    /// Chooses a built-in method: the configured one if any; otherwise, with a secret, <c>client_secret_basic</c> when
-    /// the server advertises it (or advertises nothing: it is the RFC 8414 default), else <c>client_secret_post</c>
-    /// when advertised; without a secret, <c>none</c>.
+    /// The one client-authentication negotiation of both providers. The configured method wins. Otherwise, by
+    /// <paramref name="kind"/>:
+    /// <list type="bullet">
+    /// <item><see cref="ClientIdentityKind.PreRegistered"/>: with a signing key, <c>private_key_jwt</c> when the server
+    /// advertises it (or advertises nothing); else, with a secret, <c>client_secret_basic</c> when advertised (or nothing
+    /// is: the RFC 8414 default), else <c>client_secret_post</c> when advertised; without a secret, <c>none</c>.</item>
+    /// <item><see cref="ClientIdentityKind.MetadataDocument"/>: <c>private_key_jwt</c> with a signing key, else <c>none</c>.</item>
+    /// <item><see cref="ClientIdentityKind.DynamicRegistration"/> (the method to register): <c>private_key_jwt</c> with a
+    /// signing key; else <c>none</c> when advertised (or nothing is), else <c>client_secret_basic</c>, else
+    /// <c>client_secret_post</c> when advertised, else <c>none</c>.</item>
+    /// </list>
     /// </summary>
-    /// <exception cref="OAuthException"><see cref="OAuthFailureReason.ClientAuthentication"/>: the server supports none of the secret-based methods.</exception>
-    internal static string Negotiate(string? configured, IReadOnlyList<string>? supported, bool hasSecret, Uri? issuer = null)
+    /// <exception cref="OAuthException"><see cref="OAuthFailureReason.ClientAuthentication"/>: a pre-registered client with a secret, and the server supports none of the secret-based methods.</exception>
+    internal static string Negotiate(
+        string? configured,
+        IReadOnlyList<string>? supported,
+        bool hasSecret,
+        Uri? issuer = null,
+        ClientIdentityKind kind = ClientIdentityKind.PreRegistered,
+        bool hasSigningKey = false)
     {
         if (!string.IsNullOrEmpty(configured))
         {
             return configured;
+        }
+
+        switch (kind)
+        {
+            case ClientIdentityKind.MetadataDocument:
+                return hasSigningKey ? OAuthConstants.PrivateKeyJwt : OAuthConstants.None;
+            case ClientIdentityKind.DynamicRegistration:
+                return hasSigningKey ? OAuthConstants.PrivateKeyJwt
+                    : supported is null || supported.Contains(OAuthConstants.None) ? OAuthConstants.None
+                    : supported.Contains(OAuthConstants.ClientSecretBasic) ? OAuthConstants.ClientSecretBasic
+                    : supported.Contains(OAuthConstants.ClientSecretPost) ? OAuthConstants.ClientSecretPost
+                    : OAuthConstants.None;
+        }
+
+        if (hasSigningKey && (supported is null || supported.Contains(OAuthConstants.PrivateKeyJwt)))
+        {
+            return OAuthConstants.PrivateKeyJwt;
         }
 
         if (!hasSecret)
@@ -79,6 +134,16 @@ internal abstract class ClientAuthentication
             OAuthFailureReason.ClientAuthentication,
             issuer);
     }
+
+    /// <summary>
+    /// The method named <paramref name="method"/>, including <c>private_key_jwt</c> with <paramref name="assertion"/>'s
+    /// signing key (the built-in methods otherwise, see <see cref="Create(string, string, string?)"/>).
+    /// </summary>
+    /// <exception cref="OAuthException"><see cref="OAuthFailureReason.ClientAuthentication"/>: <c>private_key_jwt</c> without a signing key, or see <see cref="Create(string, string, string?)"/>.</exception>
+    internal static ClientAuthentication Create(string method, string clientId, string? clientSecret, ClientAssertionOptions? assertion) =>
+        method != OAuthConstants.PrivateKeyJwt ? Create(method, clientId, clientSecret)
+            : assertion is null ? throw new OAuthException("private_key_jwt needs ClientAssertionSigningCredentials, but none are configured.", OAuthFailureReason.ClientAuthentication)
+            : new PrivateKeyJwtAuthentication(clientId, assertion.SigningCredentials, assertion.Lifetime, assertion.JwtType);
 
     /// <summary>The <c>application/x-www-form-urlencoded</c> encoding of RFC 6749 Appendix B (space as '+').</summary>
     internal static string FormUrlEncode(string value) => Uri.EscapeDataString(value).Replace("%20", "+", StringComparison.Ordinal);

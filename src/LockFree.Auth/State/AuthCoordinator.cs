@@ -94,7 +94,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         _acquire = acquire;
         _expiresAt = expiresAt ?? (static _ => null);
         _time = timeProvider ?? TimeProvider.System;
-        _options = options.Copy();
+        _options = options.Clone();
         _tag = new KeyValuePair<string, object?>(AuthMetrics.CoordinatorTag, _options.Name);
         _logger = _options.LoggerFactory?.CreateLogger(LoggerCategory) ?? NullLogger.Instance;
         _cell = cell;

@@ -63,8 +63,11 @@ public sealed class AuthCoordinatorOptions
     /// <value>The default value is <see langword="null"/>: no logging.</value>
     public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; set; }
 
-    /// <summary>A copy, so that later changes to this instance have no effect on the copy's owner.</summary>
-    internal AuthCoordinatorOptions Copy() => new()
+    /// <summary>
+    /// The one copy of these options: later changes to this instance have no effect on the clone's owner.
+    /// <paramref name="name"/>, when given, replaces <see cref="Name"/> in the clone.
+    /// </summary>
+    internal AuthCoordinatorOptions Clone(string? name = null) => new()
     {
         SkewMargin = SkewMargin,
         MaxSkewFraction = MaxSkewFraction,
@@ -72,7 +75,7 @@ public sealed class AuthCoordinatorOptions
         MaxRefreshAheadFraction = MaxRefreshAheadFraction,
         RefreshRetryDelay = RefreshRetryDelay,
         ClockCheckInterval = ClockCheckInterval,
-        Name = Name,
+        Name = name ?? Name,
         LoggerFactory = LoggerFactory,
     };
 

@@ -49,7 +49,7 @@ public sealed class OAuthParserFuzzTests
         {
             try
             {
-                var registration = ClientOAuthProvider.ParseRegistration(body, Source, "none");
+                var registration = ClientRegistrationClient.ParseRegistration(body, Source, "none");
                 Assert.False(string.IsNullOrEmpty(registration.ClientId));
             }
             catch (OAuthException ex)

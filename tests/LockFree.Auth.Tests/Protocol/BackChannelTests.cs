@@ -321,7 +321,7 @@ public sealed class BackChannelTests
 
         var ex = Assert.ThrowsAny<ArgumentException>(() => new ClientOAuthProvider(new Uri("https://mcp.example.com/mcp"), options, _handler.CreateClient()));
 
-        Assert.Equal("BackChannelTimeout", ex.ParamName);
+        Assert.Equal("ClientOAuthOptions.BackChannelTimeout", ex.ParamName);
         Assert.Contains("BackChannelTimeout", ex.Message, StringComparison.Ordinal);
     }
 

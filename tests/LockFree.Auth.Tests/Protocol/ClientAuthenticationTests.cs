@@ -89,4 +89,28 @@ public sealed class ClientAuthenticationTests
         var ex = Assert.Throws<OAuthException>(() => ClientAuthentication.Negotiate(null, ["private_key_jwt"], hasSecret: true, new Uri("https://as.example.com")));
         Assert.Equal(OAuthFailureReason.ClientAuthentication, ex.Reason);
     }
+
+    [Theory]
+    [InlineData("PreRegistered", null, null, true, true, "private_key_jwt")]
+    [InlineData("PreRegistered", null, new[] { "client_secret_post" }, true, true, "client_secret_post")]
+    [InlineData("PreRegistered", null, new[] { "client_secret_basic" }, false, true, "none")]
+    [InlineData("PreRegistered", "client_secret_post", new[] { "private_key_jwt" }, true, true, "client_secret_post")]
+    [InlineData("MetadataDocument", null, new[] { "client_secret_basic" }, false, false, "none")]
+    [InlineData("MetadataDocument", null, new[] { "client_secret_basic" }, false, true, "private_key_jwt")]
+    [InlineData("DynamicRegistration", null, null, false, false, "none")]
+    [InlineData("DynamicRegistration", null, new[] { "client_secret_post", "client_secret_basic" }, false, false, "client_secret_basic")]
+    [InlineData("DynamicRegistration", null, new[] { "client_secret_post" }, false, false, "client_secret_post")]
+    [InlineData("DynamicRegistration", null, new[] { "tls_client_auth" }, false, false, "none")]
+    [InlineData("DynamicRegistration", null, new[] { "none" }, false, true, "private_key_jwt")]
+    public void Negotiate_ByIdentityKind_ChoosesExpectedMethod(string kind, string? configured, string[]? supported, bool hasSecret, bool hasSigningKey, string expected)
+    {
+        Assert.Equal(expected, ClientAuthentication.Negotiate(configured, supported, hasSecret, null, Enum.Parse<ClientIdentityKind>(kind), hasSigningKey));
+    }
+
+    [Fact]
+    public void Create_PrivateKeyJwtWithoutSigningKey_ThrowsClientAuthentication()
+    {
+        var ex = Assert.Throws<OAuthException>(() => ClientAuthentication.Create("private_key_jwt", "client", null, assertion: null));
+        Assert.Equal(OAuthFailureReason.ClientAuthentication, ex.Reason);
+    }
 }
