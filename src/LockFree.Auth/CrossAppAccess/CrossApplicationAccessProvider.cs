@@ -43,15 +43,13 @@ public sealed class CrossApplicationAccessProvider : IDisposable
     private const string IdpPurpose = "identity provider token endpoint";
     private const string AsPurpose = "authorization server token endpoint";
 
-    private readonly Settings _settings;
+    private readonly CrossAppSettings _settings;
     private readonly TokenEndpointClient _tokenClient;
     private readonly AuthorizationServerDiscovery _discovery;
     private readonly AuthCoordinatorMap<TokenKey, TokenContainer> _tokens;
 
-    // RFC 9728 protected resource metadata for the handlers, per (back channel, resource, discovery location), found with
-    // Protocol/ProtectedResourceDiscovery like the OAuth provider's. Each entry is discovered once and shared by every
-    // request waiting for it (coalesced on the core); it never expires and is re-read only after a 401 retired it.
-    private readonly AuthCoordinatorMap<ResourceMetadataKey, ResourceMetadataDiscovery> _resourceMetadata;
+    // RFC 9728 protected resource metadata for the handlers (ResourceMetadataCache).
+    private readonly ResourceMetadataCache _resourceMetadata;
     private readonly ILogger _logger;
     private readonly IssuerTrust _trust;
     private readonly TimeProvider _time;
@@ -93,8 +91,8 @@ public sealed class CrossApplicationAccessProvider : IDisposable
     private CrossApplicationAccessProvider(CrossApplicationAccessProviderOptions options, HttpClient? httpClient, IBackChannel? backChannel, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _settings = Settings.From(options);
-        _trust = new IssuerTrust(options.TrustedAuthorizationServers, Settings.Option(nameof(CrossApplicationAccessProviderOptions.TrustedAuthorizationServers)), pinOnFirstUse: true);
+        _settings = CrossAppSettings.From(options);
+        _trust = new IssuerTrust(options.TrustedAuthorizationServers, CrossAppSettings.Option(nameof(CrossApplicationAccessProviderOptions.TrustedAuthorizationServers)), pinOnFirstUse: true);
         var time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CrossApplicationAccessProvider>();
         _time = time;
@@ -107,10 +105,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
         _tokens = new AuthCoordinatorMap<TokenKey, TokenContainer>(
             key => CreateCoordinator(key, time, tokenOptions),
             _settings.CacheCapacity);
-        var resourceMetadataOptions = new AuthCoordinatorOptions { Name = "cross-app.resource-metadata", LoggerFactory = loggerFactory };
-        _resourceMetadata = new AuthCoordinatorMap<ResourceMetadataKey, ResourceMetadataDiscovery>(
-            key => new AuthCoordinator<ResourceMetadataDiscovery>((_, ct) => DiscoverResourceAsync(key, ct), null, time, resourceMetadataOptions),
-            _settings.CacheCapacity);
+        _resourceMetadata = new ResourceMetadataCache(time, _settings.CacheCapacity, loggerFactory);
     }
 
     private AuthCoordinator<TokenContainer> CreateCoordinator(TokenKey key, TimeProvider time, AuthCoordinatorOptions? tokenOptions)
@@ -124,7 +119,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
                 {
                     if (background)
                     {
-                        LogBackgroundRefreshFailed(key.Resource, key.AuthorizationServer, exception.GetType(), (exception as OAuthException)?.Reason ?? OAuthFailureReason.Unspecified);
+                        Log.CrossApp.BackgroundRefreshFailed(_logger, key.Resource, key.AuthorizationServer, exception.GetType(), (exception as OAuthException)?.Reason ?? OAuthFailureReason.Unspecified);
                     }
                 },
         };
@@ -167,7 +162,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
         // every token cached after this returns was obtained with metadata fetched after it started.
         _discovery.InvalidateAll();
         _tokens.InvalidateAll();
-        LogInvalidatedAll();
+        Log.CrossApp.InvalidatedAll(_logger);
     }
 
     /// <summary>
@@ -189,7 +184,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
             return false;
         }
 
-        LogInvalidatedRejected(entry.Resource, entry.AuthorizationServer);
+        Log.CrossApp.InvalidatedRejected(_logger, entry.Resource, entry.AuthorizationServer);
         return true;
     }
 
@@ -219,7 +214,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
             return Task.FromException<ResourceMetadataDiscovery>(new ObjectDisposedException(nameof(CrossApplicationAccessProvider)));
         }
 
-        return _resourceMetadata.For(new ResourceMetadataKey(backChannel, serverUrl, location)).GetAsync(cancellationToken);
+        return _resourceMetadata.GetAsync(backChannel, serverUrl, location, cancellationToken);
     }
 
     /// <summary>
@@ -228,7 +223,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
     /// metadata that a concurrent request already replaced (I4).
     /// </summary>
     internal void RetireResourceMetadata(IBackChannel backChannel, Uri serverUrl, string location, ResourceMetadataDiscovery used) =>
-        _resourceMetadata.TryGet(new ResourceMetadataKey(backChannel, serverUrl, location))?.Invalidate(static (current, used) => ReferenceEquals(current, used), used);
+        _resourceMetadata.Retire(backChannel, serverUrl, location, used);
 
     /// <summary>The coordinator of a key (for tests and statistics).</summary>
     internal AuthCoordinator<TokenContainer> CoordinatorFor(Uri resourceUrl, Uri authorizationServerUrl) =>
@@ -286,7 +281,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
         var step = "authorization server metadata discovery";
         try
         {
-            LogExchangeStarting(key.Resource, key.AuthorizationServer, context.IsBackgroundRefresh);
+            Log.CrossApp.ExchangeStarting(_logger, key.Resource, key.AuthorizationServer, context.IsBackgroundRefresh);
             if (!_trust.IsTrusted(key.AuthorizationServer))
             {
                 throw Untrusted(key.AuthorizationServer); // pinned to another server since this key was created
@@ -341,7 +336,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
                     RequiredIssuedTokenType = OAuthConstants.TokenTypeIdJag,
                 },
                 cancellationToken).ConfigureAwait(false);
-            LogIdJagObtained(key.Resource, OAuthEndpoint.Describe(idpEndpoint));
+            Log.CrossApp.IdJagObtained(_logger, key.Resource, OAuthEndpoint.Describe(idpEndpoint));
 
             step = "JWT bearer grant at the authorization server";
             List<KeyValuePair<string, string>> grant =
@@ -365,7 +360,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
                     RequiredTokenType = OAuthConstants.Bearer,
                 },
                 cancellationToken).ConfigureAwait(false);
-            LogAccessTokenObtained(key.Resource, key.AuthorizationServer, response.Tokens.ExpiresIn);
+            Log.CrossApp.AccessTokenObtained(_logger, key.Resource, key.AuthorizationServer, response.Tokens.ExpiresIn);
             if (!_trust.Pin(key.AuthorizationServer))
             {
                 throw Untrusted(key.AuthorizationServer); // another server was pinned first; this token is not served
@@ -379,37 +374,24 @@ public sealed class CrossApplicationAccessProvider : IDisposable
         }
         catch (CrossApplicationAccessException ex)
         {
-            LogExchangeFailed(key.Resource, key.AuthorizationServer, step, ex.Reason, ex.Error);
+            Log.CrossApp.ExchangeFailed(_logger, key.Resource, key.AuthorizationServer, step, ex.Reason, ex.Error);
             throw;
         }
         catch (OAuthException ex)
         {
-            LogExchangeFailed(key.Resource, key.AuthorizationServer, step, ex.Reason, ex.Error);
+            Log.CrossApp.ExchangeFailed(_logger, key.Resource, key.AuthorizationServer, step, ex.Reason, ex.Error);
             throw new CrossApplicationAccessException($"Cross-app access to '{OAuthEndpoint.Describe(key.Resource)}' failed during the {step}: {ex.Message}", ex);
         }
         catch (Exception ex) when (step == "ID token callback" && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
         {
             // Includes a cancellation the callback raised on its own (its own timeout): the waiters did not cancel,
             // so for them the exchange failed.
-            LogExchangeFailed(key.Resource, key.AuthorizationServer, step, OAuthFailureReason.InvalidInput, null);
+            Log.CrossApp.ExchangeFailed(_logger, key.Resource, key.AuthorizationServer, step, OAuthFailureReason.InvalidInput, null);
             throw new CrossApplicationAccessException(
                 $"Cross-app access to '{OAuthEndpoint.Describe(key.Resource)}' failed: the IdTokenCallback threw {ex.GetType().Name}.",
                 OAuthFailureReason.InvalidInput,
                 innerException: ex);
         }
-    }
-
-    private static async Task<ResourceMetadataDiscovery> DiscoverResourceAsync(ResourceMetadataKey key, CancellationToken cancellationToken)
-    {
-        var hint = key.Location.Length == 0 ? null : new Uri(key.Location);
-        if (hint is not null && !UriOrigin.IsSame(hint, key.ServerUrl))
-        {
-            // T6 (spec/security.md): only a hint on the resource's own origin is followed, whoever passed it here.
-            hint = null;
-        }
-
-        var metadata = await ProtectedResourceDiscovery.DiscoverAsync(key.BackChannel, key.ServerUrl, hint, onSkipped: null, cancellationToken).ConfigureAwait(false);
-        return new ResourceMetadataDiscovery(metadata);
     }
 
     /// <summary>Adds <paramref name="accessToken"/> to the index of tokens that may be cached; prunes it when it outgrows the caches.</summary>
@@ -466,26 +448,6 @@ public sealed class CrossApplicationAccessProvider : IDisposable
         return (endpoint, authentication);
     }
 
-    private void LogExchangeStarting(Uri resource, Uri authorizationServer, bool isBackgroundRefresh) => Log.CrossApp.ExchangeStarting(_logger, resource, authorizationServer, isBackgroundRefresh);
-
-    private void LogIdJagObtained(Uri resource, string idpTokenEndpoint) => Log.CrossApp.IdJagObtained(_logger, resource, idpTokenEndpoint);
-
-    private void LogAccessTokenObtained(Uri resource, Uri authorizationServer, TimeSpan? expiresIn) => Log.CrossApp.AccessTokenObtained(_logger, resource, authorizationServer, expiresIn);
-
-    private void LogExchangeFailed(Uri resource, Uri authorizationServer, string step, OAuthFailureReason reason, string? oAuthError) => Log.CrossApp.ExchangeFailed(_logger, resource, authorizationServer, step, reason, oAuthError);
-
-    private void LogInvalidatedAll() => Log.CrossApp.InvalidatedAll(_logger);
-
-    private void LogInvalidatedRejected(Uri resource, Uri authorizationServer) => Log.CrossApp.InvalidatedRejected(_logger, resource, authorizationServer);
-
-    private void LogBackgroundRefreshFailed(Uri resource, Uri authorizationServer, Type exceptionType, OAuthFailureReason reason) => Log.CrossApp.BackgroundRefreshFailed(_logger, resource, authorizationServer, exceptionType, reason);
-
-    /// <summary>
-    /// The key of the resource metadata: the back channel it is read through (each handler has its own, compared by
-    /// reference), the resource, and the discovery location (empty: the well-known locations).
-    /// </summary>
-    private readonly record struct ResourceMetadataKey(IBackChannel BackChannel, Uri ServerUrl, string Location);
-
     /// <summary>The cache key: one coordinator per (resource, authorization server).</summary>
     private readonly record struct TokenKey(Uri Resource, Uri AuthorizationServer);
 
@@ -497,127 +459,5 @@ public sealed class CrossApplicationAccessProvider : IDisposable
         public Uri AuthorizationServer { get; } = authorizationServer;
 
         public AuthCoordinator<TokenContainer> Coordinator { get; } = coordinator;
-    }
-
-    /// <summary>The validated, immutable copy of the options.</summary>
-    private sealed record Settings(
-        string ClientId,
-        string? ClientSecret,
-        string? TokenEndpointAuthMethod,
-        string? Scope,
-        Uri? IdpIssuer,
-        Uri? IdpTokenEndpoint,
-        string IdpClientId,
-        string? IdpClientSecret,
-        ClientAuthentication? IdpAuthentication,
-        string? IdpScope,
-        Func<CrossApplicationAccessContext, CancellationToken, Task<string>> IdTokenCallback,
-        int MaxResponseBytes,
-        AuthCoordinatorOptions? TokenCacheOptions,
-        TimeSpan BackChannelTimeout,
-        int CacheCapacity)
-    {
-        private static readonly string[] s_methods = [OAuthConstants.ClientSecretBasic, OAuthConstants.ClientSecretPost, OAuthConstants.None];
-
-        /// <summary>The name errors give an option: <c>CrossApplicationAccessProviderOptions.X</c> (one style for both providers).</summary>
-        public static string Option(string name) => OptionChecks.Qualified(nameof(CrossApplicationAccessProviderOptions), name);
-
-        public static Settings From(CrossApplicationAccessProviderOptions o)
-        {
-            OptionChecks.Require(o.ClientId, Option(nameof(o.ClientId)));
-            OptionChecks.Require(o.IdpClientId, Option(nameof(o.IdpClientId)));
-            if (o.IdTokenCallback is null)
-            {
-                throw OptionChecks.Invalid(Option(nameof(o.IdTokenCallback)), $"{Option(nameof(o.IdTokenCallback))} is required.");
-            }
-
-            var clientSecret = string.IsNullOrEmpty(o.ClientSecret) ? null : o.ClientSecret;
-            var idpClientSecret = string.IsNullOrEmpty(o.IdpClientSecret) ? null : o.IdpClientSecret;
-            var method = Method(o.TokenEndpointAuthMethod, clientSecret, Option(nameof(o.TokenEndpointAuthMethod)), Option(nameof(o.ClientSecret)));
-            var idpMethod = Method(o.IdpTokenEndpointAuthMethod, idpClientSecret, Option(nameof(o.IdpTokenEndpointAuthMethod)), Option(nameof(o.IdpClientSecret)));
-
-            if (string.IsNullOrWhiteSpace(o.IdpUrl) && string.IsNullOrWhiteSpace(o.IdpTokenEndpoint))
-            {
-                throw OptionChecks.Invalid(Option(nameof(o.IdpUrl)), $"One of {Option(nameof(o.IdpUrl))} or {Option(nameof(o.IdpTokenEndpoint))} is required.");
-            }
-
-            var idpIssuer = ParseUrl(o.IdpUrl, Option(nameof(o.IdpUrl)));
-            var idpTokenEndpoint = ParseUrl(o.IdpTokenEndpoint, Option(nameof(o.IdpTokenEndpoint)));
-            OptionChecks.RequirePositive(o.MaxResponseBytes, Option(nameof(o.MaxResponseBytes)));
-            BackChannel.ValidateTimeout(o.BackChannelTimeout, Option(nameof(o.BackChannelTimeout)));
-
-            AuthCoordinatorOptions? cacheOptions = null;
-            if (o.TokenCacheOptions is { } t)
-            {
-                try
-                {
-                    t.Validate();
-                }
-                catch (ArgumentException ex)
-                {
-                    throw OptionChecks.Invalid(Option(nameof(o.TokenCacheOptions)), $"{Option(nameof(o.TokenCacheOptions))} is invalid: {ex.Message}", ex);
-                }
-
-                cacheOptions = t.Clone();
-            }
-
-            cacheOptions ??= new AuthCoordinatorOptions { Name = "cross-app-access" };
-            OptionChecks.RequirePositive(o.CacheCapacity, Option(nameof(o.CacheCapacity)));
-
-            // With a configured IdP endpoint the IdP method is known now; with discovery it may be negotiated later.
-            var idpAuthentication = idpMethod is not null || idpTokenEndpoint is not null
-                ? ClientAuthentication.Create(idpMethod ?? ClientAuthentication.Negotiate(null, null, idpClientSecret is not null), o.IdpClientId, idpClientSecret)
-                : null;
-
-            return new Settings(
-                o.ClientId,
-                clientSecret,
-                method,
-                string.IsNullOrWhiteSpace(o.Scope) ? null : o.Scope,
-                idpIssuer,
-                idpTokenEndpoint,
-                o.IdpClientId,
-                idpClientSecret,
-                idpAuthentication,
-                string.IsNullOrWhiteSpace(o.IdpScope) ? null : o.IdpScope,
-                o.IdTokenCallback,
-                o.MaxResponseBytes,
-                cacheOptions,
-                o.BackChannelTimeout,
-                o.CacheCapacity);
-        }
-
-        private static string? Method(string? method, string? secret, string name, string secretName)
-        {
-            if (string.IsNullOrEmpty(method))
-            {
-                return null;
-            }
-
-            if (!s_methods.Contains(method, StringComparer.Ordinal))
-            {
-                throw OptionChecks.Invalid(name, $"{name} must be client_secret_basic, client_secret_post or none.");
-            }
-
-            if (method != OAuthConstants.None && secret is null)
-            {
-                throw OptionChecks.Invalid(secretName, $"{name} '{method}' requires {secretName}.");
-            }
-
-            return method;
-        }
-
-        private static Uri? ParseUrl(string? value, string name)
-        {
-            if (string.IsNullOrWhiteSpace(value))
-            {
-                return null;
-            }
-
-            return OAuthEndpoint.TryParseAbsolute(value)
-                ?? throw OptionChecks.Invalid(name, $"{name} must be an absolute http(s) URL.");
-        }
-
-        public override string ToString() => $"Settings {{ ClientId = {ClientId}, IdpClientId = {IdpClientId} }}";
     }
 }
