@@ -4,7 +4,10 @@ using System.Text.Json;
 
 namespace LockFree.Auth;
 
-/// <summary>The serialized form of a <see cref="TokenContainer"/> in a shared record, and the access token's fingerprint. Pure.</summary>
+/// <summary>
+/// The serialized form of a <see cref="TokenContainer"/> in a shared record (UTF-8 JSON; times in UTC ticks, so a token
+/// set read back equals the one written), and the access token's fingerprint. Pure.
+/// </summary>
 internal static class SharedTokenPayload
 {
     /// <summary>The access token's fingerprint: base64 SHA-256 (a high-entropy token cannot be recovered from it).</summary>
@@ -22,8 +25,8 @@ internal static class SharedTokenPayload
             if (token.RefreshToken is { } refresh) { writer.WriteString("rt", refresh); }
             if (token.Scope is { } scope) { writer.WriteString("sc", scope); }
             if (token.Issuer is { } issuer) { writer.WriteString("iss", issuer); }
-            writer.WriteNumber("oa", token.ObtainedAt.ToUnixTimeMilliseconds());
-            if (token.ExpiresIn is { } lifetime) { writer.WriteNumber("ei", (long)lifetime.TotalMilliseconds); }
+            writer.WriteNumber("oa", token.ObtainedAt.UtcTicks);
+            if (token.ExpiresIn is { } lifetime) { writer.WriteNumber("ei", lifetime.Ticks); }
             writer.WriteEndObject();
         }
 
@@ -42,8 +45,8 @@ internal static class SharedTokenPayload
             RefreshToken = root.TryGetProperty("rt", out var rt) ? rt.GetString() : null,
             Scope = root.TryGetProperty("sc", out var sc) ? sc.GetString() : null,
             Issuer = root.TryGetProperty("iss", out var iss) ? iss.GetString() : null,
-            ObtainedAt = DateTimeOffset.FromUnixTimeMilliseconds(root.GetProperty("oa").GetInt64()),
-            ExpiresIn = root.TryGetProperty("ei", out var ei) ? TimeSpan.FromMilliseconds(ei.GetInt64()) : null,
+            ObtainedAt = new DateTimeOffset(root.GetProperty("oa").GetInt64(), TimeSpan.Zero),
+            ExpiresIn = root.TryGetProperty("ei", out var ei) ? TimeSpan.FromTicks(ei.GetInt64()) : null,
         };
     }
 
