@@ -179,17 +179,17 @@ public sealed class SharedTokenAcquisition
     {
         // The refresh token of the fenced version: the record's token set if there is one (retired or not), else the
         // coordinator's own previous value (a first exchange, or a token restored from a local cache).
-        var atFence = record is null ? context.Previous : Unprotect(record);
         TokenContainer value;
         try
         {
+            var atFence = record is null ? context.Previous : Unprotect(record);
             value = await _exchange(context with { Previous = atFence }, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception)
         {
-            // Nothing was published: let the next replica take the lease now rather than after its expiry. A failure
-            // here is not the exchange's (best effort); CancellationToken.None because the lease should go even if
-            // every waiter left.
+            // Nothing was exchanged or published: let the next replica take the lease now rather than after its expiry.
+            // Best effort (a failure here must not hide the exchange's own); CancellationToken.None because the lease
+            // should go even if every waiter left.
             try
             {
                 await _store.ReleaseLeaseAsync(_key, lease, CancellationToken.None).ConfigureAwait(false);
