@@ -43,7 +43,7 @@ internal sealed class Replica : IAsyncDisposable
         return Create(redis, store, tokens, time, options);
     }
 
-    public static Replica InMemory(InMemorySharedTokenStore store, RotatingTokenServer tokens, TimeProvider? time = null, SharedTokenOptions? options = null) =>
+    public static Replica InMemory(ISharedTokenStore store, RotatingTokenServer tokens, TimeProvider? time = null, SharedTokenOptions? options = null) =>
         Create(null, store, tokens, time, options);
 
     private static Replica Create(ConnectionMultiplexer? redis, ISharedTokenStore store, RotatingTokenServer tokens, TimeProvider? time, SharedTokenOptions? options)

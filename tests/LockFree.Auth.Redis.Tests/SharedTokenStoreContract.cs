@@ -8,14 +8,14 @@ namespace LockFree.Auth.Redis.Tests;
 /// </summary>
 public abstract class SharedTokenStoreContract
 {
-    protected const string Key = "client-a";
+    internal const string Key = "client-a";
 
     protected abstract Task<ISharedTokenStore> CreateStoreAsync();
 
     /// <summary>Makes the current lease of <paramref name="key"/> expire now (as if its holder had crashed long ago).</summary>
     protected abstract Task ExpireLeaseAsync(ISharedTokenStore store, string key);
 
-    protected static SharedTokenValue Value(string accessToken) =>
+    internal static SharedTokenValue Value(string accessToken) =>
         new(new byte[] { 1, 2, 3 }, "fp-" + accessToken, DateTimeOffset.UnixEpoch.AddDays(30000));
 
     [Fact]
@@ -42,23 +42,43 @@ public abstract class SharedTokenStoreContract
     [Fact]
     public async Task Publish_ByAStaleHolderWhoseLeaseExpired_CannotOverwriteTheNewerVersion()
     {
-        // R2, the fence: A's lease expires mid-exchange, B takes the lease at the same version and publishes; A's late
-        // publication is refused, so the record keeps B's token set (and B's refresh token).
         var store = await CreateStoreAsync();
+        Assert.Null(await StaleHolderViolationAsync(store, () => ExpireLeaseAsync(store, Key)));
+    }
+
+    /// <summary>
+    /// R2, the fence: A's lease expires mid-exchange, B takes the lease at the same version and publishes; A's late
+    /// publication must be refused, so the record keeps B's token set (and B's refresh token). Returns what went
+    /// wrong, or null. Shared with the seeded-bug test that must see it go wrong.
+    /// </summary>
+    internal static async Task<string?> StaleHolderViolationAsync(ISharedTokenStore store, Func<Task> expireLease)
+    {
         var a = await store.TryAcquireLeaseAsync(Key, 0, "a", TimeSpan.FromSeconds(30), default);
-        Assert.Equal(SharedLeaseStatus.Held, (await store.TryAcquireLeaseAsync(Key, 0, "b", TimeSpan.FromSeconds(30), default)).Status);
-        await ExpireLeaseAsync(store, Key);
+        if ((await store.TryAcquireLeaseAsync(Key, 0, "b", TimeSpan.FromSeconds(30), default)).Status != SharedLeaseStatus.Held)
+        {
+            return "b was not kept out while a's lease was live";
+        }
+
+        await expireLease();
         var b = await store.TryAcquireLeaseAsync(Key, 0, "b", TimeSpan.FromSeconds(30), default);
-        Assert.Equal(SharedLeaseStatus.Granted, b.Status);
+        if (b.Status != SharedLeaseStatus.Granted)
+        {
+            return "b did not get the expired lease";
+        }
 
-        Assert.Equal(new SharedPublishResult(true, 1), await store.PublishAsync(Key, b, Value("TB"), default));
-        Assert.Equal(new SharedPublishResult(false, 1), await store.PublishAsync(Key, a, Value("TA"), default));
+        if (await store.PublishAsync(Key, b, Value("TB"), default) != new SharedPublishResult(true, 1))
+        {
+            return "b's publication failed";
+        }
 
+        var late = await store.PublishAsync(Key, a, Value("TA"), default);
         var record = await store.ReadAsync(Key, default);
-        Assert.NotNull(record);
-        Assert.Equal(1, record.Version);
-        Assert.Equal("fp-TB", record.Value.Fingerprint);
-        Assert.False(record.IsRetired);
+        if (late.IsPublished || record is not { Version: 1 } || record.Value.Fingerprint != "fp-TB" || record.IsRetired)
+        {
+            return $"the stale holder's publication {(late.IsPublished ? "overwrote" : "changed")} the newer version (record v{record?.Version}, {record?.Value.Fingerprint})";
+        }
+
+        return null;
     }
 
     [Fact]
