@@ -171,8 +171,18 @@ public sealed class RedisSharedTokenStore : ISharedTokenStore, IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(key);
 
         // Subscribed, then the signal, then the read: a notification published after the read completes the signal
-        // taken before it, and the subscription is live before the read, so none is published unseen.
-        await EnsureSubscribedAsync(cancellationToken).ConfigureAwait(false);
+        // taken before it, and the subscription is live before the read, so none is published unseen. A subscription
+        // that fails (pub/sub refused, a reconnect under way) is not fatal: the wait degrades to the bounded re-read,
+        // and the read below reports an unreachable server as it would anyway.
+        try
+        {
+            await EnsureSubscribedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Benign: waiting for the bound instead of the notification (one read per bound, never a storm).
+        }
+
         var signal = _signals.GetOrAdd(key, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         var record = await ReadAsync(key, cancellationToken).ConfigureAwait(false);
         if ((record?.Version ?? 0) != knownVersion || signal.Task.IsCompleted)

@@ -115,6 +115,32 @@ public sealed class SharedTokenAcquisitionTests
     }
 
     [Fact]
+    public async Task CrashedHolder_NoNotificationEver_TheBoundedReReadTakesOverOnceItsLeaseExpired()
+    {
+        // The fallback: no notification comes (the holder crashed); the waiter re-reads every FallbackReadInterval of
+        // the fake clock and takes the lease as soon as it has expired. Nothing happens while the clock stands still.
+        var store = new InMemorySharedTokenStore(_time);
+        await store.TryAcquireLeaseAsync(Key, 0, "crashed", TimeSpan.FromSeconds(30), default);
+        var exchange = new Exchange(_time);
+        using var a = Coordinator(store, exchange);
+        var waiting = a.GetAsync();
+        await Task.Delay(50);
+        Assert.False(waiting.IsCompleted);
+
+        var advanced = TimeSpan.Zero;
+        await EventuallyAsync(() =>
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            advanced += TimeSpan.FromSeconds(1);
+            return Task.FromResult(waiting.IsCompleted);
+        });
+
+        await waiting.Within();
+        Assert.Equal(1, exchange.Count);
+        Assert.InRange(advanced, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(40));
+    }
+
+    [Fact]
     public void Payload_RoundTripsEveryField()
     {
         var token = Token("at", "rt") with { TokenType = "DPoP", Scope = "a b", Issuer = "https://as.example/" };
