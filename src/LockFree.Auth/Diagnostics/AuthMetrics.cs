@@ -47,4 +47,10 @@ public static class AuthMetrics
 
     internal static readonly Counter<long> Discarded =
         s_meter.CreateCounter<long>("lockfree.auth.acquisitions.discarded", "{acquisition}", "Acquisitions whose result was returned to its waiters but not cached because an invalidation won.");
+
+    internal static readonly Counter<long> SharedAdopted =
+        s_meter.CreateCounter<long>("lockfree.auth.shared.adopted", "{acquisition}", "Acquisitions served by adopting a newer token set another replica published (no exchange).");
+
+    internal static readonly Counter<long> SharedStoreFailures =
+        s_meter.CreateCounter<long>("lockfree.auth.shared.store_failures", "{failure}", "Shared-store operations that failed (acquisition degraded to per-process coalescing or failed closed).");
 }

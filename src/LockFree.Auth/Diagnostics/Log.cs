@@ -10,7 +10,7 @@ namespace LockFree.Auth.Diagnostics;
 /// <para>
 /// Ranges: 1000–1099 core (<see cref="Core"/>), 2000–2099 protocol layer (<see cref="Protocol"/>), 3000–3099 MCP OAuth
 /// provider (<see cref="ClientOAuth"/>), 3100–3199 system-browser sign-in (<see cref="SystemBrowser"/>), 4000–4099
-/// cross-app access provider (<see cref="CrossApp"/>).
+/// cross-app access provider (<see cref="CrossApp"/>), 5000–5099 token sharing across replicas (<see cref="Sharing"/>).
 /// </para>
 /// <para>
 /// Never a secret: arguments are names, generations, counts, status codes, exception types, failure reasons and
@@ -239,5 +239,35 @@ internal static partial class Log
 
         [LoggerMessage(4006, LogLevel.Warning, "A background refresh for resource {Resource} via authorization server {AuthorizationServer} failed ({ExceptionType}, {Reason}); the cached token is kept while usable.")]
         internal static partial void BackgroundRefreshFailed(ILogger logger, Uri resource, Uri authorizationServer, Type exceptionType, OAuthFailureReason reason);
+    }
+    /// <summary>Token sharing across replicas (SharedTokenAcquisition, issue 13): Debug for each step, Warning when the store fails.</summary>
+    internal static partial class Sharing
+    {
+        [LoggerMessage(5000, LogLevel.Debug, "Shared {Name}: adopted version {Version} from the shared store (no exchange).")]
+        internal static partial void Adopted(ILogger logger, string name, long version);
+
+        [LoggerMessage(5001, LogLevel.Debug, "Shared {Name}: lease granted at version {Version}; exchanging.")]
+        internal static partial void LeaseGranted(ILogger logger, string name, long version);
+
+        [LoggerMessage(5002, LogLevel.Debug, "Shared {Name}: another replica holds the lease at version {Version}; waiting at most {BoundMilliseconds} ms for its notification.")]
+        internal static partial void Waiting(ILogger logger, string name, long version, long boundMilliseconds);
+
+        [LoggerMessage(5003, LogLevel.Debug, "Shared {Name}: published version {Version}.")]
+        internal static partial void Published(ILogger logger, string name, long version);
+
+        [LoggerMessage(5004, LogLevel.Information, "Shared {Name}: the exchange at fence {Fence} was superseded by version {Version} (the lease had expired); the newer version stays.")]
+        internal static partial void Superseded(ILogger logger, string name, long fence, long version);
+
+        [LoggerMessage(5005, LogLevel.Warning, "Shared {Name}: the shared token store is unavailable ({ExceptionType}); mode {Mode}: Degrade exchanges with per-process coalescing only, FailClosed fails the acquisition.")]
+        internal static partial void StoreUnavailable(ILogger logger, string name, Type exceptionType, string mode);
+
+        [LoggerMessage(5006, LogLevel.Information, "Shared {Name}: the shared token store is available again.")]
+        internal static partial void StoreRecovered(ILogger logger, string name);
+
+        [LoggerMessage(5007, LogLevel.Warning, "Shared {Name}: a new token set was exchanged at fence {Fence} but could not be published ({ExceptionType}); it is served by this process only.")]
+        internal static partial void PublishFailed(ILogger logger, string name, long fence, Type exceptionType);
+
+        [LoggerMessage(5008, LogLevel.Debug, "Shared {Name}: conditional invalidation in the shared store (retired: {Retired}).")]
+        internal static partial void Invalidated(ILogger logger, string name, bool retired);
     }
 }
