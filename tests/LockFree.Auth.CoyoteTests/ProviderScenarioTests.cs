@@ -21,6 +21,9 @@ public sealed class ProviderScenarioTests(ITestOutputHelper output)
     public void ClientOAuth_FirstCallerCancelled_SecondSucceeds() => Run("ClientOAuth." + nameof(ClientOAuthScenarios.FirstCallerCancelled), ClientOAuthScenarios.FirstCallerCancelled);
 
     [Fact]
+    public void ClientOAuth_FreshRejectionStorm_CountedOnceOneExchangeThenBackOff() => Run("ClientOAuth." + nameof(ClientOAuthScenarios.FreshRejectionStorm), ClientOAuthScenarios.FreshRejectionStorm);
+
+    [Fact]
     public void CrossApp_ColdCallers_OneExchangeSameToken() => Run("CrossApp." + nameof(CrossAppScenarios.ColdCallers), CrossAppScenarios.ColdCallers);
 
     [Fact]
@@ -34,6 +37,9 @@ public sealed class ProviderScenarioTests(ITestOutputHelper output)
 
     [Fact]
     public void CrossApp_HandlerColdRequests_OneExchangeSameToken() => Run("CrossApp." + nameof(CrossAppScenarios.HandlerColdRequests), CrossAppScenarios.HandlerColdRequests);
+
+    [Fact]
+    public void CrossApp_IssuerPinRace_PinnedToOneIssuerOtherRefused() => Run("CrossApp." + nameof(CrossAppScenarios.IssuerPinRace), CrossAppScenarios.IssuerPinRace);
 
     private void Run(string name, Func<Task> scenario)
     {

@@ -8,14 +8,17 @@ namespace LockFree.Auth.CoyoteTests;
 /// <summary>
 /// Provider-level seeded bugs, explored strict over the in-memory back channel: each must be found, and every trace of
 /// a found bug must replay it in iteration 1 with the same text. Issue 16 measured 13 of 15 replays with
-/// <see cref="HttpClient"/> inside the explored program; without it the suite requires 20 of 20.
+/// <see cref="HttpClient"/> inside the explored program; without it the suite requires every one (50 of 50).
 /// </summary>
 [Collection(CoyoteSerial.Name)]
 public sealed class ProviderSeededBugTests(ITestOutputHelper output)
 {
     private const uint MaxIterations = 10_000;
 
-    /// <summary>Provider seeded bugs: the application's reaction to a rejected token made unconditional.</summary>
+    /// <summary>
+    /// Provider seeded bugs: the application's reaction to a rejected token made unconditional, R1's count without its
+    /// CAS, and the issuer pin (T3/T5) without its CAS.
+    /// </summary>
     internal static readonly IReadOnlyList<SeededBugs.SeededBug> Bugs =
     [
         new(
@@ -28,6 +31,21 @@ public sealed class ProviderSeededBugTests(ITestOutputHelper output)
             "a racing InvalidateTokens() during a 401 storm (tokens dropped unconditionally)",
             () => ClientOAuthScenarios.ConditionalInvalidationStorm(blindInvalidation: true),
             new Regex(@"I4: ", RegexOptions.CultureInvariant)),
+        new(
+            "ClientOAuth.FreshRejectionCountedTwice",
+            "R1's count of a never-accepted token checked on one read and written by a second read-modify-write, not a CAS against the state checked (internal hook RejectionPolicy.SeededBugFreshRejectionCount)",
+            () => ClientOAuthScenarios.FreshRejectionStorm(SeededBugs.FreshRejectionCountedTwice.TryCount),
+            new Regex(@"R1: ", RegexOptions.CultureInvariant)),
+        new(
+            "ClientOAuth.FreshRejectionAlreadyCountedCheckSkipped",
+            "R1's count without the \"already counted\" check: a concurrent rejection of a token already counted is refused within the back-off instead of joining the exchange (same hook)",
+            () => ClientOAuthScenarios.FreshRejectionStorm(SeededBugs.FreshRejectionAlreadyCountedCheckSkipped.TryCount),
+            new Regex(@"R1: ", RegexOptions.CultureInvariant)),
+        new(
+            "CrossApp.IssuerPinCheckThenSet",
+            "the issuer pin as check-then-set (Volatile.Read null, then Volatile.Write) instead of a CAS (IssuerTrust.PinCore overridden; internal OverBackChannel(…, seededBugTrust))",
+            () => CrossAppScenarios.IssuerPinRace(new SeededBugs.CheckThenSetIssuerTrust()),
+            new Regex(@"T3: ", RegexOptions.CultureInvariant)),
     ];
 
     [Fact]
@@ -60,7 +78,7 @@ public sealed class ProviderSeededBugTests(ITestOutputHelper output)
         }
 
         Console.WriteLine($"COYOTE-REPLAY providers traces={traces} replayed={replayed}");
-        Assert.Equal(20, traces);
+        Assert.Equal(10 * Bugs.Count, traces);
         Assert.Equal(traces, replayed);
     }
 }

@@ -84,15 +84,19 @@ public sealed class CrossApplicationAccessProvider : IDisposable
     {
     }
 
-    /// <summary>For the Coyote suite: a provider whose back-channel requests all go to <paramref name="backChannel"/> (an in-memory fake of the endpoints).</summary>
-    internal static CrossApplicationAccessProvider OverBackChannel(CrossApplicationAccessProviderOptions options, IBackChannel backChannel, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null) =>
-        new(options, null, backChannel ?? throw new ArgumentNullException(nameof(backChannel)), loggerFactory, timeProvider);
+    /// <summary>
+    /// For the Coyote suite: a provider whose back-channel requests all go to <paramref name="backChannel"/> (an in-memory
+    /// fake of the endpoints). <paramref name="seededBugTrust"/>: only the suite's seeded bug
+    /// <c>CrossApp.IssuerPinCheckThenSet</c> passes one (an <see cref="IssuerTrust"/> whose pin is not a CAS); null otherwise.
+    /// </summary>
+    internal static CrossApplicationAccessProvider OverBackChannel(CrossApplicationAccessProviderOptions options, IBackChannel backChannel, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IssuerTrust? seededBugTrust = null) =>
+        new(options, null, backChannel ?? throw new ArgumentNullException(nameof(backChannel)), loggerFactory, timeProvider, seededBugTrust);
 
-    private CrossApplicationAccessProvider(CrossApplicationAccessProviderOptions options, HttpClient? httpClient, IBackChannel? backChannel, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
+    private CrossApplicationAccessProvider(CrossApplicationAccessProviderOptions options, HttpClient? httpClient, IBackChannel? backChannel, ILoggerFactory? loggerFactory, TimeProvider? timeProvider, IssuerTrust? seededBugTrust = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _settings = CrossAppSettings.From(options);
-        _trust = new IssuerTrust(options.TrustedAuthorizationServers, CrossAppSettings.Option(nameof(CrossApplicationAccessProviderOptions.TrustedAuthorizationServers)), pinOnFirstUse: true);
+        _trust = seededBugTrust ?? new IssuerTrust(options.TrustedAuthorizationServers, CrossAppSettings.Option(nameof(CrossApplicationAccessProviderOptions.TrustedAuthorizationServers)), pinOnFirstUse: true);
         var time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CrossApplicationAccessProvider>();
         _time = time;

@@ -101,6 +101,12 @@ public sealed class ClientOAuthProvider : IDisposable
         _tokenCache = TokenCacheStore.Create(_settings.TokenCache, _trust, serverUrl, _time, _logger);
     }
 
+    /// <summary>For the Coyote suite: the rejection policy (its seeded-bug hook) and the R1 state it keeps.</summary>
+    internal RejectionPolicy Rejections => _rejections;
+
+    /// <summary>For the Coyote suite: the provider's current snapshot (the R1 count).</summary>
+    internal ProviderState State => _state.Current;
+
     /// <summary>The protected resource this provider authorizes for.</summary>
     public Uri ServerUrl => _serverUrl;
 

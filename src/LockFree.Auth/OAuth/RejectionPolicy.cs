@@ -38,6 +38,13 @@ internal sealed class RejectionPolicy
         _logger = logger;
     }
 
+    /// <summary>
+    /// Null in every product path. Only the Coyote suite's seeded bug <c>ClientOAuth.FreshRejectionCountedTwice</c>
+    /// (spec/coyote.md) sets it, through <see cref="ClientOAuthProvider.Rejections"/>, to an edited copy of
+    /// <see cref="TryCountFreshRejection"/> that lives in the test project.
+    /// </summary>
+    internal Func<AuthCell<ProviderState>, TokenEntry, TimeProvider, bool>? SeededBugFreshRejectionCount { get; set; }
+
     /// <summary>How the n-th consecutive fresh-token rejection waits after the previous one: 0 for n = 1, then 1 s, 2 s, 4 s, … up to 5 minutes.</summary>
     internal static TimeSpan RejectionBackoff(int n) =>
         n <= 1 ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Min(Math.Pow(2, Math.Min(n - 2, 20)), MaxRejectionBackoff.TotalSeconds));
@@ -54,7 +61,7 @@ internal sealed class RejectionPolicy
             return fresh;
         }
 
-        if (!rejected.WasAccepted && !TryCountFreshRejection(rejected))
+        if (!rejected.WasAccepted && !(SeededBugFreshRejectionCount is { } seeded ? seeded(_state, rejected, _time) : TryCountFreshRejection(rejected)))
         {
             // R1: the resource keeps rejecting tokens it never accepted; within the back-off the 401 is returned
             // as is, with no exchange and no prompt.

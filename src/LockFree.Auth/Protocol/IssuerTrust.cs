@@ -13,7 +13,7 @@ namespace LockFree.Auth.Protocol;
 /// and the other issuer is refused from then on (its own token, already obtained, is not cached by the caller that
 /// checks <see cref="IsTrusted"/> again before publishing).
 /// </remarks>
-internal sealed class IssuerTrust
+internal class IssuerTrust
 {
     private readonly string[] _configured;
     private readonly bool _pinOnFirstUse;
@@ -95,10 +95,19 @@ internal sealed class IssuerTrust
     {
         if (_configured.Length == 0 && _pinOnFirstUse)
         {
-            // Write-once: null -> issuer. A lost race leaves the winner's issuer, checked below.
-            Interlocked.CompareExchange(ref _pinned, Normalize(issuer), null);
+            PinCore(Normalize(issuer));
         }
 
         return IsTrusted(issuer);
     }
+
+    /// <summary>
+    /// The write-once pin itself: null -> <paramref name="normalized"/> by compare-and-swap; a lost race leaves the
+    /// winner's issuer (checked by <see cref="Pin"/>). Only the Coyote suite overrides it (seeded bug
+    /// <c>CrossApp.IssuerPinCheckThenSet</c>, spec/coyote.md); products never do.
+    /// </summary>
+    private protected virtual void PinCore(string normalized) => Interlocked.CompareExchange(ref _pinned, normalized, null);
+
+    /// <summary>For the seeded-bug variant in the Coyote suite: an unconditional write of the pin.</summary>
+    private protected void WritePinUnconditionally(string normalized) => Volatile.Write(ref _pinned, normalized);
 }

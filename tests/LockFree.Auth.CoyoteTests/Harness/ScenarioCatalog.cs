@@ -28,10 +28,12 @@ internal static class ScenarioCatalog
         ("ClientOAuth.InvalidateMidExchange", ClientOAuthScenarios.InvalidateMidExchange),
         ("ClientOAuth.ConditionalInvalidationStorm", ClientOAuthScenarios.ConditionalInvalidationStorm),
         ("ClientOAuth.FirstCallerCancelled", ClientOAuthScenarios.FirstCallerCancelled),
+        ("ClientOAuth.FreshRejectionStorm", ClientOAuthScenarios.FreshRejectionStorm),
         ("CrossApp.ColdCallers", CrossAppScenarios.ColdCallers),
         ("CrossApp.InvalidateMidExchange", CrossAppScenarios.InvalidateMidExchange),
         ("CrossApp.ConditionalInvalidationStorm", CrossAppScenarios.ConditionalInvalidationStorm),
         ("CrossApp.FirstCallerCancelled", CrossAppScenarios.FirstCallerCancelled),
         ("CrossApp.HandlerColdRequests", CrossAppScenarios.HandlerColdRequests),
+        ("CrossApp.IssuerPinRace", CrossAppScenarios.IssuerPinRace),
     ];
 }

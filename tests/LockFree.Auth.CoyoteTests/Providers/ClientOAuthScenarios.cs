@@ -7,7 +7,7 @@ namespace LockFree.Auth.CoyoteTests.Providers;
 /// <summary>
 /// Race scenarios of <see cref="ClientOAuthProvider"/> + <see cref="ClientOAuthHandler"/> (client credentials grant,
 /// pre-registered client) over <see cref="OAuthBackend"/>: concurrent cold callers, invalidation mid-exchange, a 401
-/// storm with one token, and the first caller cancelled.
+/// storm with one token, the first caller cancelled, and a storm of rejections of a token the resource never accepted (R1).
 /// </summary>
 public static class ClientOAuthScenarios
 {
@@ -131,6 +131,54 @@ public static class ClientOAuthScenarios
 
         Specification.Assert(c.Backend.InvalidGrants == 0, $"I4: {c.Backend.InvalidGrants} invalid_grant: the rotated refresh token was used twice.");
         Specification.Assert(c.Backend.RefreshGrants == 1, $"I4: 3 rejections of one token caused {c.Backend.RefreshGrants} refreshes (expected 1).");
+    }
+
+    /// <summary>
+    /// R1 (spec/security.md): the resource rejects every token, also the ones it never accepted. 3 concurrent requests
+    /// fail with the same never-accepted token: it is counted once and they share one exchange. 2 requests with the
+    /// replacement, also rejected, within the back-off (the scenario's clock does not move): the 401 is returned as is,
+    /// no exchange, not counted. After the back-off (1 s on the controlled clock) 3 requests with it: counted once more
+    /// (2), one exchange.
+    /// </summary>
+    [Microsoft.Coyote.SystematicTesting.Test]
+    public static Task FreshRejectionStorm() => FreshRejectionStorm(seededBugCount: null);
+
+    /// <summary>The R1 storm; <paramref name="seededBugCount"/> (a seeded bug) replaces the provider's count of fresh rejections.</summary>
+    internal static async Task FreshRejectionStorm(Func<AuthCell<ProviderState>, TokenEntry, TimeProvider, bool>? seededBugCount)
+    {
+        await using var c = new Client();
+        c.Provider.Rejections.SeededBugFreshRejectionCount = seededBugCount;
+        c.Backend.RejectEveryToken();
+        await c.Provider.GetTokensAsync(); // at-1: cached, never accepted
+        Specification.Assert(c.Backend.TokenRequests == 1, $"The first token took {c.Backend.TokenRequests} token requests.");
+
+        // Round 1: 3 concurrent requests fail with the one never-accepted token.
+        await Round(c, 3, "round 1");
+        Specification.Assert(c.Provider.State.FreshRejections == 1, $"R1: 3 concurrent rejections of one never-accepted token were counted {c.Provider.State.FreshRejections} times (expected once).");
+        Specification.Assert(c.Backend.TokenRequests == 2, $"R1: 3 concurrent rejections of one never-accepted token started {c.Backend.TokenRequests - 1} exchanges (expected 1).");
+        var (storm, replacement) = (c.Backend.ResourceRequestsWith("at-1"), c.Backend.ResourceRequestsWith("at-2"));
+        Specification.Assert(replacement >= storm, $"R1: {storm} requests were rejected with the storm's token but only {replacement} retried with its replacement: a request failed by a token already counted was refused instead of joining the exchange.");
+
+        // Round 2: its replacement is rejected too, within the back-off: returned as is, no exchange, not counted.
+        await Round(c, 2, "round 2");
+        Specification.Assert(c.Backend.TokenRequests == 2, $"R1: rejections of the replacement within the {RejectionPolicy.RejectionBackoff(2).TotalSeconds} s back-off started {c.Backend.TokenRequests - 2} exchanges (expected 0).");
+        Specification.Assert(c.Provider.State.FreshRejections == 1, $"R1: rejections refused within the back-off changed the count to {c.Provider.State.FreshRejections} (expected 1).");
+
+        // Round 3: after the back-off the replacement's rejection counts (2) and starts exactly one exchange.
+        c.Clock.Advance(RejectionPolicy.RejectionBackoff(2));
+        await Round(c, 3, "round 3");
+        Specification.Assert(c.Provider.State.FreshRejections == 2, $"R1: after the back-off, 3 concurrent rejections of the replacement left the count at {c.Provider.State.FreshRejections} (expected 2).");
+        Specification.Assert(c.Backend.TokenRequests == 3, $"R1: after the back-off, 3 concurrent rejections of the replacement started {c.Backend.TokenRequests - 2} exchanges (expected 1).");
+        Specification.Assert(c.Backend.InvalidGrants == 0, $"R1: {c.Backend.InvalidGrants} invalid_grant: a refresh token was used twice.");
+
+        static async Task Round(Client c, int requests, string round)
+        {
+            var results = await Task.WhenAll(Enumerable.Range(0, requests).Select(_ => Task.Run(() => c.CallAsync())).ToArray());
+            foreach (var (status, _) in results)
+            {
+                Specification.Assert(status == HttpStatusCode.Unauthorized, $"R1: a request of {round} ended with {status}; the resource rejects every token.");
+            }
+        }
     }
 
     /// <summary>The first cold request is cancelled while a second one runs: the second succeeds; the first succeeds or is cancelled.</summary>

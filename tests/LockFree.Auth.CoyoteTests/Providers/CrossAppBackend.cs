@@ -7,11 +7,14 @@ namespace LockFree.Auth.CoyoteTests.Providers;
 /// <summary>
 /// A fake enterprise IdP (RFC 8693 token exchange issuing ID-JAGs) and resource authorization server (RFC 7523
 /// JWT-bearer grant) behind one <see cref="HttpMessageHandler"/>, in this rewritten assembly. Metadata is immediate;
-/// every token request gets a pending response completed by its own controlled "server" task.
+/// every token request gets a pending response completed by its own controlled "server" task. A second authorization
+/// server, <see cref="IssuerB"/>, serves the same JWT-bearer grant (for the issuer-pin race, T3/T5); every request an
+/// authorization server receives is counted per issuer, and so are the grants that carried the client secret.
 /// </summary>
 internal sealed class CrossAppBackend : HttpMessageHandler, IFakeEndpoints
 {
     public const string Issuer = "https://as.example";
+    public const string IssuerB = "https://as-b.example";
     public const string IdpTokenEndpoint = "https://idp.example/token";
 
     private readonly object _gate = new();
@@ -24,6 +27,8 @@ internal sealed class CrossAppBackend : HttpMessageHandler, IFakeEndpoints
     private int _exchanges;
     private int _jwtGrants;
     private int _unknownAssertions;
+    private readonly Dictionary<string, int> _requestsTo = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _secretGrantsTo = new(StringComparer.Ordinal);
 
     /// <summary>Token-exchange requests received by the IdP.</summary>
     public int Exchanges { get { lock (_gate) { return _exchanges; } } }
@@ -33,6 +38,12 @@ internal sealed class CrossAppBackend : HttpMessageHandler, IFakeEndpoints
 
     /// <summary>JWT-bearer grants whose assertion the IdP never issued.</summary>
     public int UnknownAssertions { get { lock (_gate) { return _unknownAssertions; } } }
+
+    /// <summary>Requests of any kind (metadata, token) that the authorization server <paramref name="issuer"/> received.</summary>
+    public int RequestsTo(string issuer) { lock (_gate) { return _requestsTo.GetValueOrDefault(issuer); } }
+
+    /// <summary>Token requests that reached <paramref name="issuer"/> carrying the client secret (Basic or in the form).</summary>
+    public int SecretGrantsTo(string issuer) { lock (_gate) { return _secretGrantsTo.GetValueOrDefault(issuer); } }
 
     public bool WasIssued(string accessToken)
     {
@@ -66,10 +77,20 @@ internal sealed class CrossAppBackend : HttpMessageHandler, IFakeEndpoints
 
     public Task<HttpResponseMessage> HandleAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        var authority = request.RequestUri!.GetLeftPart(UriPartial.Authority);
+        if (authority is Issuer or IssuerB)
+        {
+            lock (_gate)
+            {
+                _requestsTo[authority] = _requestsTo.GetValueOrDefault(authority) + 1;
+            }
+        }
+
         switch (request.RequestUri!.GetLeftPart(UriPartial.Path))
         {
             case "https://as.example/.well-known/oauth-authorization-server":
-                return Task.FromResult(Json($$"""{"issuer":"{{Issuer}}","token_endpoint":"{{Issuer}}/token","grant_types_supported":["urn:ietf:params:oauth:grant-type:jwt-bearer"],"token_endpoint_auth_methods_supported":["client_secret_basic","client_secret_post"]}"""));
+            case "https://as-b.example/.well-known/oauth-authorization-server":
+                return Task.FromResult(Json($$"""{"issuer":"{{authority}}","token_endpoint":"{{authority}}/token","grant_types_supported":["urn:ietf:params:oauth:grant-type:jwt-bearer"],"token_endpoint_auth_methods_supported":["client_secret_basic","client_secret_post"]}"""));
             case "https://mcp.example/.well-known/oauth-protected-resource/mcp":
             case "https://mcp.example/.well-known/oauth-protected-resource":
                 return Task.FromResult(Json($$"""{"resource":"https://mcp.example/mcp","authorization_servers":["{{Issuer}}"]}"""));
@@ -77,6 +98,7 @@ internal sealed class CrossAppBackend : HttpMessageHandler, IFakeEndpoints
                 return Task.FromResult(ResourceResponse(request));
             case IdpTokenEndpoint:
             case "https://as.example/token":
+            case "https://as-b.example/token":
                 return Track(TokenAsync(request, cancellationToken));
             default:
                 return Task.FromResult(new HttpResponseMessage(HttpStatusCode.NotFound) { Content = new StringContent("") });
@@ -102,6 +124,15 @@ internal sealed class CrossAppBackend : HttpMessageHandler, IFakeEndpoints
         var form = body.Split('&', StringSplitOptions.RemoveEmptyEntries)
             .Select(static p => p.Split('=', 2))
             .ToDictionary(static p => Uri.UnescapeDataString(p[0]), static p => p.Length > 1 ? Uri.UnescapeDataString(p[1].Replace('+', ' ')) : "", StringComparer.Ordinal);
+        var authority = request.RequestUri!.GetLeftPart(UriPartial.Authority);
+        if (authority is Issuer or IssuerB && CarriesSecret(request, form))
+        {
+            lock (_gate)
+            {
+                _secretGrantsTo[authority] = _secretGrantsTo.GetValueOrDefault(authority) + 1;
+            }
+        }
+
         var response = new TaskCompletionSource<HttpResponseMessage>();
         using var registration = cancellationToken.Register(() => response.TrySetCanceled(cancellationToken));
         var responder = Task.Run(() => response.TrySetResult(Answer(form))); // the server answers whenever Coyote says
@@ -138,6 +169,23 @@ internal sealed class CrossAppBackend : HttpMessageHandler, IFakeEndpoints
                     return Json("""{"error":"unsupported_grant_type"}""", HttpStatusCode.BadRequest);
             }
         }
+    }
+
+    /// <summary>Whether a token request carries the client's secret ("app"/"secret"): client_secret_basic or client_secret_post.</summary>
+    private static bool CarriesSecret(HttpRequestMessage request, Dictionary<string, string> form)
+    {
+        if (form.GetValueOrDefault("client_secret") == "secret")
+        {
+            return true;
+        }
+
+        if (request.Headers.Authorization is { Scheme: "Basic", Parameter: { } basic })
+        {
+            var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(basic));
+            return decoded.EndsWith(":secret", StringComparison.Ordinal);
+        }
+
+        return false;
     }
 
     private Task<HttpResponseMessage> Track(Task<HttpResponseMessage> response)

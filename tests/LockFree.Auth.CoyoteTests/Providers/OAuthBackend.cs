@@ -29,6 +29,8 @@ internal sealed class OAuthBackend : HttpMessageHandler, IFakeEndpoints
     private int _refreshGrants;
     private int _invalidGrants;
     private int _resourceRequests;
+    private bool _rejectEveryToken;
+    private readonly Dictionary<string, int> _resourceRequestsWith = new(StringComparer.Ordinal);
 
     public int TokenRequests { get { lock (_gate) { return _tokenRequests; } } }
     public int ClientCredentialsGrants { get { lock (_gate) { return _clientCredentialsGrants; } } }
@@ -36,6 +38,22 @@ internal sealed class OAuthBackend : HttpMessageHandler, IFakeEndpoints
     public int InvalidGrants { get { lock (_gate) { return _invalidGrants; } } }
     public int ResourceRequests { get { lock (_gate) { return _resourceRequests; } } }
     public IReadOnlyList<string> Issued { get { lock (_gate) { return [.. _issued]; } } }
+
+    /// <summary>Resource requests that carried <paramref name="accessToken"/>.</summary>
+    public int ResourceRequestsWith(string accessToken) { lock (_gate) { return _resourceRequestsWith.GetValueOrDefault(accessToken); } }
+
+    /// <summary>
+    /// The resource rejects every token from now on, including tokens it never accepted (R1: a resource that rejects
+    /// every fresh token, as one that checks another audience would).
+    /// </summary>
+    public void RejectEveryToken()
+    {
+        lock (_gate)
+        {
+            _validAccessTokens.Clear();
+            _rejectEveryToken = true;
+        }
+    }
 
     /// <summary>The resource rejects every access token issued so far (as after a key rotation).</summary>
     public void RevokeAllAccessTokens()
@@ -102,6 +120,11 @@ internal sealed class OAuthBackend : HttpMessageHandler, IFakeEndpoints
         lock (_gate)
         {
             _resourceRequests++;
+            if (bearer is not null)
+            {
+                _resourceRequestsWith[bearer] = _resourceRequestsWith.GetValueOrDefault(bearer) + 1;
+            }
+
             ok = bearer is not null && _validAccessTokens.Contains(bearer);
         }
 
@@ -165,7 +188,11 @@ internal sealed class OAuthBackend : HttpMessageHandler, IFakeEndpoints
             var access = $"at-{number}";
             var refresh = $"rt-{number}";
             _issued.Add(access);
-            _validAccessTokens.Add(access);
+            if (!_rejectEveryToken)
+            {
+                _validAccessTokens.Add(access);
+            }
+
             _latestRefreshToken = refresh;
             return Json($$"""{"access_token":"{{access}}","token_type":"Bearer","expires_in":3600,"refresh_token":"{{refresh}}"}""");
         }
