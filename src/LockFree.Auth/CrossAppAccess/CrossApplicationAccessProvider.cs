@@ -343,6 +343,15 @@ public sealed class CrossApplicationAccessProvider : IDisposable
             Log.CrossApp.IdJagObtained(_logger, key.Resource, OAuthEndpoint.Describe(idpEndpoint));
 
             step = "JWT bearer grant at the authorization server";
+
+            // T3: the pin is claimed before the first request that carries the client's credentials and the ID-JAG to this
+            // authorization server (a compare-and-swap: of two first uses racing with different servers exactly one
+            // sends anything; the other is refused here).
+            if (!_trust.Pin(key.AuthorizationServer))
+            {
+                throw Untrusted(key.AuthorizationServer);
+            }
+
             List<KeyValuePair<string, string>> grant =
             [
                 new("grant_type", OAuthConstants.GrantTypeJwtBearer),
@@ -365,11 +374,6 @@ public sealed class CrossApplicationAccessProvider : IDisposable
                 },
                 cancellationToken).ConfigureAwait(false);
             Log.CrossApp.AccessTokenObtained(_logger, key.Resource, key.AuthorizationServer, response.Tokens.ExpiresIn);
-            if (!_trust.Pin(key.AuthorizationServer))
-            {
-                throw Untrusted(key.AuthorizationServer); // another server was pinned first; this token is not served
-            }
-
             var tokens = response.Tokens with { Issuer = metadata.Issuer.OriginalString };
 
             // Recorded before this acquisition returns, so before its coordinator can publish the token.

@@ -317,8 +317,14 @@ public sealed class ClientOAuthProvider : IDisposable
 
         var metadata = await _discovery.GetAsync(_state.Current.MetadataHint, cancellationToken).ConfigureAwait(false);
 
-        // T3: nothing (registration, client credentials, code, verifier, refresh token) goes to an untrusted issuer.
-        _trust.Demand(metadata.Issuer, metadata.ResourceMetadata?.Source);
+        // T3: nothing (registration, client credentials, code, verifier, refresh token) goes to an untrusted issuer. With
+        // pre-registered credentials and nothing configured, the pin is claimed here, before the first request that can
+        // carry them (a compare-and-swap: of two first uses racing with different issuers exactly one goes on).
+        if (!_trust.Pin(metadata.Issuer))
+        {
+            _trust.Demand(metadata.Issuer, metadata.ResourceMetadata?.Source);
+        }
+
         var client = await _clients.GetAsync(metadata, cancellationToken).ConfigureAwait(false);
         TokenContainer? tokens = null;
         try
@@ -349,12 +355,8 @@ public sealed class ClientOAuthProvider : IDisposable
             throw;
         }
 
-        // T4: the tokens carry their issuer (through ITokenCache too), and the first issuer that produced a token is pinned.
+        // T4: the tokens carry their issuer (through ITokenCache too); the issuer was pinned above, before they were asked for.
         tokens = tokens with { Issuer = metadata.IssuerText };
-        if (!_trust.Pin(metadata.Issuer))
-        {
-            _trust.Demand(metadata.Issuer, metadata.ResourceMetadata?.Source);
-        }
 
         if (_tokenCache is not null)
         {

@@ -2,23 +2,23 @@ namespace LockFree.Auth.Protocol;
 
 /// <summary>
 /// Which authorization servers a provider's credentials may be sent to: the configured trusted issuers; when none are
-/// configured and the provider holds pre-registered credentials, the first issuer a token was obtained from (trust on
-/// first use, "pinned"); otherwise any issuer the resource's own metadata names (each then gets its own registration,
+/// configured and the provider holds pre-registered credentials, the first issuer the credentials are sent to (trust on
+/// first use, "pinned": claimed with <see cref="Pin"/> immediately before that first request); otherwise any issuer the resource's own metadata names (each then gets its own registration,
 /// and refresh tokens stay bound to their issuer). See <c>spec/security.md</c>, rules T3–T5.
 /// </summary>
 /// <remarks>
 /// Concurrency: the configured list is immutable; the pin is one reference written at most once, from
 /// <see langword="null"/> to a value, with <see cref="Interlocked.CompareExchange{T}(ref T, T, T)"/>, and read with
-/// <see cref="Volatile.Read{T}(ref readonly T)"/>. Two first acquisitions racing with different issuers: the first CAS wins
-/// and the other issuer is refused from then on (its own token, already obtained, is not cached by the caller that
-/// checks <see cref="IsTrusted"/> again before publishing).
+/// <see cref="Volatile.Read{T}(ref readonly T)"/>. Two first acquisitions racing with different issuers: the providers call
+/// <see cref="Pin"/> before the first request that can carry the credentials, so the first CAS wins and the other issuer
+/// is refused before anything is sent to it.
 /// </remarks>
 internal class IssuerTrust
 {
     private readonly string[] _configured;
     private readonly bool _pinOnFirstUse;
 
-    // null until the first successful acquisition when nothing is configured; then the normalized issuer, forever.
+    // null until the first use of the credentials when nothing is configured; then the normalized issuer, forever.
     private string? _pinned;
 
     /// <param name="trusted">The configured trusted issuers (empty: none configured).</param>
