@@ -18,6 +18,7 @@ public sealed class LogCatalogueTests
         ["ClientOAuth"] = (3000, 3099),
         ["SystemBrowser"] = (3100, 3199),
         ["CrossApp"] = (4000, 4099),
+        ["ClientCredentials"] = (5000, 5099),
     };
 
     private static IEnumerable<(Type Component, MethodInfo Method, LoggerMessageAttribute Message)> Messages() =>
