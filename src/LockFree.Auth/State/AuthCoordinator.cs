@@ -104,6 +104,9 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     /// </summary>
     internal Action<Exception, bool>? OnAcquisitionFailed { get; init; }
 
+    /// <summary>The coordinator's name (<see cref="AuthCoordinatorOptions.Name"/>), for telemetry.</summary>
+    internal string Name => _options.Name;
+
     /// <summary>The current state. Read it once into a local.</summary>
     internal AuthSnapshot<T> Current => _cell.Current;
 

@@ -36,11 +36,11 @@ internal sealed class ClientCredentialsFixture
         return options;
     }
 
-    public ClientCredentialsTokenManager Manager(Action<ClientCredentialsClientOptions>? configure = null, int capacity = ClientCredentialsTokenManager.DefaultCapacity)
+    public ClientCredentialsTokenManager Manager(Action<ClientCredentialsClientOptions>? configure = null, int capacity = ClientCredentialsTokenManager.DefaultCapacity, string clientName = "billing")
     {
         var http = Handler.CreateClient();
         return new ClientCredentialsTokenManager(
-            new Dictionary<string, ClientCredentialsClientOptions> { ["billing"] = Options(configure) },
+            new Dictionary<string, ClientCredentialsClientOptions> { [clientName] = Options(configure) },
             () => http,
             Time,
             Logs,
