@@ -49,6 +49,9 @@ internal sealed class LoopbackAuthority : IAsyncDisposable
     /// <summary>Metadata requests so far.</summary>
     public int MetadataRequests => Volatile.Read(ref _metadataRequests);
 
+    /// <summary>Completes when <c>/invoices/open</c> was answered with 200 (the README's worker).</summary>
+    public TaskCompletionSource InvoicesServed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>The <c>expires_in</c> of issued tokens.</summary>
     public int ExpiresIn { get; set; } = 3600;
 
@@ -96,6 +99,7 @@ internal sealed class LoopbackAuthority : IAsyncDisposable
             case "/token":
                 await TokenAsync(context);
                 return;
+            case "/invoices/open":
             case "/api/data":
                 Interlocked.Increment(ref _apiCalls);
                 var authorization = context.Request.Headers.Authorization.ToString();
@@ -107,6 +111,11 @@ internal sealed class LoopbackAuthority : IAsyncDisposable
                 }
 
                 await WriteJsonAsync(context, new Dictionary<string, object> { ["ok"] = true });
+                if (context.Request.Path.Value == "/invoices/open")
+                {
+                    InvoicesServed.TrySetResult();
+                }
+
                 return;
             default:
                 context.Response.StatusCode = 404;
