@@ -41,6 +41,48 @@ internal static class AuthTelemetry
         "s",
         "Duration of acquisitions (token exchanges, metadata fetches), tagged with the coordinator, background and outcome.");
 
+    internal static readonly Histogram<double> CoalescedWait = s_meter.CreateHistogram<double>(
+        "lockfree.auth.coalesced.wait",
+        "s",
+        "How long each caller that joined an acquisition in flight waited for it to complete, tagged with the coordinator.");
+
+    /// <summary>
+    /// Records, when <paramref name="shared"/> completes, how long a caller that joined it now waited. Only when someone
+    /// listens to <c>lockfree.auth.coalesced.wait</c> (then one continuation per join); never throws.
+    /// </summary>
+    internal static void ObserveJoin<T>(Task<T> shared, string coordinator)
+    {
+        if (!CoalescedWait.Enabled || shared.IsCompleted)
+        {
+            return;
+        }
+
+        try
+        {
+            _ = shared.ContinueWith(
+                static (_, state) =>
+                {
+                    var (startedAt, name) = ((long, string))state!;
+                    try
+                    {
+                        CoalescedWait.Record(Stopwatch.GetElapsedTime(startedAt).TotalSeconds, new KeyValuePair<string, object?>(AuthMetrics.CoordinatorTag, name));
+                    }
+                    catch (Exception)
+                    {
+                        // A listener's callback failed: the measurement is lost, nothing else.
+                    }
+                },
+                (Stopwatch.GetTimestamp(), coordinator),
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
+        catch (Exception)
+        {
+            // Telemetry only.
+        }
+    }
+
     /// <summary>Starts the span of one acquisition, or returns <see langword="null"/> when nobody listens.</summary>
     /// <remarks>Never throws: a listener's callback that throws costs the span, never the acquisition (whose task must complete).</remarks>
     internal static Activity? StartAcquisition(string coordinator, bool background)

@@ -96,6 +96,7 @@ internal sealed class Acquisition<T> where T : class
             if (Interlocked.CompareExchange(ref _waiters, count + 1, count) == count)
             {
                 Interlocked.Increment(ref _joined);
+                AuthTelemetry.ObserveJoin(Task, Owner.Name);
                 return true;
             }
         }

@@ -37,6 +37,8 @@ public sealed class AuthTelemetryTests
         var measurement = Assert.Single(recorder.Durations);
         Assert.True(measurement.Seconds >= 0);
         Assert.Equal("succeeded", measurement.Outcome);
+        Assert.Equal(7, recorder.Waits.Count);
+        Assert.All(recorder.Waits, w => Assert.True(w >= 0 && w <= measurement.Seconds + 1));
 
         // The fast path emits nothing.
         for (var i = 0; i < 100; i++)
@@ -46,6 +48,7 @@ public sealed class AuthTelemetryTests
 
         Assert.Single(recorder.Acquisitions);
         Assert.Single(recorder.Durations);
+        Assert.Equal(7, recorder.Waits.Count);
         var tags = recorder.Acquisitions.Concat(recorder.BackChannel).SelectMany(a => a.TagObjects).Select(t => t.Value?.ToString() ?? "");
         Assert.DoesNotContain(tags, v => v.Contains(tokens[0].AccessToken, StringComparison.Ordinal) || v.Contains(ClientCredentialsFixture.ClientSecret, StringComparison.Ordinal));
     }
@@ -96,6 +99,7 @@ public sealed class AuthTelemetryTests
         private readonly MeterListener _meters;
         private readonly ConcurrentQueue<Activity> _stopped = new();
         private readonly ConcurrentQueue<(double Seconds, string? Outcome)> _durations = new();
+        private readonly ConcurrentQueue<double> _waits = new();
 
         public Recorder(string coordinator)
         {
@@ -111,10 +115,10 @@ public sealed class AuthTelemetryTests
             {
                 InstrumentPublished = (instrument, l) =>
                 {
-                    if (instrument.Meter.Name == AuthMetrics.MeterName && instrument.Name == "lockfree.auth.acquisition.duration") { l.EnableMeasurementEvents(instrument); }
+                    if (instrument.Meter.Name == AuthMetrics.MeterName && instrument.Name is "lockfree.auth.acquisition.duration" or "lockfree.auth.coalesced.wait") { l.EnableMeasurementEvents(instrument); }
                 },
             };
-            _meters.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+            _meters.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
             {
                 string? name = null, outcome = null;
                 foreach (var tag in tags)
@@ -123,7 +127,10 @@ public sealed class AuthTelemetryTests
                     if (tag.Key == "lockfree.auth.outcome") { outcome = tag.Value as string; }
                 }
 
-                if (name == _coordinator) { _durations.Enqueue((value, outcome)); }
+                if (name != _coordinator) { return; }
+
+                if (instrument.Name == "lockfree.auth.coalesced.wait") { _waits.Enqueue(value); }
+                else { _durations.Enqueue((value, outcome)); }
             });
             _meters.Start();
         }
@@ -134,6 +141,8 @@ public sealed class AuthTelemetryTests
         public IReadOnlyList<Activity> BackChannel => [.. _stopped.Where(a => a.OperationName == "lockfree.auth.backchannel")];
 
         public IReadOnlyList<(double Seconds, string? Outcome)> Durations => [.. _durations];
+
+        public IReadOnlyList<double> Waits => [.. _waits];
 
         public void Dispose()
         {
