@@ -48,14 +48,24 @@ public sealed class ClientCredentialsTokenManagementBuilder
 
     /// <summary>Registers the client <paramref name="name"/>, bound from <paramref name="configuration"/> (for example <c>configuration.GetSection("LockFree:Clients:billing")</c>).</summary>
     /// <param name="name">The client's name, as passed to <see cref="ClientCredentialsTokenManager.GetAccessTokenAsync"/> and the token handler.</param>
-    /// <param name="configuration">The section whose keys are the option names (<c>TokenEndpoint</c>, <c>ClientId</c>, <c>ClientSecret</c>, …); validation messages name its path.</param>
+    /// <param name="configuration">
+    /// The section whose keys are the option names (<c>TokenEndpoint</c>, <c>ClientId</c>, <c>ClientSecret</c>, …, and
+    /// <c>TokenExpiry:SkewMargin</c> and the other expiry rules); validation messages name its path. Everything but
+    /// <see cref="ClientCredentialsClientOptions.ClientAssertionSigningCredentials"/> (a key, set in code) can be bound.
+    /// </param>
     /// <returns>This builder.</returns>
     public ClientCredentialsTokenManagementBuilder AddClient(string name, IConfiguration configuration)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(configuration);
         var prefix = configuration is IConfigurationSection section ? section.Path + ConfigurationPath.KeyDelimiter : null;
-        Register(name, prefix).Bind(configuration);
+        Register(name, prefix).Configure(options =>
+        {
+            // Bound by the source generator (EnableConfigurationBindingGenerator): no reflection, trimming-safe.
+            var bound = new BindableClientOptions();
+            configuration.Bind(bound);
+            bound.ApplyTo(options);
+        });
         return this;
     }
 
