@@ -29,6 +29,13 @@ namespace LockFree.Auth.ClientCredentials;
 /// </remarks>
 public sealed class ClientCredentialsTokenHandler : DelegatingHandler
 {
+    /// <summary>
+    /// The request option that asks for another scope or resource than the client's configured ones for one request:
+    /// <c>request.Options.Set(ClientCredentialsTokenHandler.TokenRequestOption, new() { Scope = "reports.read" })</c>.
+    /// Each combination is cached under its own key.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<ClientCredentialsTokenRequest> TokenRequestOption = new("LockFree.Auth.ClientCredentials.TokenRequest");
+
     private readonly ClientCredentialsTokenManager _manager;
     private readonly string _clientName;
     private readonly Uri _api;
@@ -90,7 +97,8 @@ public sealed class ClientCredentialsTokenHandler : DelegatingHandler
             return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
 
-        var token = await _manager.GetAccessTokenAsync(_clientName, null, cancellationToken).ConfigureAwait(false);
+        var tokenRequest = request.Options.TryGetValue(TokenRequestOption, out var asked) ? asked : null;
+        var token = await _manager.GetAccessTokenAsync(_clientName, tokenRequest, cancellationToken).ConfigureAwait(false);
         request.Headers.Authorization = token.Header;
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode != HttpStatusCode.Unauthorized || !UriOrigin.AnsweredBy(_api, request, response))
@@ -100,13 +108,13 @@ public sealed class ClientCredentialsTokenHandler : DelegatingHandler
         }
 
         // Retire exactly the token that was rejected; if another request already replaced it, this costs nothing.
-        _manager.InvalidateRejected(_clientName, token);
+        _manager.InvalidateRejected(_clientName, token, tokenRequest);
         if (!CanSendAgain(request.Content))
         {
             return response;
         }
 
-        var next = await _manager.GetAccessTokenAsync(_clientName, null, cancellationToken).ConfigureAwait(false);
+        var next = await _manager.GetAccessTokenAsync(_clientName, tokenRequest, cancellationToken).ConfigureAwait(false);
         if (ReferenceEquals(next, token))
         {
             return response;

@@ -134,10 +134,10 @@ public sealed class ClientCredentialsTokenManager : IDisposable
         return retired;
     }
 
-    /// <summary>Retires the cached token of <paramref name="clientName"/> (configured scope and resource) only if it is <paramref name="rejected"/> itself.</summary>
-    internal bool InvalidateRejected(string clientName, ClientCredentialsToken rejected)
+    /// <summary>Retires the cached token of <paramref name="clientName"/> for <paramref name="request"/> only if it is <paramref name="rejected"/> itself.</summary>
+    internal bool InvalidateRejected(string clientName, ClientCredentialsToken rejected, ClientCredentialsTokenRequest? request)
     {
-        var retired = _tokens.TryGet(Client(clientName).KeyFor(null))?.Invalidate(static (cached, token) => ReferenceEquals(cached, token), rejected) ?? false;
+        var retired = _tokens.TryGet(Client(clientName).KeyFor(request))?.Invalidate(static (cached, token) => ReferenceEquals(cached, token), rejected) ?? false;
         Log.ClientCredentials.Rejected(_logger, clientName, retired);
         return retired;
     }

@@ -108,6 +108,30 @@ public sealed class ClientCredentialsTokenHandlerTests
     }
 
     [Fact]
+    public async Task Send_RequestOptionAsksForAnotherScope_CachedUnderItsOwnKey_AndRetiredAlone()
+    {
+        var world = new ClientCredentialsFixture();
+        using var manager = world.Manager();
+        world.Handler.On(HttpMethod.Get, Data, r => r.Authorization == "Bearer cc-access-2" && world.Handler.CountOf(Data) <= 3 ? FakeResponses.Status(HttpStatusCode.Unauthorized) : FakeResponses.Json("{}"));
+        using var client = new HttpClient(new ClientCredentialsTokenHandler(manager, "billing", new Uri(ClientCredentialsFixture.Api), world.Handler));
+
+        using (var plain = await client.GetAsync(Data).Within())
+        {
+            Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
+        }
+
+        using var reports = new HttpRequestMessage(HttpMethod.Get, Data);
+        reports.Options.Set(ClientCredentialsTokenHandler.TokenRequestOption, new ClientCredentialsTokenRequest { Scope = "reports.read" });
+        using var response = await client.SendAsync(reports).Within();
+
+        // cc-access-2 (scope reports.read) was rejected once: retired and replaced by cc-access-3 for that key only.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(["billing.read", "reports.read", "reports.read"], world.Server.TokenRequestsReceived.Select(r => r["scope"]));
+        Assert.Equal("cc-access-1", (await manager.GetAccessTokenAsync("billing").Within()).AccessToken);
+        Assert.Equal("cc-access-3", (await manager.GetAccessTokenAsync("billing", new ClientCredentialsTokenRequest { Scope = "reports.read" }).Within()).AccessToken);
+    }
+
+    [Fact]
     public void Constructor_PlainHttpApiOffLoopback_Refused()
     {
         using var manager = new ClientCredentialsFixture().Manager();
