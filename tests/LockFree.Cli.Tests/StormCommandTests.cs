@@ -55,6 +55,7 @@ public sealed class StormCommandTests
     [InlineData("client-oauth", "ClientOAuthHandler")]
     [InlineData("cross-app", "CrossApplicationAccessHandler")]
     [InlineData("core", "AuthCoordinator")]
+    [InlineData("client-credentials", "ClientCredentialsTokenHandler")]
     public async Task Each_provider_passes_a_short_storm(string provider, string shown)
     {
         var run = await CliHarness.RunAsync(["--provider", provider, "-c", "8", "-d", "2s", "--revoke-every", "700ms"]);

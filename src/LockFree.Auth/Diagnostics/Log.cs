@@ -10,7 +10,7 @@ namespace LockFree.Auth.Diagnostics;
 /// <para>
 /// Ranges: 1000–1099 core (<see cref="Core"/>), 2000–2099 protocol layer (<see cref="Protocol"/>), 3000–3099 MCP OAuth
 /// provider (<see cref="ClientOAuth"/>), 3100–3199 system-browser sign-in (<see cref="SystemBrowser"/>), 4000–4099
-/// cross-app access provider (<see cref="CrossApp"/>), 5000–5099 token sharing across replicas (<see cref="Sharing"/>).
+/// cross-app access provider (<see cref="CrossApp"/>), 5000–5099 token sharing across replicas (<see cref="Sharing"/>), 6000–6099 client-credentials token manager (<see cref="ClientCredentials"/>).
 /// </para>
 /// <para>
 /// Never a secret: arguments are names, generations, counts, status codes, exception types, failure reasons and
@@ -269,5 +269,43 @@ internal static partial class Log
 
         [LoggerMessage(5008, LogLevel.Debug, "Shared {Name}: conditional invalidation in the shared store (retired: {Retired}).")]
         internal static partial void Invalidated(ILogger logger, string name, bool retired);
+    }
+
+    /// <summary>The client-credentials token manager (ClientCredentialsTokenManager, its handler): never a token, assertion or secret.</summary>
+    internal static partial class ClientCredentials
+    {
+        [LoggerMessage(6000, LogLevel.Debug, "Client {Client}: requesting an access token from {Endpoint} (background refresh: {Background}).")]
+        private static partial void Requesting(ILogger logger, string client, string endpoint, bool background);
+
+        internal static void Requesting(ILogger logger, string client, Uri endpoint, bool background)
+        {
+            if (logger.IsEnabled(LogLevel.Debug)) { Requesting(logger, client, Endpoint(endpoint), background); }
+        }
+
+        [LoggerMessage(6001, LogLevel.Debug, "Client {Client}: obtained an access token (expires in {ExpiresIn}).")]
+        internal static partial void Obtained(ILogger logger, string client, TimeSpan? expiresIn);
+
+        [LoggerMessage(6002, LogLevel.Warning, "Client {Client}: a background refresh failed ({ExceptionType}, {Reason}); the cached token is served while usable and the next caller retries.")]
+        private static partial void BackgroundAcquisitionFailed(ILogger logger, string client, Type exceptionType, OAuthFailureReason reason);
+
+        [LoggerMessage(6003, LogLevel.Debug, "Client {Client}: an acquisition failed ({ExceptionType}, {Reason}); its waiters receive the error.")]
+        private static partial void ForegroundAcquisitionFailed(ILogger logger, string client, Type exceptionType, OAuthFailureReason reason);
+
+        /// <summary>Every failed acquisition (never its message: terse, and it could echo a server's words).</summary>
+        internal static void AcquisitionFailed(ILogger logger, string client, bool background, Exception exception)
+        {
+            var reason = exception is OAuthException oauth ? oauth.Reason : OAuthFailureReason.Unspecified;
+            if (background)
+            {
+                BackgroundAcquisitionFailed(logger, client, exception.GetType(), reason);
+            }
+            else
+            {
+                ForegroundAcquisitionFailed(logger, client, exception.GetType(), reason);
+            }
+        }
+
+        [LoggerMessage(6004, LogLevel.Debug, "Client {Client}: a token was reported rejected; the cached token was retired: {Retired}.")]
+        internal static partial void Rejected(ILogger logger, string client, bool retired);
     }
 }

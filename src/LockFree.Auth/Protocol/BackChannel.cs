@@ -154,6 +154,7 @@ internal sealed class BackChannel : IBackChannel
         var token = linked.Token;
         SingleTargetContent? content = null;
         HttpStatusCode? status = null;
+        using var span = AuthTelemetry.StartBackChannel(request.Method, endpoint, purpose);
         try
         {
             if (request.Content is { } original)
@@ -166,6 +167,7 @@ internal sealed class BackChannel : IBackChannel
             Log.Protocol.Sending(_logger, request.Method, endpoint, purpose);
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
             status = response.StatusCode;
+            span.Activity?.SetTag("http.response.status_code", (int)response.StatusCode);
             EnsureNotRedirected(request, response, endpoint, purpose);
             if (readBodyOnlyWhenOk && response.StatusCode != HttpStatusCode.OK)
             {
@@ -184,12 +186,15 @@ internal sealed class BackChannel : IBackChannel
             && (ex is OperationCanceledException or IOException or HttpRequestException || content?.Refused == true || cancellationToken.IsCancellationRequested))
         {
             var translated = Translate(ex, endpoint, purpose, status, content, deadline, cancellationToken);
-            Log.Protocol.Failed(_logger, endpoint, translated is OAuthException oauth ? oauth.Reason.ToString() : translated.GetType().Name);
+            var reason = translated is OAuthException oauth ? oauth.Reason.ToString() : translated.GetType().Name;
+            Log.Protocol.Failed(_logger, endpoint, reason);
+            AuthTelemetry.BackChannelFailed(span.Activity, reason);
             throw translated;
         }
         catch (OAuthException ex)
         {
             Log.Protocol.Failed(_logger, endpoint, ex.Reason.ToString());
+            AuthTelemetry.BackChannelFailed(span.Activity, ex.Reason.ToString());
             throw;
         }
     }

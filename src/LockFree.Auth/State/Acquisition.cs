@@ -1,3 +1,5 @@
+using LockFree.Auth.Diagnostics;
+
 namespace LockFree.Auth;
 
 /// <summary>
@@ -35,6 +37,10 @@ internal sealed class Acquisition<T> where T : class
     // so the waiter that observes 0 and wins the CAS to Abandoned is the only one that cancels _cts.
     // Non-cancellable waiters and background refreshes "pin" the acquisition: they join and never leave.
     private int _waiters = 1;
+
+    // Callers that joined (telemetry only: the span's lockfree.auth.callers.joined). Incremented with Interlocked on
+    // the join path (a slow path); read once when the work ends. No decision is based on it.
+    private int _joined;
 
     // Owned by the coordinator. Not disposed: it has no timer, and callbacks registered on its token (an
     // HttpClient send) unregister when their operation ends, so the garbage collector reclaims it.
@@ -89,6 +95,8 @@ internal sealed class Acquisition<T> where T : class
 
             if (Interlocked.CompareExchange(ref _waiters, count + 1, count) == count)
             {
+                Interlocked.Increment(ref _joined);
+                AuthTelemetry.ObserveJoin(Task, Owner.Name);
                 return true;
             }
         }
@@ -116,6 +124,10 @@ internal sealed class Acquisition<T> where T : class
     /// </summary>
     private async Task RunAsync()
     {
+        // Telemetry (AuthTelemetry): a span around the work, so back-channel spans nest under it; the duration is
+        // recorded when the work ends. Nothing is created when nobody listens.
+        var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        var activity = AuthTelemetry.StartAcquisition(Owner.Name, Context.IsBackgroundRefresh);
         T value;
         try
         {
@@ -128,6 +140,7 @@ internal sealed class Acquisition<T> where T : class
         }
         catch (Exception exception)
         {
+            AuthTelemetry.EndAcquisition(activity, startedAt, Owner.Name, Context.IsBackgroundRefresh, exception is OperationCanceledException ? "cancelled" : "failed", Volatile.Read(ref _joined));
             try
             {
                 Owner.OnFailed(this, exception);
@@ -140,6 +153,7 @@ internal sealed class Acquisition<T> where T : class
             return;
         }
 
+        AuthTelemetry.EndAcquisition(activity, startedAt, Owner.Name, Context.IsBackgroundRefresh, "succeeded", Volatile.Read(ref _joined));
         _result.TrySetResult(value);
     }
 

@@ -109,6 +109,9 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     /// </summary>
     internal Action<Exception, bool>? OnAcquisitionFailed { get; init; }
 
+    /// <summary>The coordinator's name (<see cref="AuthCoordinatorOptions.Name"/>), for telemetry.</summary>
+    internal string Name => _options.Name;
+
     /// <summary>
     /// The current state. Read it once into a local. A state left behind by the map's <c>InvalidateAll</c> is never
     /// returned: it is replaced by its invalidated successor first (I11).

@@ -57,6 +57,7 @@ internal sealed class CliOptions
     {
         Description = "The auth provider under test: client-oauth = ClientOAuthHandler with the client-credentials grant; " +
             "cross-app = CrossApplicationAccessHandler (ID token -> ID-JAG -> JWT-bearer, embedded IdP); " +
+            "client-credentials = ClientCredentialsTokenHandler on the ClientCredentialsTokenManager, wired through DI (LockFree.Auth.Extensions); " +
             "core = the bare AuthCoordinator with a minimal client-credentials handler; " +
             "naive = a plain cached field without coalescing, the baseline (expected to fail: exchanges exceed the ideal).",
         DefaultValueFactory = _ => StormProviders.Default,

@@ -20,7 +20,7 @@ internal static class Layers
         new("core", ["LockFree.Auth"]),
         new("dpop-keys", ["LockFree.Auth.DPoP"]),
         new("protocol", ["LockFree.Auth.Protocol"]),
-        new("providers", ["LockFree.Auth.OAuth", "LockFree.Auth.CrossAppAccess"], SiblingsIndependent: true),
+        new("providers", ["LockFree.Auth.OAuth", "LockFree.Auth.CrossAppAccess", "LockFree.Auth.ClientCredentials"], SiblingsIndependent: true),
     ];
 
     /// <summary>

@@ -19,6 +19,7 @@ public sealed class LogCatalogueTests
         ["SystemBrowser"] = (3100, 3199),
         ["CrossApp"] = (4000, 4099),
         ["Sharing"] = (5000, 5099),
+        ["ClientCredentials"] = (6000, 6099),
     };
 
     private static IEnumerable<(Type Component, MethodInfo Method, LoggerMessageAttribute Message)> Messages() =>

@@ -1,0 +1,134 @@
+using LockFree.Auth.Diagnostics;
+using LockFree.Auth.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace LockFree.Auth.ClientCredentials;
+
+/// <summary>
+/// One validated client of a <see cref="ClientCredentialsTokenManager"/>: a snapshot of its options, its client
+/// authentication, its back channel and (with an authority) its discovery cache; it performs one client-credentials
+/// exchange per call of <see cref="AcquireAsync"/>. Caching and coalescing are the manager's.
+/// </summary>
+/// <remarks>Concurrency: immutable after construction; the discovery cache coalesces concurrent discoveries.</remarks>
+internal sealed class ClientCredentialsClient : IDisposable
+{
+    private const string Purpose = "token endpoint";
+
+    private readonly Uri? _tokenEndpoint;
+    private readonly Uri? _authority;
+    private readonly ClientAuthentication _authentication;
+    private readonly TokenEndpointClient _tokenClient;
+    private readonly AuthorizationServerDiscovery? _discovery;
+    private readonly ILogger _logger;
+
+    /// <summary>Snapshots <paramref name="options"/> (validated by the caller).</summary>
+    internal ClientCredentialsClient(string name, ClientCredentialsClientOptions options, Func<HttpClient> httpClient, TimeProvider time, ILoggerFactory? loggerFactory, ILogger logger)
+    {
+        Name = name;
+        _logger = logger;
+        _tokenEndpoint = options.TokenEndpoint;
+        _authority = options.Authority;
+        Scope = string.IsNullOrWhiteSpace(options.Scope) ? null : options.Scope;
+        Resource = options.Resource?.AbsoluteUri;
+        // The one negotiation of the protocol layer: the configured method, else private_key_jwt with a signing key, else
+        // client_secret_basic (a pre-registered client).
+        var method = ClientAuthentication.Negotiate(
+            options.ClientAuthenticationMethod, supported: null, hasSecret: !string.IsNullOrEmpty(options.ClientSecret),
+            kind: ClientIdentityKind.PreRegistered, hasSigningKey: options.ClientAssertionSigningCredentials is not null);
+        var assertion = options.ClientAssertionSigningCredentials is { } key
+            ? new ClientAssertionOptions(key, options.ClientAssertionLifetime, options.ClientAssertionJwtType)
+            : null;
+        _authentication = ClientAuthentication.Create(method, options.ClientId!, options.ClientSecret, assertion);
+        var backChannel = new PerCallBackChannel(httpClient, time, options.MaxResponseBytes, options.BackChannelTimeout, loggerFactory?.CreateLogger(ClientCredentialsTokenManager.LoggerCategory));
+        _tokenClient = new TokenEndpointClient(backChannel);
+        _discovery = _authority is null ? null : new AuthorizationServerDiscovery(backChannel, $"client-credentials.{name}.metadata", capacity: 1);
+        var expiry = options.TokenExpiry?.Clone() ?? new AuthCoordinatorOptions();
+        expiry.Name = $"client-credentials.{name}";
+        expiry.LoggerFactory ??= loggerFactory;
+        TokenExpiry = expiry;
+    }
+
+    /// <summary>The client's name.</summary>
+    internal string Name { get; }
+
+    /// <summary>The configured scope, or <see langword="null"/>.</summary>
+    internal string? Scope { get; }
+
+    /// <summary>The configured resource's absolute URI, or <see langword="null"/>.</summary>
+    internal string? Resource { get; }
+
+    /// <summary>The coordinator options of this client's tokens (a private copy, named after the client).</summary>
+    internal AuthCoordinatorOptions TokenExpiry { get; }
+
+    /// <summary>The cache key of <paramref name="request"/> (the configured scope and resource where it names none).</summary>
+    /// <exception cref="ArgumentException">The request's resource is not an absolute URI without fragment.</exception>
+    internal TokenKey KeyFor(ClientCredentialsTokenRequest? request)
+    {
+        if (request is null)
+        {
+            return new TokenKey(Name, Scope, Resource);
+        }
+
+        if (request.Resource is { } resource && !ClientCredentialsClientOptions.IsResource(resource))
+        {
+            throw new ArgumentException("The requested Resource must be an absolute URI without fragment (RFC 8707).", nameof(request));
+        }
+
+        return new TokenKey(
+            Name,
+            string.IsNullOrWhiteSpace(request.Scope) ? Scope : request.Scope,
+            request.Resource?.AbsoluteUri ?? Resource);
+    }
+
+    /// <summary>One client-credentials exchange for <paramref name="key"/> (after discovery when an authority is configured).</summary>
+    internal async Task<ClientCredentialsToken> AcquireAsync(TokenKey key, AcquisitionContext<ClientCredentialsToken> context, CancellationToken cancellationToken)
+    {
+        Uri endpoint;
+        Uri? issuer = null;
+        if (_tokenEndpoint is { } configured)
+        {
+            endpoint = configured;
+        }
+        else
+        {
+            var metadata = await _discovery!.GetAsync(_authority!, cancellationToken).ConfigureAwait(false);
+            issuer = metadata.Issuer;
+            endpoint = metadata.TokenEndpoint ?? throw new OAuthException(
+                $"The authorization server metadata of '{OAuthEndpoint.Describe(_authority!)}' names no token_endpoint.",
+                OAuthFailureReason.MalformedResponse,
+                _authority);
+        }
+
+        var parameters = new List<KeyValuePair<string, string>>(3) { new("grant_type", OAuthConstants.GrantTypeClientCredentials) };
+        if (key.Scope is { } scope)
+        {
+            parameters.Add(new("scope", scope));
+        }
+
+        if (key.Resource is { } resource)
+        {
+            parameters.Add(new("resource", resource));
+        }
+
+        Log.ClientCredentials.Requesting(_logger, Name, endpoint, context.IsBackgroundRefresh);
+        var response = await _tokenClient.RequestAsync(
+            new TokenRequest
+            {
+                Endpoint = endpoint,
+                Parameters = parameters,
+                Authentication = _authentication,
+                Issuer = issuer,
+                Purpose = Purpose,
+                RequiredTokenType = OAuthConstants.Bearer,
+            },
+            cancellationToken).ConfigureAwait(false);
+        Log.ClientCredentials.Obtained(_logger, Name, response.Tokens.ExpiresIn);
+        return new ClientCredentialsToken(response.Tokens);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _discovery?.Dispose();
+
+    /// <summary>Describes the client without secrets.</summary>
+    public override string ToString() => $"{Name}: {_authentication} at {(_tokenEndpoint is { } e ? OAuthEndpoint.Describe(e) : "the token endpoint of " + OAuthEndpoint.Describe(_authority!))}";
+}
