@@ -76,6 +76,12 @@ public sealed class SharedTokenAcquisition
         _tag = new KeyValuePair<string, object?>(AuthMetrics.CoordinatorTag, _options.Name);
     }
 
+    /// <summary>
+    /// The providers' issuer binding (T3/T5 of <c>spec/security.md</c>): a shared token set it refuses is treated like a
+    /// restored token of an issuer the provider may not use — never adopted, and its refresh token never sent.
+    /// </summary>
+    internal Func<TokenContainer, bool>? Accepts { get; init; }
+
     /// <summary>The acquisition delegate for an <see cref="AuthCoordinator{T}"/> of <see cref="TokenContainer"/>.</summary>
     public async Task<TokenContainer> AcquireAsync(AcquisitionContext<TokenContainer> context, CancellationToken cancellationToken)
     {
@@ -119,6 +125,24 @@ public sealed class SharedTokenAcquisition
         {
             ReportUnavailable(exception);
             return false;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="InvalidateIfAsync"/> for a provider that does not wait for it (a 401's retry does not depend on it):
+    /// on <see cref="CancellationToken.None"/>, never a caller's, and every failure is observed and logged (5010).
+    /// </summary>
+    internal async Task InvalidateInBackgroundAsync(TokenContainer rejected)
+    {
+        try
+        {
+            // Off the caller's path: the rejected request's retry goes on at once.
+            await Task.Yield();
+            await InvalidateIfAsync(rejected, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            Log.Sharing.InvalidationFailed(_logger, _options.Name, exception.GetType());
         }
     }
 
@@ -183,6 +207,11 @@ public sealed class SharedTokenAcquisition
         try
         {
             var atFence = record is null ? context.Previous : Unprotect(record);
+            if (atFence is not null && !IsAccepted(atFence))
+            {
+                atFence = context.Previous;
+            }
+
             value = await _exchange(context with { Previous = atFence }, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception)
@@ -239,7 +268,18 @@ public sealed class SharedTokenAcquisition
         }
 
         var token = Unprotect(record);
-        return IsUsable(token, _time.GetUtcNow()) ? token : null;
+        return IsAccepted(token) && IsUsable(token, _time.GetUtcNow()) ? token : null;
+    }
+
+    private bool IsAccepted(TokenContainer token)
+    {
+        if (Accepts is null || Accepts(token))
+        {
+            return true;
+        }
+
+        Log.Sharing.Ignored(_logger, _options.Name);
+        return false;
     }
 
     /// <summary>
