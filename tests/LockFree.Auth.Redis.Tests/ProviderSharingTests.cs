@@ -120,6 +120,39 @@ public sealed class ProviderSharingTests(RedisServerFixture fixture, Xunit.Abstr
     }
 
     [Fact]
+    public async Task ClientCredentials_SharedTokenOfAnotherIssuer_IsIgnored_AndItsRefreshTokenNeverSent()
+    {
+        // T3/T5: a record whose token set names another issuer (written by a misconfigured or hostile replica with the
+        // key) is treated like a restored token of an issuer the provider may not use: not adopted, its refresh token
+        // not sent; the provider exchanges with its own grant and the fence replaces the record.
+        var time = TimeProvider.System;
+        var server = new FakeMcpAuthServer(time);
+        server.Clients["m2m"] = "pw";
+        using var backChannel = server.CreateClient();
+        using var logs = new RecordingLoggerFactory();
+        var store = new ForgingStore(new InMemorySharedTokenStore(time), "https://evil.example.com", time);
+        var options = new ClientOAuthOptions
+        {
+            GrantType = OAuthGrantType.ClientCredentials,
+            ClientId = "m2m",
+            ClientSecret = "pw",
+            SharedTokens = new TokenSharing(store, "m2m", Replica.DefaultOptions(logs)),
+        };
+        using var provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), options, backChannel, null, time);
+
+        var tokens = await provider.GetTokensAsync().Within();
+
+        Assert.NotEqual(ForgingStore.ForgedAccessToken, tokens.AccessToken);
+        Assert.Equal(1, server.ClientCredentialsGrants);
+        Assert.Equal(0, server.RefreshGrants);
+        Assert.DoesNotContain(server.TokenEndpointRequests, r => r.Body.Contains(ForgingStore.ForgedRefreshToken, StringComparison.Ordinal));
+        Assert.Contains(logs.Records, r => r.EventId.Id == 5009);
+        var record = await store.ReadAsync(store.ForgedKey!, default);
+        Assert.Equal(2, record!.Version); // the provider's own token set replaced the forged one (fence at version 1)
+        server.Dispose();
+    }
+
+    [Fact]
     public async Task CrossApp_TwoProviders_64CallersEach_Cold_OneExchange()
     {
         // R16: two CrossApplicationAccessProvider replicas, 64 concurrent cold callers each: one ID token callback, one
@@ -246,4 +279,50 @@ public sealed class ProviderSharingTests(RedisServerFixture fixture, Xunit.Abstr
             Server.Dispose();
         }
     }
+}
+
+/// <summary>An in-memory store that, the first time a key is read, finds a live record there naming another issuer.</summary>
+internal sealed class ForgingStore(InMemorySharedTokenStore inner, string issuer, TimeProvider time) : ISharedTokenStore
+{
+    public const string ForgedAccessToken = "forged-access-token";
+    public const string ForgedRefreshToken = "forged-refresh-token";
+
+    public string? ForgedKey { get; private set; }
+
+    public async ValueTask<SharedTokenRecord?> ReadAsync(string key, CancellationToken cancellationToken)
+    {
+        if (ForgedKey is null)
+        {
+            ForgedKey = key;
+            var payload = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+            {
+                ["at"] = ForgedAccessToken,
+                ["tt"] = "Bearer",
+                ["rt"] = ForgedRefreshToken,
+                ["iss"] = issuer,
+                ["oa"] = time.GetUtcNow().UtcTicks,
+                ["ei"] = TimeSpan.FromHours(1).Ticks,
+            });
+            var lease = await inner.TryAcquireLeaseAsync(key, 0, "forger", TimeSpan.FromSeconds(30), cancellationToken);
+            var value = new SharedTokenValue(new AesGcmSharedTokenProtector(Replica.TestKey).Protect(payload, key), "forged", time.GetUtcNow().AddHours(1));
+            await inner.PublishAsync(key, lease, value, cancellationToken);
+        }
+
+        return await inner.ReadAsync(key, cancellationToken);
+    }
+
+    public ValueTask<SharedLease> TryAcquireLeaseAsync(string key, long expectedVersion, string holder, TimeSpan timeToLive, CancellationToken cancellationToken) =>
+        inner.TryAcquireLeaseAsync(key, expectedVersion, holder, timeToLive, cancellationToken);
+
+    public ValueTask<SharedPublishResult> PublishAsync(string key, SharedLease lease, SharedTokenValue value, CancellationToken cancellationToken) =>
+        inner.PublishAsync(key, lease, value, cancellationToken);
+
+    public ValueTask ReleaseLeaseAsync(string key, SharedLease lease, CancellationToken cancellationToken) =>
+        inner.ReleaseLeaseAsync(key, lease, cancellationToken);
+
+    public ValueTask<bool> InvalidateIfAsync(string key, string fingerprint, CancellationToken cancellationToken) =>
+        inner.InvalidateIfAsync(key, fingerprint, cancellationToken);
+
+    public ValueTask WaitForChangeAsync(string key, long knownVersion, TimeSpan bound, CancellationToken cancellationToken) =>
+        inner.WaitForChangeAsync(key, knownVersion, bound, cancellationToken);
 }
