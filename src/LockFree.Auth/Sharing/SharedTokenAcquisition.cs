@@ -44,9 +44,12 @@ public sealed class SharedTokenAcquisition
     private readonly ILogger _logger;
     private readonly KeyValuePair<string, object?> _tag;
 
-    // 0 = the last store operation succeeded, 1 = it failed. Interlocked.Exchange only, so that the warning and the
-    // recovery message are written once per transition; no decision depends on it.
-    private int _unavailable;
+    /// <summary>
+    /// Whether the last store operation failed, shared by every acquisition of one <see cref="TokenSharing"/> (the
+    /// providers create one wrapper per acquisition), so the warning and the recovery message are written once per
+    /// outage, not once per acquisition. Its own by default.
+    /// </summary>
+    internal StoreHealth Health { get; init; } = new();
 
     /// <summary>Creates the wrapper of one key's acquisition.</summary>
     /// <param name="store">The shared store (for example <c>RedisSharedTokenStore</c>).</param>
@@ -332,7 +335,7 @@ public sealed class SharedTokenAcquisition
             throw new SharedTokenStoreUnavailableException("The shared token store failed: " + exception.GetType().Name + ".", exception);
         }
 
-        if (Interlocked.Exchange(ref _unavailable, 0) != 0)
+        if (Interlocked.Exchange(ref Health.Unavailable, 0) != 0)
         {
             Log.Sharing.StoreRecovered(_logger, _options.Name);
         }
@@ -343,9 +346,17 @@ public sealed class SharedTokenAcquisition
     private void ReportUnavailable(SharedTokenStoreUnavailableException exception)
     {
         AuthMetrics.SharedStoreFailures.Add(1, _tag);
-        if (Interlocked.Exchange(ref _unavailable, 1) == 0)
+        if (Interlocked.Exchange(ref Health.Unavailable, 1) == 0)
         {
             Log.Sharing.StoreUnavailable(_logger, _options.Name, exception.InnerException?.GetType() ?? exception.GetType(), _options.FailureMode.ToString());
         }
+    }
+
+    /// <summary>The store's health as the log sees it (see <see cref="Health"/>).</summary>
+    internal sealed class StoreHealth
+    {
+        // 0 = the last store operation succeeded, 1 = it failed. Interlocked.Exchange only, so that the warning and the
+        // recovery message are written once per transition; no decision depends on it.
+        internal int Unavailable;
     }
 }

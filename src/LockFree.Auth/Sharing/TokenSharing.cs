@@ -16,7 +16,11 @@ namespace LockFree.Auth;
 /// (the fast path stays one volatile read, no I/O); a 401 for a token also retires the shared record if it still
 /// holds that token.
 /// </para>
-/// <para>Concurrency: immutable (the options are validated and copied when it is created); share it freely.</para>
+/// <para>
+/// Concurrency: safe to share between providers and threads. The options are validated and copied when it is created;
+/// its only mutable state is whether the store was last seen unavailable (an <see cref="Interlocked"/> flag that only
+/// decides when warning 5005 and message 5006 are written).
+/// </para>
 /// </remarks>
 public sealed class TokenSharing
 {
@@ -35,6 +39,9 @@ public sealed class TokenSharing
         Identity = identity;
         Options = options.Copy();
     }
+
+    // One health flag for every acquisition of this configuration: "store unavailable" is logged once per outage.
+    private readonly SharedTokenAcquisition.StoreHealth _health = new();
 
     /// <summary>The shared store.</summary>
     public ISharedTokenStore Store { get; }
@@ -73,14 +80,14 @@ public sealed class TokenSharing
         Func<AcquisitionContext<TokenContainer>, CancellationToken, Task<TokenContainer>> exchange,
         Func<TokenContainer, bool> accepts,
         TimeProvider time) =>
-        new(Store, key, exchange, Options, time) { Accepts = accepts };
+        new(Store, key, exchange, Options, time) { Accepts = accepts, Health = _health };
 
     /// <summary>
     /// After a 401 for <paramref name="rejected"/>: retires the record of <paramref name="key"/> if it still holds that
     /// token, in the background (the retry does not wait for it; a failure is logged, never thrown at the caller).
     /// </summary>
     internal void InvalidateInBackground(string key, TokenContainer rejected, TimeProvider time) =>
-        _ = new SharedTokenAcquisition(Store, key, s_noExchange, Options, time).InvalidateInBackgroundAsync(rejected);
+        _ = new SharedTokenAcquisition(Store, key, s_noExchange, Options, time) { Health = _health }.InvalidateInBackgroundAsync(rejected);
 
     // Never called: an invalidation exchanges nothing.
     private static readonly Func<AcquisitionContext<TokenContainer>, CancellationToken, Task<TokenContainer>> s_noExchange =
