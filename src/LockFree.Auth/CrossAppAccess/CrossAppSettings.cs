@@ -18,7 +18,8 @@ internal sealed record CrossAppSettings(
     int MaxResponseBytes,
     AuthCoordinatorOptions? TokenCacheOptions,
     TimeSpan BackChannelTimeout,
-    int CacheCapacity)
+    int CacheCapacity,
+    TokenSharing? SharedTokens)
 {
     private static readonly string[] s_methods = [OAuthConstants.ClientSecretBasic, OAuthConstants.ClientSecretPost, OAuthConstants.None];
 
@@ -87,7 +88,8 @@ internal sealed record CrossAppSettings(
             o.MaxResponseBytes,
             cacheOptions,
             o.BackChannelTimeout,
-            o.CacheCapacity);
+            o.CacheCapacity,
+            o.SharedTokens);
     }
 
     private static string? Method(string? method, string? secret, string name, string secretName)

@@ -189,6 +189,13 @@ public sealed class CrossApplicationAccessProvider : IDisposable
         }
 
         Log.CrossApp.InvalidatedRejected(_logger, entry.Resource, entry.AuthorizationServer);
+        if (_settings.SharedTokens is { } sharing)
+        {
+            // The replicas' copy too, only if the shared record still holds this token (conditional in the store as
+            // well); in the background, never on a caller's token, a failure logged.
+            sharing.InvalidateInBackground(SharedKey(sharing, entry.Resource, entry.AuthorizationServer), new TokenContainer { AccessToken = rejectedAccessToken }, _time);
+        }
+
         return true;
     }
 
@@ -279,8 +286,47 @@ public sealed class CrossApplicationAccessProvider : IDisposable
         return coordinator.GetAsync(cancellationToken);
     }
 
-    /// <summary>One exchange for <paramref name="key"/>, run by the key's coordinator on its own token.</summary>
+    /// <summary>
+    /// One acquisition for <paramref name="key"/>, run by the key's coordinator on its own token: the exchange, or with
+    /// <see cref="CrossApplicationAccessProviderOptions.SharedTokens"/> the shared record's token (adopted when usable,
+    /// else exchanged by the one replica holding the lease).
+    /// </summary>
     private async Task<TokenContainer> AcquireAsync(TokenKey key, AuthCoordinator<TokenContainer> coordinator, AcquisitionContext<TokenContainer> context, CancellationToken cancellationToken)
+    {
+        if (_settings.SharedTokens is not { } sharing)
+        {
+            return await ExchangeAsync(key, coordinator, context, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!_trust.IsTrusted(key.AuthorizationServer))
+        {
+            throw Untrusted(key.AuthorizationServer); // T5: before the store is read
+        }
+
+        var issuer = IssuerTrust.Normalize(key.AuthorizationServer);
+        var shared = sharing.Acquisition(
+            SharedKey(sharing, key.Resource, key.AuthorizationServer),
+            (c, ct) => ExchangeAsync(key, coordinator, c, ct),
+            t => t.Issuer is { } iss && OAuthEndpoint.TryParseAbsolute(iss) is { } uri && IssuerTrust.Normalize(uri) == issuer,
+            _time);
+        var tokens = await shared.AcquireAsync(context, cancellationToken).ConfigureAwait(false);
+        if (!_trust.Pin(key.AuthorizationServer))
+        {
+            throw Untrusted(key.AuthorizationServer); // another server was pinned first; this token is not served
+        }
+
+        // An adopted token is recorded like an exchanged one (the same entry again for an exchanged one), before the
+        // coordinator can publish it.
+        RecordIssued(tokens.AccessToken, new KeyEntry(key.Resource, key.AuthorizationServer, coordinator));
+        return tokens;
+    }
+
+    /// <summary>The shared record key of (identity, resource, authorization server) (issue 13).</summary>
+    private static string SharedKey(TokenSharing sharing, Uri resource, Uri authorizationServer) =>
+        sharing.KeyFor("cross-app", resource.AbsoluteUri, IssuerTrust.Normalize(authorizationServer));
+
+    /// <summary>One exchange for <paramref name="key"/>, run by the key's coordinator on its own token.</summary>
+    private async Task<TokenContainer> ExchangeAsync(TokenKey key, AuthCoordinator<TokenContainer> coordinator, AcquisitionContext<TokenContainer> context, CancellationToken cancellationToken)
     {
         var step = "authorization server metadata discovery";
         try

@@ -269,6 +269,12 @@ internal static partial class Log
 
         [LoggerMessage(5008, LogLevel.Debug, "Shared {Name}: conditional invalidation in the shared store (retired: {Retired}).")]
         internal static partial void Invalidated(ILogger logger, string name, bool retired);
+
+        [LoggerMessage(5009, LogLevel.Warning, "Shared {Name}: the shared token set belongs to an authorization server this provider may not use; it was ignored.")]
+        internal static partial void Ignored(ILogger logger, string name);
+
+        [LoggerMessage(5010, LogLevel.Warning, "Shared {Name}: the conditional invalidation after a rejection failed ({ExceptionType}); the shared record is replaced at its next exchange.")]
+        internal static partial void InvalidationFailed(ILogger logger, string name, Type exceptionType);
     }
 
     /// <summary>The client-credentials token manager (ClientCredentialsTokenManager, its handler): never a token, assertion or secret.</summary>

@@ -28,6 +28,8 @@ namespace LockFree.Auth.OAuth;
 /// registration are fetched once and shared. An interactive authorization never blocks requests whose token is
 /// valid (including other scope sets); a caller's <see cref="CancellationToken"/> ends only its own wait, and the
 /// shared work is cancelled only when every waiter left or the provider is disposed. No locks, no blocking waits.
+/// With <see cref="ClientOAuthOptions.SharedTokens"/>, replicas in other processes share the exchange too: the store is
+/// consulted only when a new token is needed (<c>spec/redis.md</c>).
 /// </para>
 /// </remarks>
 public sealed class ClientOAuthProvider : IDisposable
@@ -94,7 +96,7 @@ public sealed class ClientOAuthProvider : IDisposable
         Action<Exception, bool> onFailed = (exception, background) => Log.ClientOAuth.AcquisitionFailed(_logger, background, exception);
         _discovery = new McpServerDiscovery(serverUrl, channel, _settings, _trust, _time, _logger, onFailed);
         _clients = new ClientIdentities(channel, _settings, _trust, _time, _logger, onFailed);
-        _rejections = new RejectionPolicy(_state, _settings, _discovery, _clients, _time, _logger);
+        _rejections = new RejectionPolicy(_state, _settings, _discovery, _clients, _time, _logger, OnTokenRetired);
         _tokens = new AuthCoordinatorMap<string, TokenEntry>(
             key => new AuthCoordinator<TokenEntry>((context, ct) => AcquireTokensAsync(key, context, ct), static e => e.Tokens.ExpiresAt, _time, _settings.TokenExpiry) { OnAcquisitionFailed = onFailed },
             _settings.CacheCapacity);
@@ -299,7 +301,6 @@ public sealed class ClientOAuthProvider : IDisposable
     {
         var scopes = ScopeSet.Parse(key) ?? ScopeSet.Empty;
         var previous = context.Previous?.Tokens;
-        var previousIssuer = context.Previous?.Issuer;
         if (previous is null && _tokenCache is not null)
         {
             var restored = await _tokenCache.RestoreAsync(cancellationToken).ConfigureAwait(false);
@@ -311,7 +312,6 @@ public sealed class ClientOAuthProvider : IDisposable
                 }
 
                 previous = restored;
-                previousIssuer = restored.Issuer;
             }
         }
 
@@ -326,10 +326,40 @@ public sealed class ClientOAuthProvider : IDisposable
         }
 
         var client = await _clients.GetAsync(metadata, cancellationToken).ConfigureAwait(false);
+        TokenContainer tokens;
+        if (_settings.SharedTokens is { } sharing)
+        {
+            // Issue 13: the shared record of (identity, resource, issuer, scope set) is consulted only here, on the slow
+            // path. A shared token set of another issuer is ignored (T3/T5, like a restored one); the exchange runs only
+            // while this replica holds the lease, with the refresh token of the record's version.
+            var issuer = metadata.IssuerText;
+            var shared = sharing.Acquisition(
+                SharedKey(sharing, issuer, key),
+                (shared, ct) => ExchangeAsync(scopes, shared.Previous, metadata, client, ct),
+                t => string.Equals(t.Issuer, issuer, StringComparison.Ordinal),
+                _time);
+            tokens = await shared.AcquireAsync(new AcquisitionContext<TokenContainer>(previous, context.Generation, context.IsBackgroundRefresh), cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            tokens = await ExchangeAsync(scopes, previous, metadata, client, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_tokenCache is not null)
+        {
+            await _tokenCache.StoreAsync(tokens, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new TokenEntry(tokens, scopes, metadata.IssuerText, metadata);
+    }
+
+    /// <summary>One exchange at <paramref name="metadata"/>'s token endpoint: refresh with <paramref name="previous"/>'s refresh token if it may go there, else the configured grant.</summary>
+    private async Task<TokenContainer> ExchangeAsync(ScopeSet scopes, TokenContainer? previous, ServerMetadata metadata, ClientRegistration client, CancellationToken cancellationToken)
+    {
         TokenContainer? tokens = null;
         try
         {
-            if (previous?.RefreshToken is { } refreshToken && MayRefreshWith(previousIssuer, metadata))
+            if (previous?.RefreshToken is { } refreshToken && MayRefreshWith(previous.Issuer, metadata))
             {
                 try
                 {
@@ -355,15 +385,25 @@ public sealed class ClientOAuthProvider : IDisposable
             throw;
         }
 
-        // T4: the tokens carry their issuer (through ITokenCache too); the issuer was pinned above, before they were asked for.
-        tokens = tokens with { Issuer = metadata.IssuerText };
+        // T4: the tokens carry their issuer (through ITokenCache and the shared store too); the issuer was pinned before
+        // they were asked for.
+        return tokens with { Issuer = metadata.IssuerText };
+    }
 
-        if (_tokenCache is not null)
+    /// <summary>The shared record key of a scope set's tokens: the identity, this resource, the issuer and the scope set (issue 13).</summary>
+    private string SharedKey(TokenSharing sharing, string issuer, string scopeKey) =>
+        sharing.KeyFor("oauth", _serverUrl.AbsoluteUri, issuer, scopeKey);
+
+    /// <summary>
+    /// After a 401 for <paramref name="rejected"/> retired it here: retires the shared record too if it still holds
+    /// that token (in the background; a failure is logged). Tokens without an issuer (an older cache) have no record.
+    /// </summary>
+    private void OnTokenRetired(TokenEntry rejected)
+    {
+        if (_settings.SharedTokens is { } sharing && rejected.Issuer is { } issuer)
         {
-            await _tokenCache.StoreAsync(tokens, cancellationToken).ConfigureAwait(false);
+            sharing.InvalidateInBackground(SharedKey(sharing, issuer, rejected.Scopes.Key), rejected.Tokens, _time);
         }
-
-        return new TokenEntry(tokens, scopes, metadata.IssuerText, metadata);
     }
 
     /// <summary>

@@ -24,7 +24,8 @@ internal sealed record ClientOAuthSettings(
     AuthCoordinatorOptions TokenExpiry,
     int CacheCapacity,
     int MaxResponseBytes,
-    TimeSpan BackChannelTimeout)
+    TimeSpan BackChannelTimeout,
+    TokenSharing? SharedTokens)
 {
     private const string Options = nameof(ClientOAuthOptions) + ".";
 
@@ -113,7 +114,8 @@ internal sealed record ClientOAuthSettings(
             tokenExpiry,
             o.CacheCapacity,
             o.MaxResponseBytes,
-            o.BackChannelTimeout);
+            o.BackChannelTimeout,
+            o.SharedTokens);
     }
 
     /// <summary>Whether a signing key for <c>private_key_jwt</c> is configured.</summary>

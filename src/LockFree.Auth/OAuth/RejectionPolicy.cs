@@ -27,9 +27,13 @@ internal sealed class RejectionPolicy
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
+    // Called after a rejected token was retired here (the provider's shared invalidation, issue 13); may be null.
+    private readonly Action<TokenEntry>? _onRetired;
+
     /// <summary>Creates the policy over the provider's snapshot cell, discovery and client identities.</summary>
-    internal RejectionPolicy(AuthCell<ProviderState> state, ClientOAuthSettings settings, McpServerDiscovery discovery, ClientIdentities clients, TimeProvider time, ILogger logger)
+    internal RejectionPolicy(AuthCell<ProviderState> state, ClientOAuthSettings settings, McpServerDiscovery discovery, ClientIdentities clients, TimeProvider time, ILogger logger, Action<TokenEntry>? onRetired = null)
     {
+        _onRetired = onRetired;
         _state = state;
         _settings = settings;
         _discovery = discovery;
@@ -79,7 +83,12 @@ internal sealed class RejectionPolicy
 
         // Retire the rejected token only if it is still the cached one; N concurrent 401s with the same
         // token retire it once and all join the one refresh that follows.
-        current.Invalidate(static (value, r) => ReferenceEquals(value, r), rejected);
+        if (current.Invalidate(static (value, r) => ReferenceEquals(value, r), rejected))
+        {
+            // The replicas' copy too, if it still holds this token (conditional in the store as well).
+            _onRetired?.Invoke(rejected);
+        }
+
         return await current.GetAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -44,9 +44,12 @@ public sealed class SharedTokenAcquisition
     private readonly ILogger _logger;
     private readonly KeyValuePair<string, object?> _tag;
 
-    // 0 = the last store operation succeeded, 1 = it failed. Interlocked.Exchange only, so that the warning and the
-    // recovery message are written once per transition; no decision depends on it.
-    private int _unavailable;
+    /// <summary>
+    /// Whether the last store operation failed, shared by every acquisition of one <see cref="TokenSharing"/> (the
+    /// providers create one wrapper per acquisition), so the warning and the recovery message are written once per
+    /// outage, not once per acquisition. Its own by default.
+    /// </summary>
+    internal StoreHealth Health { get; init; } = new();
 
     /// <summary>Creates the wrapper of one key's acquisition.</summary>
     /// <param name="store">The shared store (for example <c>RedisSharedTokenStore</c>).</param>
@@ -75,6 +78,12 @@ public sealed class SharedTokenAcquisition
         _logger = _options.LoggerFactory?.CreateLogger("LockFree.Auth.SharedTokenAcquisition") ?? NullLogger.Instance;
         _tag = new KeyValuePair<string, object?>(AuthMetrics.CoordinatorTag, _options.Name);
     }
+
+    /// <summary>
+    /// The providers' issuer binding (T3/T5 of <c>spec/security.md</c>): a shared token set it refuses is treated like a
+    /// restored token of an issuer the provider may not use — never adopted, and its refresh token never sent.
+    /// </summary>
+    internal Func<TokenContainer, bool>? Accepts { get; init; }
 
     /// <summary>The acquisition delegate for an <see cref="AuthCoordinator{T}"/> of <see cref="TokenContainer"/>.</summary>
     public async Task<TokenContainer> AcquireAsync(AcquisitionContext<TokenContainer> context, CancellationToken cancellationToken)
@@ -119,6 +128,24 @@ public sealed class SharedTokenAcquisition
         {
             ReportUnavailable(exception);
             return false;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="InvalidateIfAsync"/> for a provider that does not wait for it (a 401's retry does not depend on it):
+    /// on <see cref="CancellationToken.None"/>, never a caller's, and every failure is observed and logged (5010).
+    /// </summary>
+    internal async Task InvalidateInBackgroundAsync(TokenContainer rejected)
+    {
+        try
+        {
+            // Off the caller's path: the rejected request's retry goes on at once.
+            await Task.Yield();
+            await InvalidateIfAsync(rejected, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            Log.Sharing.InvalidationFailed(_logger, _options.Name, exception.GetType());
         }
     }
 
@@ -183,6 +210,11 @@ public sealed class SharedTokenAcquisition
         try
         {
             var atFence = record is null ? context.Previous : Unprotect(record);
+            if (atFence is not null && !IsAccepted(atFence))
+            {
+                atFence = context.Previous;
+            }
+
             value = await _exchange(context with { Previous = atFence }, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception)
@@ -239,7 +271,18 @@ public sealed class SharedTokenAcquisition
         }
 
         var token = Unprotect(record);
-        return IsUsable(token, _time.GetUtcNow()) ? token : null;
+        return IsAccepted(token) && IsUsable(token, _time.GetUtcNow()) ? token : null;
+    }
+
+    private bool IsAccepted(TokenContainer token)
+    {
+        if (Accepts is null || Accepts(token))
+        {
+            return true;
+        }
+
+        Log.Sharing.Ignored(_logger, _options.Name);
+        return false;
     }
 
     /// <summary>
@@ -292,7 +335,7 @@ public sealed class SharedTokenAcquisition
             throw new SharedTokenStoreUnavailableException("The shared token store failed: " + exception.GetType().Name + ".", exception);
         }
 
-        if (Interlocked.Exchange(ref _unavailable, 0) != 0)
+        if (Interlocked.Exchange(ref Health.Unavailable, 0) != 0)
         {
             Log.Sharing.StoreRecovered(_logger, _options.Name);
         }
@@ -303,9 +346,17 @@ public sealed class SharedTokenAcquisition
     private void ReportUnavailable(SharedTokenStoreUnavailableException exception)
     {
         AuthMetrics.SharedStoreFailures.Add(1, _tag);
-        if (Interlocked.Exchange(ref _unavailable, 1) == 0)
+        if (Interlocked.Exchange(ref Health.Unavailable, 1) == 0)
         {
             Log.Sharing.StoreUnavailable(_logger, _options.Name, exception.InnerException?.GetType() ?? exception.GetType(), _options.FailureMode.ToString());
         }
+    }
+
+    /// <summary>The store's health as the log sees it (see <see cref="Health"/>).</summary>
+    internal sealed class StoreHealth
+    {
+        // 0 = the last store operation succeeded, 1 = it failed. Interlocked.Exchange only, so that the warning and the
+        // recovery message are written once per transition; no decision depends on it.
+        internal int Unavailable;
     }
 }

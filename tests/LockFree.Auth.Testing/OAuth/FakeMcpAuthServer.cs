@@ -86,6 +86,9 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
     public bool IssueRefreshTokens { get; set; } = true;
     public bool RotateRefreshTokens { get; set; } = true;
     public bool OmitRefreshTokenOnRefresh { get; set; }
+
+    /// <summary>Whether the client credentials grant also issues a (rotating) refresh token, as some servers do.</summary>
+    public bool IssueRefreshTokensForClientCredentials { get; set; }
     public string? RegisteredAuthMethod { get; set; }
     public string RegisteredSecret { get; set; } = "registered-secret";
 
@@ -165,6 +168,9 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
             _accessTokens[key] = _accessTokens[key] with { Revoked = true };
         }
     }
+
+    /// <summary>Makes <paramref name="accessToken"/> invalid at the resource (as if revoked).</summary>
+    public void Revoke(string accessToken) => _accessTokens[accessToken] = _accessTokens[accessToken] with { Revoked = true };
 
     /// <summary>Whether <paramref name="accessToken"/> was issued by this fake.</summary>
     public bool Issued(string accessToken) => _accessTokens.ContainsKey(accessToken);
@@ -409,7 +415,7 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
 
             case "client_credentials":
                 Interlocked.Increment(ref _clientCredentialsGrants);
-                return Issue(clientId!, form.GetValueOrDefault("scope"), form.GetValueOrDefault("resource"), refresh: false);
+                return Issue(clientId!, form.GetValueOrDefault("scope"), form.GetValueOrDefault("resource"), refresh: IssueRefreshTokensForClientCredentials);
 
             default:
                 return Error("unsupported_grant_type");
