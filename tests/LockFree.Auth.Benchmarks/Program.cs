@@ -50,6 +50,8 @@ public static class Program
             case "invalidate":
                 RunBenchmarks<InvalidationBenchmarks>(options, artifacts, "Invalidate");
                 return 0;
+            case "client-credentials":
+                return await ClientCredentialsCommand.RunAsync(options, artifacts).ConfigureAwait(false);
             case "storms":
                 await new StormRunner(options, report).RunAsync().ConfigureAwait(false);
                 break;
@@ -78,6 +80,8 @@ public static class Program
           all      (default) fast-path benchmarks + every storm scenario; writes the markdown report
           fast     BenchmarkDotNet fast-path benchmarks only
           invalidate  BenchmarkDotNet InvalidateCache() / InvalidateCache(token) benchmarks (1 and 64 keys); BenchmarkDotNet's own report only
+          client-credentials  ClientCredentialsTokenManager vs MSAL.NET 4.92 vs Azure.Core 1.65: fast path + expiry/401 storms
+                   (--callers N, default 1024; --hop ms, default 50; --reps N); writes client-credentials.md
           storms   storm scenarios only
           child    (internal) one scenario in this process; prints RESULT <json>
 
@@ -106,7 +110,7 @@ public static class Program
         return rows;
     }
 
-    private static BenchmarkDotNet.Reports.Summary RunBenchmarks<TBenchmarks>(RunOptions options, string artifacts, string id)
+    internal static BenchmarkDotNet.Reports.Summary RunBenchmarks<TBenchmarks>(RunOptions options, string artifacts, string id)
     {
         var job = Job.Default
             .WithToolchain(InProcessEmitToolchain.Instance)
@@ -153,6 +157,12 @@ internal sealed class RunOptions
 
     public bool Quick { get; private set; }
 
+    public int Callers { get; private set; } = 1024;
+
+    public int HopMs { get; private set; } = 50;
+
+    public bool StormsOnly { get; private set; }
+
     public HashSet<string> Only { get; private set; } = new(Storms.Scenarios, StringComparer.Ordinal);
 
     public static RunOptions Parse(string[] args)
@@ -166,6 +176,9 @@ internal sealed class RunOptions
                 case "--heavy-reps": o.HeavyReps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--hops": o.Hops = [.. args[++i].Split(',').Select(h => int.Parse(h, CultureInfo.InvariantCulture))]; break;
                 case "--only": o.Only = new(args[++i].Split(','), StringComparer.Ordinal); break;
+                case "--callers": o.Callers = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--storms-only": o.StormsOnly = true; break;
+                case "--hop": o.HopMs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--quick": o.Quick = true; o.Reps = 2; o.HeavyReps = 1; break;
             }
         }
