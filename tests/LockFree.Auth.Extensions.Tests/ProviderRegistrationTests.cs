@@ -91,16 +91,7 @@ public sealed class ProviderRegistrationTests
     [Fact]
     public async Task CrossApplicationAccessProvider_Misconfigured_StartFailsNamingTheOption()
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddCrossApplicationAccessProvider("xaa", o =>
-        {
-            o.ClientId = "app";
-            o.ClientSecret = "never-in-a-message";
-            o.IdpClientId = "idp-client";
-            o.IdTokenCallback = (_, _) => Task.FromResult("id-token");
-        });
-        using var host = builder.Build();
+        using var host = CrossAppHost(idpUrl: null, secret: "never-in-a-message");
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync().Within());
 
@@ -112,24 +103,30 @@ public sealed class ProviderRegistrationTests
     [Fact]
     public async Task CrossApplicationAccessProvider_Configured_IsAKeyedSingletonAndTheHandlerResolves()
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddCrossApplicationAccessProvider("xaa", o =>
-        {
-            o.ClientId = "app";
-            o.ClientSecret = "s";
-            o.IdpClientId = "idp-client";
-            o.IdpUrl = "https://idp.example.com";
-            o.IdTokenCallback = (_, _) => Task.FromResult("id-token");
-        });
-        builder.Services.AddHttpClient("resource").AddCrossApplicationAccessHandler("xaa", new Uri("https://api.example.com/mcp"));
-        using var host = builder.Build();
+        using var host = CrossAppHost(idpUrl: "https://idp.example.com", secret: "s");
         await host.StartAsync().Within();
 
         Assert.Same(host.Services.GetRequiredKeyedService<CrossApplicationAccessProvider>("xaa"), host.Services.GetRequiredKeyedService<CrossApplicationAccessProvider>("xaa"));
         using var client = host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("resource");
         Assert.NotNull(client);
         await host.StopAsync().Within();
+    }
+
+    /// <summary>A host with the cross-app provider "xaa" (and the handler on the client "resource"); <paramref name="idpUrl"/> null leaves it misconfigured.</summary>
+    private static IHost CrossAppHost(string? idpUrl, string secret)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddCrossApplicationAccessProvider("xaa", o =>
+        {
+            o.ClientId = "app";
+            o.ClientSecret = secret;
+            o.IdpClientId = "idp-client";
+            o.IdpUrl = idpUrl;
+            o.IdTokenCallback = (_, _) => Task.FromResult("id-token");
+        });
+        builder.Services.AddHttpClient("resource").AddCrossApplicationAccessHandler("xaa", new Uri("https://api.example.com/mcp"));
+        return builder.Build();
     }
 
     /// <summary>A primary handler that forwards to the shared fake without owning it (the factory disposes its handlers on rotation).</summary>
