@@ -139,7 +139,7 @@ internal sealed class CliOptions
     {
         Description = "Run N replica processes of one client-credentials client (ClientOAuthProvider) against the embedded server, " +
             "sharing one token through a redis-server the storm starts itself (needs redis-server on PATH). -c is then the callers per replica [default: 64], -d defaults to 10s; " +
-            "passes when all replicas together exchange no more than the ideal of ONE client, with 0 invalid_grant. [default: 0 = one process]",
+            "passes when all replicas together exchange no more than the ideal of ONE client, with 0 invalid_grant (0 = the one-process storm).",
         HelpName = "N",
         DefaultValueFactory = _ => 0,
     };
