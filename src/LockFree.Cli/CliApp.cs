@@ -4,6 +4,7 @@ using LockFree.Auth;
 using LockFree.Auth.OAuth;
 using LockFree.Cli.Commands;
 using LockFree.Cli.Output;
+using LockFree.Cli.Replicas;
 using LockFree.Cli.Storm;
 
 namespace LockFree.Cli;
@@ -47,6 +48,11 @@ internal sealed class CliApp
             return await UsageErrorAsync(parse.Errors.Select(e => e.Message));
         }
 
+        if (parse.CommandResult.Command.Name == "replica")
+        {
+            return await ReplicaAsync(parse, cancellationToken);
+        }
+
         StormSettings settings;
         try
         {
@@ -57,8 +63,53 @@ internal sealed class CliApp
             return await UsageErrorAsync([ex.Message]);
         }
 
+        if (settings.Replicas > 0)
+        {
+            try
+            {
+                return await ReplicaStorm.RunAsync(settings, _env, parse.GetValue(_options.Json), _time, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                await _env.Error.WriteLineAsync("lockfree: interrupted.");
+                return ExitCodes.Interrupted;
+            }
+            catch (Exception ex)
+            {
+                await _env.Error.WriteLineAsync($"lockfree: the replica storm could not run: {ex.GetType().Name}: {FirstLine(ex.Message)}");
+                return ExitCodes.Failed;
+            }
+        }
+
         var output = StormOutput.Choose(_env, _time, parse.GetValue(_options.Json), parse.GetValue(_options.Plain));
         return await StormAsync(settings, output, cancellationToken);
+    }
+
+    // One replica process of `storm --replicas` (hidden command): runs, prints one JSON line, exits 0 (1 if it could not run).
+    private async Task<int> ReplicaAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        var key = _env.GetVariable("LOCKFREE_SHARED_KEY");
+        var settings = new ReplicaSettings(
+            parse.GetValue(_options.ReplicaServer)!,
+            parse.GetValue(_options.ReplicaRedis),
+            parse.GetValue(_options.ReplicaPrefix)!,
+            parse.GetValue(_options.ReplicaCallers),
+            parse.GetValue(_options.ReplicaSeconds) ?? TimeSpan.FromSeconds(10),
+            parse.GetValue(_options.ReplicaIndex),
+            parse.GetValue(_options.ReplicaClientId)!,
+            _env.GetVariable("LOCKFREE_CLIENT_SECRET") ?? string.Empty,
+            string.IsNullOrEmpty(key) ? null : Convert.FromHexString(key));
+        try
+        {
+            var report = await ReplicaProcess.RunAsync(settings, cancellationToken);
+            await _env.Out.WriteLineAsync(ReplicaProcess.Serialize(report));
+            return ExitCodes.Passed;
+        }
+        catch (Exception ex)
+        {
+            await _env.Error.WriteLineAsync($"lockfree replica: {ex.GetType().Name}: {FirstLine(ex.Message)}");
+            return ExitCodes.Failed;
+        }
     }
 
     private async Task<int> UsageErrorAsync(IEnumerable<string> messages)

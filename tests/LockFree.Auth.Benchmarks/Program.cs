@@ -26,6 +26,11 @@ public static class Program
             return await ChildAsync(args).ConfigureAwait(false);
         }
 
+        if (command == "shared")
+        {
+            return await SharedTokenBenchmarks.RunAsync().ConfigureAwait(false);
+        }
+
         if (command is "-h" or "--help" or "help")
         {
             PrintHelp();

@@ -20,6 +20,9 @@ internal sealed class CliOptions
         Check(LoginTimeout, v => v is { } t && (t < TimeSpan.FromSeconds(1) || t > TimeSpan.FromHours(1))
             ? "--login-timeout must be from 1 s to 1 hour."
             : null);
+        SharedStore.AcceptOnlyFromAmong("on", "off");
+        Check(Replicas, v => v is < 0 or > 32 ? "--replicas must be between 0 (one process) and 32." : null);
+        Check(ReplicaCallers, v => v is < 1 or > 10_000 ? "--callers must be between 1 and 10000." : null);
         Check(RevokeEvery, v => v is { } t && (t < TimeSpan.Zero || (t > TimeSpan.Zero && t < TimeSpan.FromMilliseconds(100)))
             ? "--revoke-every must be 0 (never) or at least 100ms."
             : null);
@@ -132,6 +135,36 @@ internal sealed class CliOptions
         CustomParser = OptionValues.ParseDuration,
     };
 
+    public Option<int> Replicas { get; } = new("--replicas")
+    {
+        Description = "Run N replica processes of one client-credentials client (ClientOAuthProvider) against the embedded server, " +
+            "sharing one token through a redis-server the storm starts itself (needs redis-server on PATH). -c is then the callers per replica [default: 64], -d defaults to 10s; " +
+            "passes when all replicas together exchange no more than the ideal of ONE client, with 0 invalid_grant (0 = the one-process storm).",
+        HelpName = "N",
+        DefaultValueFactory = _ => 0,
+    };
+
+    public Option<string> SharedStore { get; } = new("--shared-store")
+    {
+        Description = "With --replicas: share tokens through Redis (on), or not (off: the baseline, each replica its own token chain).",
+        DefaultValueFactory = _ => "on",
+    };
+
+    // The hidden `replica` command: one replica process of `storm --replicas` (secrets in LOCKFREE_CLIENT_SECRET and LOCKFREE_SHARED_KEY).
+    public Option<Uri?> ReplicaServer { get; } = new("--server") { CustomParser = OptionValues.ParseUrl, Required = true };
+
+    public Option<string?> ReplicaRedis { get; } = new("--redis");
+
+    public Option<string> ReplicaPrefix { get; } = new("--prefix") { DefaultValueFactory = _ => "lockfree-storm" };
+
+    public Option<int> ReplicaCallers { get; } = new("--callers") { DefaultValueFactory = _ => 64 };
+
+    public Option<TimeSpan?> ReplicaSeconds { get; } = new("--seconds") { CustomParser = OptionValues.ParseDuration };
+
+    public Option<int> ReplicaIndex { get; } = new("--replica") { DefaultValueFactory = _ => 0 };
+
+    public Option<string> ReplicaClientId { get; } = new("--client-id") { DefaultValueFactory = _ => "storm-client" };
+
     public Option<bool> Json { get; } = new("--json")
     {
         Description = "Print only a JSON document with the results (no progress).",
@@ -157,7 +190,7 @@ internal sealed class CliOptions
             "Runs 'storm' when no command is given. Exit codes: 0 pass, 1 a request failed or exchanges exceeded the ideal, 2 bad options, 130 interrupted.");
         foreach (var option in new Option[]
         {
-            Clients, Duration, Provider, TokenLifetime, RevokeEvery, Json, Plain,
+            Clients, Duration, Provider, TokenLifetime, RevokeEvery, Replicas, SharedStore, Json, Plain,
             Authority, Resource, ClientId, ClientSecret, Scope, IdpTokenEndpoint, IdpClientId, IdpClientSecret, IdToken,
         })
         {
@@ -177,8 +210,16 @@ internal sealed class CliOptions
         storm.SetAction(static _ => ExitCodes.Passed);
         login.SetAction(static _ => ExitCodes.Passed);
         root.SetAction(static _ => ExitCodes.Passed);
+        var replica = new Command("replica", "One replica process of 'storm --replicas' (internal).") { Hidden = true };
+        foreach (var option in new Option[] { ReplicaServer, ReplicaRedis, ReplicaPrefix, ReplicaCallers, ReplicaSeconds, ReplicaIndex, ReplicaClientId })
+        {
+            replica.Options.Add(option);
+        }
+
+        replica.SetAction(static _ => ExitCodes.Passed);
         root.Subcommands.Add(storm);
         root.Subcommands.Add(login);
+        root.Subcommands.Add(replica);
         return root;
     }
 

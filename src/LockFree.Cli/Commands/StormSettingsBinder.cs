@@ -75,7 +75,39 @@ internal static class StormSettingsBinder
             IdpClientId = FromEnv(options.IdpClientId, "LOCKFREE_IDP_CLIENT_ID"),
             IdpClientSecret = FromEnv(options.IdpClientSecret, "LOCKFREE_IDP_CLIENT_SECRET"),
             IdToken = FromEnv(options.IdToken, "LOCKFREE_ID_TOKEN"),
+            Replicas = parse.GetValue(options.Replicas),
+            SharedStore = parse.GetValue(options.SharedStore) != "off",
         };
+
+        if (settings.Replicas > 0)
+        {
+            if (authority is not null || parse.CommandResult.Command.Name == "login")
+            {
+                throw new UsageException("--replicas runs against the embedded server only (not with --authority or login).");
+            }
+
+            if (Given(options.Provider) && provider != StormProviders.ClientOAuth)
+            {
+                throw new UsageException("--replicas runs the client-oauth provider (ClientOAuthProvider with SharedTokens); omit --provider.");
+            }
+
+            if (Given(options.RevokeEvery))
+            {
+                throw new UsageException("--revoke-every does not apply to --replicas (the replica storm measures token sharing, without revocations).");
+            }
+
+            return settings with
+            {
+                Clients = Given(options.Clients) ? settings.Clients : 64,
+                Duration = parse.GetValue(options.Duration) ?? TimeSpan.FromSeconds(10),
+                RevokeEvery = TimeSpan.Zero,
+            };
+        }
+
+        if (Given(options.SharedStore))
+        {
+            throw new UsageException("--shared-store applies to --replicas only.");
+        }
 
         if (settings.Embedded)
         {

@@ -72,7 +72,12 @@ internal sealed class EmbeddedAuthorizationServer(
         {
             case "client_credentials":
                 Interlocked.Increment(ref _clientCredentialsGrants);
-                await responses.IssueAccessTokenAsync(context);
+                await responses.IssueAccessTokenAsync(context, refreshToken: settings.ConfidentialRefreshTokens
+                    ? login.NewRefreshToken(settings.ClientId, "storm", user: "", family: null, always: true)
+                    : null);
+                return;
+            case "refresh_token" when settings.ConfidentialRefreshTokens:
+                await login.RefreshAsync(context, form, settings.ClientId);
                 return;
             case EmbeddedProtocol.JwtBearerGrant:
                 if (!idJags.IsValid(form["assertion"].ToString(), endpoints.Issuer, settings.ClientId))

@@ -12,7 +12,11 @@ namespace LockFree.Cli.Embedded;
 /// endpoint, authorization codes bound to PKCE S256 and the redirect URI, and the public clients' token grants
 /// (authorization code; rotating refresh tokens when <c>offline_access</c> is granted).
 /// </summary>
-/// <remarks>Concurrency: every table is a concurrent dictionary, codes and refresh tokens are taken with TryRemove (one use).</remarks>
+/// <remarks>
+/// Concurrency: every table is a concurrent dictionary, codes and refresh tokens are taken with TryRemove (one use).
+/// Reuse detection (RFC 9700 §4.14.2): a spent refresh token presented again revokes its whole family (every live
+/// refresh token issued from the same first grant) and is answered <c>invalid_grant</c>.
+/// </remarks>
 internal sealed class EmbeddedLogin(
     EmbeddedEndpoints endpoints, EmbeddedClientRegistry clients, TokenEndpointResponses responses, TimeProvider time)
 {
@@ -22,6 +26,9 @@ internal sealed class EmbeddedLogin(
     private readonly ConcurrentDictionary<string, PendingAuthorization> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, IssuedCode> _codes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, RefreshGrant> _refreshTokens = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _spentRefreshTokens = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _revokedFamilies = new(StringComparer.Ordinal);
+    private long _refreshReuses;
     private long _loginPages;
     private long _consents;
     private long _denials;
@@ -42,6 +49,9 @@ internal sealed class EmbeddedLogin(
 
     /// <summary>Access tokens issued for a refresh token.</summary>
     public long RefreshGrants => Interlocked.Read(ref _refreshGrants);
+
+    /// <summary>Spent refresh tokens presented again while their family was live (each revoked its family).</summary>
+    public long RefreshReuses => Interlocked.Read(ref _refreshReuses);
 
     public void Map(WebApplication app)
     {
@@ -155,19 +165,11 @@ internal sealed class EmbeddedLogin(
                 }
 
                 Interlocked.Increment(ref _authorizationCodeGrants);
-                await responses.IssueAccessTokenAsync(context, code.Scope, NewRefreshToken(clientId, code.Scope, code.User));
+                await responses.IssueAccessTokenAsync(context, code.Scope, NewRefreshToken(clientId, code.Scope, code.User, family: null));
                 return;
 
             case "refresh_token":
-                if (!_refreshTokens.TryRemove(form["refresh_token"].ToString(), out var refresh) || refresh.ClientId != clientId)
-                {
-                    // Unknown, or already used: refresh tokens rotate, so a second use is a client bug (or theft).
-                    await responses.RejectAsync(context, "invalid_grant", "the refresh token is unknown or was already used");
-                    return;
-                }
-
-                Interlocked.Increment(ref _refreshGrants);
-                await responses.IssueAccessTokenAsync(context, refresh.Scope, NewRefreshToken(clientId, refresh.Scope, refresh.User));
+                await RefreshAsync(context, form, clientId);
                 return;
 
             default:
@@ -176,15 +178,54 @@ internal sealed class EmbeddedLogin(
         }
     }
 
-    private string? NewRefreshToken(string clientId, string scope, string user)
+    /// <summary>
+    /// The refresh grant of an authenticated client (public, or confidential with
+    /// <see cref="EmbeddedServerSettings.ConfidentialRefreshTokens"/>): rotates the refresh token, and a reuse of a spent
+    /// one revokes its family.
+    /// </summary>
+    public async Task RefreshAsync(HttpContext context, IFormCollection form, string clientId)
     {
-        if (!scope.Split(' ').Contains("offline_access", StringComparer.Ordinal))
+        var presented = form["refresh_token"].ToString();
+        if (_refreshTokens.TryRemove(presented, out var refresh))
+        {
+            _spentRefreshTokens[presented] = refresh.Family;
+            if (refresh.ClientId == clientId && !_revokedFamilies.ContainsKey(refresh.Family))
+            {
+                Interlocked.Increment(ref _refreshGrants);
+                await responses.IssueAccessTokenAsync(context, refresh.Scope, NewRefreshToken(clientId, refresh.Scope, refresh.User, refresh.Family, always: true));
+                return;
+            }
+        }
+        else if (_spentRefreshTokens.TryGetValue(presented, out var family) && _revokedFamilies.TryAdd(family, true))
+        {
+            // Used once already: a client bug (two replicas with one token) or theft. Revoke the whole chain (once;
+            // its tokens presented later are simply rejected).
+            Interlocked.Increment(ref _refreshReuses);
+            foreach (var live in _refreshTokens.Where(t => t.Value.Family == family).Select(t => t.Key).ToList())
+            {
+                if (_refreshTokens.TryRemove(live, out _))
+                {
+                    _spentRefreshTokens[live] = family;
+                }
+            }
+        }
+
+        await responses.RejectAsync(context, "invalid_grant", "the refresh token is unknown, was already used (its family is revoked), or belongs to another client");
+    }
+
+    /// <summary>
+    /// A new refresh token in <paramref name="family"/> (a new family when null), or null when the scope has no
+    /// <c>offline_access</c> and <paramref name="always"/> is false.
+    /// </summary>
+    public string? NewRefreshToken(string clientId, string scope, string user, string? family, bool always = false)
+    {
+        if (!always && !scope.Split(' ').Contains("offline_access", StringComparer.Ordinal))
         {
             return null;
         }
 
         var token = TokenText.Random("rt_");
-        _refreshTokens[token] = new RefreshGrant(clientId, scope, user);
+        _refreshTokens[token] = new RefreshGrant(clientId, scope, user, family ?? TokenText.Random("rf_"));
         return token;
     }
 

@@ -79,6 +79,9 @@ internal sealed class EmbeddedServer : IAsyncDisposable
         new LoginCounters(_login.LoginPages, _login.Consents, _login.Denials, _clients.Registrations),
         _tokens.IssueReasons);
 
+    /// <summary>Spent refresh tokens presented again (reuse detection: each revoked its family).</summary>
+    public long RefreshReuses => _login.RefreshReuses;
+
     /// <summary>When tokens were revoked (<see cref="TimeProvider.GetTimestamp"/> values).</summary>
     public IReadOnlyList<long> RevocationTimestamps => _tokens.RevocationTimestamps;
 

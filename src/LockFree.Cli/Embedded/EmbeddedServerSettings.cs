@@ -9,6 +9,12 @@ internal sealed record EmbeddedServerSettings
     /// <summary>How often the current access token is revoked once <see cref="EmbeddedServer.StartRevocations"/> ran; zero: never.</summary>
     public TimeSpan RevokeEvery { get; init; } = TimeSpan.FromSeconds(4);
 
+    /// <summary>
+    /// Whether the confidential client gets a rotating refresh token with every client-credentials and refresh grant
+    /// (<c>lockfree storm --replicas</c>: replicas must share one chain; a reused refresh token revokes the chain).
+    /// </summary>
+    public bool ConfidentialRefreshTokens { get; init; }
+
     /// <summary>The client the authorization server knows.</summary>
     public string ClientId { get; init; } = "storm-client";
 

@@ -38,10 +38,16 @@ internal sealed record StormSettings
     /// <summary><c>lockfree login</c>: sign in through the browser (authorization code) before the storm; <see langword="null"/> otherwise.</summary>
     public LoginSettings? Login { get; init; }
 
+    /// <summary><c>--replicas N</c>: N replica processes share one token through Redis (0: the one-process storm).</summary>
+    public int Replicas { get; init; }
+
+    /// <summary><c>--shared-store on|off</c>: whether the replicas share their tokens through Redis (off: the baseline).</summary>
+    public bool SharedStore { get; init; } = true;
+
     /// <summary>Whether the run uses the embedded servers.</summary>
     public bool Embedded => Authority is null;
 
     /// <summary>Describes the settings without any secret.</summary>
     public override string ToString() =>
-        $"StormSettings {{ Clients = {Clients}, Duration = {Duration}, Provider = {Provider}, Authority = {Authority?.ToString() ?? "(embedded)"}, Login = {Login is not null} }}";
+        $"StormSettings {{ Clients = {Clients}, Duration = {Duration}, Provider = {Provider}, Replicas = {Replicas}, SharedStore = {SharedStore}, Authority = {Authority?.ToString() ?? "(embedded)"}, Login = {Login is not null} }}";
 }

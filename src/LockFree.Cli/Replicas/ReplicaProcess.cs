@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using LockFree.Auth;
+using LockFree.Auth.OAuth;
+using LockFree.Auth.Redis;
+using StackExchange.Redis;
+
+namespace LockFree.Cli.Replicas;
+
+/// <summary>
+/// What one replica process runs (the hidden <c>lockfree replica</c> command): the authorization server's base address
+/// (the protected resource is <c>{Server}/mcp</c>), the Redis endpoint (null: no shared store, the baseline), the key
+/// prefix, callers, duration, replica index, client ID and secret, and the AES-GCM key of the shared payloads.
+/// </summary>
+internal sealed record ReplicaSettings(
+    Uri Server, string? Redis, string Prefix, int Callers, TimeSpan Duration, int Replica, string ClientId, string ClientSecret, byte[]? Key);
+
+/// <summary>
+/// One replica of a client-credentials client (issue 13): one <see cref="ClientOAuthProvider"/> for the resource,
+/// sharing its tokens through a <see cref="RedisSharedTokenStore"/> when a Redis endpoint is given, with N callers
+/// asking it for a token (paced like a request loop, 5 ms apart) for the duration. Counts its own token requests on
+/// the back channel. <c>tests/LockFree.Auth.ReplicaHost</c> is the same loop for the library's own multi-process test.
+/// </summary>
+internal static class ReplicaProcess
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public static string Serialize(ReplicaReport report) => JsonSerializer.Serialize(report, Json);
+
+    public static ReplicaReport? Deserialize(string line)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<ReplicaReport>(line, Json);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    public static async Task<ReplicaReport> RunAsync(ReplicaSettings settings, CancellationToken cancellationToken)
+    {
+        ConnectionMultiplexer? redis = null;
+        var options = new ClientOAuthOptions { GrantType = OAuthGrantType.ClientCredentials, ClientId = settings.ClientId, ClientSecret = settings.ClientSecret };
+        if (settings.Redis is not null)
+        {
+            redis = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
+            {
+                EndPoints = { settings.Redis },
+                AbortOnConnectFail = false,
+                BacklogPolicy = BacklogPolicy.FailFast,
+            });
+            var store = new RedisSharedTokenStore(redis, new RedisSharedTokenStoreOptions { KeyPrefix = settings.Prefix });
+            options.SharedTokens = new TokenSharing(store, settings.ClientId, new SharedTokenOptions
+            {
+                Protector = new AesGcmSharedTokenProtector(settings.Key ?? throw new ArgumentException("A shared store needs a key.")),
+            });
+        }
+
+        try
+        {
+            using var counter = new TokenRequestCounter(new SocketsHttpHandler { AllowAutoRedirect = false });
+            using var http = new HttpClient(counter);
+            using var provider = new ClientOAuthProvider(new Uri(settings.Server, "mcp"), options, http);
+            long calls = 0;
+            long failed = 0;
+            string? firstError = null;
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var stopwatch = Stopwatch.StartNew();
+
+            async Task CallerAsync()
+            {
+                string? last = null;
+                while (stopwatch.Elapsed < settings.Duration && !cancellationToken.IsCancellationRequested)
+                {
+                    try
+                    {
+                        var tokens = await provider.GetTokensAsync(cancellationToken);
+                        Interlocked.Increment(ref calls);
+                        if (!ReferenceEquals(tokens.AccessToken, last))
+                        {
+                            last = tokens.AccessToken;
+                            lock (seen)
+                            {
+                                seen.Add(last);
+                            }
+                        }
+                    }
+                    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                    {
+                        return;
+                    }
+                    catch (Exception exception)
+                    {
+                        Interlocked.Increment(ref failed);
+                        Interlocked.CompareExchange(ref firstError, exception.GetType().Name + ": " + exception.Message.Split('\n', 2)[0], null);
+                    }
+
+                    await Task.Delay(5, CancellationToken.None);
+                }
+            }
+
+            await Task.WhenAll(Enumerable.Range(0, settings.Callers).Select(_ => Task.Run(CallerAsync, CancellationToken.None)));
+            return new ReplicaReport
+            {
+                Replica = settings.Replica,
+                Shared = redis is not null,
+                Calls = Interlocked.Read(ref calls),
+                Failed = Interlocked.Read(ref failed),
+                Exchanges = counter.Exchanges,
+                InvalidGrant = counter.InvalidGrant,
+                DistinctTokens = seen.Count,
+                FirstError = firstError,
+            };
+        }
+        finally
+        {
+            if (redis is not null)
+            {
+                await redis.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Counts the token requests on the provider's back channel: issued tokens and <c>invalid_grant</c> answers.</summary>
+    private sealed class TokenRequestCounter(HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        private long _exchanges;
+        private long _invalidGrant;
+
+        public long Exchanges => Interlocked.Read(ref _exchanges);
+
+        public long InvalidGrant => Interlocked.Read(ref _invalidGrant);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (request.Method == HttpMethod.Post && request.RequestUri?.AbsolutePath.EndsWith("/token", StringComparison.Ordinal) == true)
+            {
+                if (response.IsSuccessStatusCode)
+                {
+                    Interlocked.Increment(ref _exchanges);
+                }
+                else if (response.StatusCode == HttpStatusCode.BadRequest)
+                {
+                    await response.Content.LoadIntoBufferAsync(cancellationToken);
+                    var body = await response.Content.ReadAsStringAsync(cancellationToken);
+                    if (body.Contains("\"invalid_grant\"", StringComparison.Ordinal))
+                    {
+                        Interlocked.Increment(ref _invalidGrant);
+                    }
+                }
+            }
+
+            return response;
+        }
+    }
+}
