@@ -1,3 +1,4 @@
+using LockFree.Auth.Testing.Sharing;
 using LockFree.Auth.PropertyTests.Support;
 using Microsoft.Extensions.Time.Testing;
 
@@ -18,7 +19,7 @@ public sealed class SeededStoreSearchTests(Xunit.Abstractions.ITestOutputHelper 
 
     [Fact]
     public void SeededBug_LeaseToEveryoneStore_IsNotLinearizable_FoundWithinTheBudget() =>
-        Search("lease-to-everyone store", () => new LeaseToEveryoneStore(NewStore()));
+        Search("lease-to-everyone store", () => new EveryoneGetsTheLeaseStore(NewStore()));
 
     private static InMemorySharedTokenStore NewStore() => new(new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero)));
 
@@ -41,45 +42,5 @@ public sealed class SeededStoreSearchTests(Xunit.Abstractions.ITestOutputHelper 
 
         output.WriteLine($"{name}: not linearizable, found after {attempts} iteration(s)");
         Assert.True(found, $"the seeded bug ({name}) was not found within {Budget.SeededBug} iterations");
-    }
-
-    /// <summary>Bug: publishes over whatever version is current (a compare-and-set without the compare).</summary>
-    private sealed class FenceIgnoringStore(ISharedTokenStore inner) : Delegating(inner)
-    {
-        public override async ValueTask<SharedPublishResult> PublishAsync(string key, SharedLease lease, SharedTokenValue value, CancellationToken cancellationToken)
-        {
-            var current = (await Inner.ReadAsync(key, cancellationToken))?.Version ?? 0;
-            return await Inner.PublishAsync(key, SharedLease.Granted(current, lease.Holder!), value, cancellationToken);
-        }
-    }
-
-    /// <summary>Bug: a lease is granted whenever the version matches, whoever holds it.</summary>
-    private sealed class LeaseToEveryoneStore(ISharedTokenStore inner) : Delegating(inner)
-    {
-        public override async ValueTask<SharedLease> TryAcquireLeaseAsync(string key, long expectedVersion, string holder, TimeSpan timeToLive, CancellationToken cancellationToken)
-        {
-            var lease = await Inner.TryAcquireLeaseAsync(key, expectedVersion, holder, timeToLive, cancellationToken);
-            return lease.Status == SharedLeaseStatus.Held ? SharedLease.Granted(expectedVersion, holder) : lease;
-        }
-    }
-
-    private abstract class Delegating(ISharedTokenStore inner) : ISharedTokenStore
-    {
-        protected ISharedTokenStore Inner => inner;
-
-        public ValueTask<SharedTokenRecord?> ReadAsync(string key, CancellationToken cancellationToken) => inner.ReadAsync(key, cancellationToken);
-
-        public virtual ValueTask<SharedLease> TryAcquireLeaseAsync(string key, long expectedVersion, string holder, TimeSpan timeToLive, CancellationToken cancellationToken) =>
-            inner.TryAcquireLeaseAsync(key, expectedVersion, holder, timeToLive, cancellationToken);
-
-        public virtual ValueTask<SharedPublishResult> PublishAsync(string key, SharedLease lease, SharedTokenValue value, CancellationToken cancellationToken) =>
-            inner.PublishAsync(key, lease, value, cancellationToken);
-
-        public ValueTask ReleaseLeaseAsync(string key, SharedLease lease, CancellationToken cancellationToken) => inner.ReleaseLeaseAsync(key, lease, cancellationToken);
-
-        public ValueTask<bool> InvalidateIfAsync(string key, string fingerprint, CancellationToken cancellationToken) => inner.InvalidateIfAsync(key, fingerprint, cancellationToken);
-
-        public ValueTask WaitForChangeAsync(string key, long knownVersion, TimeSpan bound, CancellationToken cancellationToken) =>
-            inner.WaitForChangeAsync(key, knownVersion, bound, cancellationToken);
     }
 }
