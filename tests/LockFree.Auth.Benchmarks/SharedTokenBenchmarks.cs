@@ -148,18 +148,21 @@ internal static class SharedTokenBenchmarks
         }
     }
 
-    /// <summary>A throwaway redis-server on a free loopback port (no persistence), killed at the end.</summary>
-    private sealed class PrivateRedis : IAsyncDisposable
+    /// <summary>A throwaway redis-server on a free loopback port (no persistence), killed at the end. Also used by <c>replicas</c>.</summary>
+    internal sealed class PrivateRedis : IAsyncDisposable
     {
         private readonly Process _process;
 
         private PrivateRedis(Process process, int port)
         {
             _process = process;
+            Port = port;
             Endpoint = "127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture);
         }
 
         public string Endpoint { get; }
+
+        public int Port { get; }
 
         public static async Task<PrivateRedis> StartAsync()
         {
