@@ -102,6 +102,10 @@ internal static class ReplicaBenchmarks
                 result.ClientCommands.Add(CommandStats.Client(delta));
                 result.ScriptCommands.Add(CommandStats.InsideScripts(delta));
                 result.OtherCommands.Add(CommandStats.Other(delta));
+                foreach (var (command, calls) in CommandStats.OtherByName(delta))
+                {
+                    result.OtherByName[command] = result.OtherByName.GetValueOrDefault(command) + calls;
+                }
                 result.StoreRoundTrips.Add(ops.Snapshot().RoundTrips - opsBefore.RoundTrips);
                 result.Failed += storm.Failed;
                 result.StaleServed += storm.StaleServed;
@@ -303,14 +307,14 @@ internal static class ReplicaBenchmarks
         }
 
         text.AppendLine();
-        text.AppendLine("| K | exchanges per expiry, on ÷ off | holds p50, on ÷ off | holds p99, on ÷ off | Redis commands per expiry (sent + inside scripts) | store calls by kind (whole cell, on) |");
-        text.AppendLine("|---|---|---|---|---|---|");
+        text.AppendLine("| K | exchanges per expiry, on ÷ off | holds p50, on ÷ off | holds p99, on ÷ off | Redis commands per expiry (sent + inside scripts) | \"other\" commands (whole cell, on) | store calls by kind (on; with the cold start and the warm-up expiries) |");
+        text.AppendLine("|---|---|---|---|---|---|---|");
         foreach (var group in cells.GroupBy(c => c.K))
         {
             var off = group.Single(c => !c.Shared);
             var on = group.Single(c => c.Shared);
             text.AppendLine(FormattableString.Invariant(
-                $"| {group.Key} | {on.Exchanges.Average() / off.Exchanges.Average():0.00} | {Percentile(on.HoldsMs, 0.5) / Percentile(off.HoldsMs, 0.5):0.00} | {Percentile(on.HoldsMs, 0.99) / Percentile(off.HoldsMs, 0.99):0.00} | {on.ClientCommands.Average() + on.ScriptCommands.Average():0.00} | {on.Ops} |"));
+                $"| {group.Key} | {on.Exchanges.Average() / off.Exchanges.Average():0.00} | {Percentile(on.HoldsMs, 0.5) / Percentile(off.HoldsMs, 0.5):0.00} | {Percentile(on.HoldsMs, 0.99) / Percentile(off.HoldsMs, 0.99):0.00} | {on.ClientCommands.Average() + on.ScriptCommands.Average():0.00} | {(on.OtherByName.Count == 0 ? "none" : string.Join(", ", on.OtherByName.Select(o => o.Key + " " + o.Value)))} | {on.Ops} |"));
         }
 
         return text.ToString();
@@ -343,6 +347,8 @@ internal static class ReplicaBenchmarks
         public List<long> OtherCommands { get; } = [];
 
         public List<long> StoreRoundTrips { get; } = [];
+
+        public SortedDictionary<string, long> OtherByName { get; } = new(StringComparer.Ordinal);
 
         public long Reuses { get; set; }
 
@@ -663,6 +669,10 @@ internal sealed class CommandStats : IDisposable
 
     /// <summary>Commands Redis ran inside the stores' Lua scripts.</summary>
     internal static long InsideScripts(Dictionary<string, long> delta) => delta.Where(d => s_insideScripts.Contains(d.Key)).Sum(d => d.Value);
+
+    /// <summary>Everything else by name (connection upkeep such as PING, SCRIPT LOAD).</summary>
+    internal static IEnumerable<(string Command, long Calls)> OtherByName(Dictionary<string, long> delta) =>
+        delta.Where(d => !s_sentByStore.Contains(d.Key) && !s_insideScripts.Contains(d.Key)).Select(d => (d.Key, d.Value));
 
     /// <summary>Everything else (connection upkeep such as PING, SCRIPT LOAD).</summary>
     internal static long Other(Dictionary<string, long> delta) => delta.Where(d => !s_sentByStore.Contains(d.Key) && !s_insideScripts.Contains(d.Key)).Sum(d => d.Value);
