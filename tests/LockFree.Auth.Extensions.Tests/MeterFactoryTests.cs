@@ -52,6 +52,36 @@ public sealed class MeterFactoryTests
     }
 
     [Fact]
+    public async Task ClientCredentials_FastPathOnTheContainersMeter_AllocatesNothingAndRecordsNothing()
+    {
+        using var container = ClientCredentialsContainer(out var server);
+        using var coalesced = Collect<long>(container, Coalesced);
+        await ClientCredentialsStormAsync(container, server, coalesced);
+        using var started = Collect<long>(container, Started);
+        using var joined = Collect<long>(container, Coalesced);
+        using var duration = Collect<double>(container, "lockfree.auth.acquisition.duration");
+        using var wait = Collect<double>(container, "lockfree.auth.coalesced.wait");
+        var manager = container.GetRequiredService<ClientCredentialsTokenManager>();
+        var cached = await manager.GetAccessTokenAsync("billing").Within();
+
+        // Warm up, then measure: with every instrument of the container's meter listened to, a cached token is a
+        // dictionary lookup and one volatile read, and records nothing.
+        for (var i = 0; i < 100; i++) { _ = manager.GetAccessTokenAsync("billing"); }
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Task<ClientCredentialsToken>? last = null;
+        for (var i = 0; i < 10_000; i++) { last = manager.GetAccessTokenAsync("billing"); }
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.Same(cached, last!.ResultWithin());
+        Assert.Empty(started.GetMeasurementSnapshot());
+        Assert.Empty(joined.GetMeasurementSnapshot());
+        Assert.Empty(duration.GetMeasurementSnapshot());
+        Assert.Empty(wait.GetMeasurementSnapshot());
+        Assert.Equal(1, server.ClientCredentialsGrants);
+    }
+
+    [Fact]
     public void ClientCredentials_TheMeterIsTheFactorysAndIsDisposedWithTheContainer()
     {
         var container = ClientCredentialsContainer(out _);
