@@ -187,6 +187,27 @@ public sealed class MeterFactoryTests
     }
 
     [Fact]
+    public async Task ClientOAuthProvider_SharedTokens_AdoptionIsRecordedOnTheAdoptingContainersMeter()
+    {
+        // Two replicas (containers) of one client identity share tokens through one store: B adopts A's token.
+        var server = new FakeMcpAuthServer(new FakeTimeProvider(Start));
+        server.Clients["m2m"] = "pw";
+        var store = new InMemorySharedTokenStore();
+        using var a = ClientOAuthContainer(server, new TokenSharing(store, "m2m", new SharedTokenOptions { StorePlainText = true }));
+        using var b = ClientOAuthContainer(server, new TokenSharing(store, "m2m", new SharedTokenOptions { StorePlainText = true }));
+        using var adoptedA = Collect<long>(a, "lockfree.auth.shared.adopted");
+        using var adoptedB = Collect<long>(b, "lockfree.auth.shared.adopted");
+
+        var first = await a.GetRequiredKeyedService<ClientOAuthProvider>("mcp").GetTokensAsync().Within();
+        var adopted = await b.GetRequiredKeyedService<ClientOAuthProvider>("mcp").GetTokensAsync().Within();
+
+        Assert.Equal(first.AccessToken, adopted.AccessToken);
+        Assert.Equal(1, server.ClientCredentialsGrants);
+        Assert.Equal(1, Sum(adoptedB, "shared"));
+        Assert.Empty(adoptedA.GetMeasurementSnapshot());
+    }
+
+    [Fact]
     public void Providers_AMeterFactorySetInTheOptions_IsKept()
     {
         using var own = new ServiceCollection().AddMetrics().BuildServiceProvider();
@@ -238,18 +259,24 @@ public sealed class MeterFactoryTests
 
     private static ServiceProvider ClientOAuthContainer(out FakeMcpAuthServer server)
     {
-        var fake = server = new FakeMcpAuthServer(new FakeTimeProvider(Start));
-        fake.Clients["m2m"] = "pw";
+        server = new FakeMcpAuthServer(new FakeTimeProvider(Start));
+        server.Clients["m2m"] = "pw";
+        return ClientOAuthContainer(server, sharing: null);
+    }
+
+    private static ServiceProvider ClientOAuthContainer(FakeMcpAuthServer server, TokenSharing? sharing)
+    {
         var services = new ServiceCollection().AddMetrics();
-        services.AddSingleton<TimeProvider>(fake.Time);
+        services.AddSingleton<TimeProvider>(server.Time);
         services.AddClientOAuthProvider("mcp", new Uri(FakeMcpAuthServer.ResourceUrl), o =>
         {
             o.GrantType = OAuthGrantType.ClientCredentials;
             o.ClientId = "m2m";
             o.ClientSecret = "pw";
+            o.SharedTokens = sharing;
         });
         services.AddHttpClient(AuthProviderServiceCollectionExtensions.BackChannelHttpClientName)
-            .ConfigurePrimaryHttpMessageHandler(() => new Forward(fake));
+            .ConfigurePrimaryHttpMessageHandler(() => new Forward(server));
         return services.BuildServiceProvider();
     }
 
