@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using LockFree.Auth.CrossAppAccess;
 using LockFree.Auth.Extensions;
@@ -20,7 +21,9 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// default) costs no exchange. Its back channel (metadata, registration, token requests) is the named client
 /// <see cref="BackChannelHttpClientName"/>, whose primary handler follows no redirects; add resilience handlers to it with
 /// <c>services.AddHttpClient(BackChannelHttpClientName)</c>. <see cref="TimeProvider"/> and <see cref="ILoggerFactory"/>
-/// come from the container. The options are validated when the host starts (<c>ValidateOnStart</c>): the provider's own
+/// come from the container, and so does the meter when the container has an <see cref="IMeterFactory"/> (the generic
+/// host's, or <c>AddMetrics()</c>) and the options name none: the provider's measurements are then scoped to the
+/// container and its meter is disposed with it. The options are validated when the host starts (<c>ValidateOnStart</c>): the provider's own
 /// checks run, and a failure names the provider and the option.
 /// </para>
 /// <para>Concurrency: call while building the service collection; what it registers is thread-safe.</para>
@@ -43,7 +46,9 @@ public static class AuthProviderServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(serverUrl);
         ArgumentNullException.ThrowIfNull(configure);
         AddBackChannel(services);
-        services.AddOptions<ClientOAuthOptions>(name).Configure(configure).ValidateOnStart();
+        services.AddOptions<ClientOAuthOptions>(name).Configure(configure)
+            .PostConfigure<IServiceProvider>(static (options, provider) => options.MeterFactory ??= provider.GetService<IMeterFactory>())
+            .ValidateOnStart();
         services.AddSingleton<IValidateOptions<ClientOAuthOptions>>(new ProviderOptionsValidator<ClientOAuthOptions>(
             name, options => new ClientOAuthProvider(serverUrl, options, ValidationOnly.Client)));
         services.AddKeyedSingleton(name, (provider, _) => new ClientOAuthProvider(
@@ -66,7 +71,9 @@ public static class AuthProviderServiceCollectionExtensions
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(configure);
         AddBackChannel(services);
-        services.AddOptions<CrossApplicationAccessProviderOptions>(name).Configure(configure).ValidateOnStart();
+        services.AddOptions<CrossApplicationAccessProviderOptions>(name).Configure(configure)
+            .PostConfigure<IServiceProvider>(static (options, provider) => options.MeterFactory ??= provider.GetService<IMeterFactory>())
+            .ValidateOnStart();
         services.AddSingleton<IValidateOptions<CrossApplicationAccessProviderOptions>>(new ProviderOptionsValidator<CrossApplicationAccessProviderOptions>(
             name, options => new CrossApplicationAccessProvider(options, ValidationOnly.Client)));
         services.AddKeyedSingleton(name, (provider, _) => new CrossApplicationAccessProvider(

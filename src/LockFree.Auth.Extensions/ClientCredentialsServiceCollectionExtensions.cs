@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using LockFree.Auth.ClientCredentials;
 using LockFree.Auth.Extensions;
@@ -17,7 +18,9 @@ public static class ClientCredentialsServiceCollectionExtensions
     /// builder), the options validation that runs when the host starts, and the back channel, a named
     /// <c>IHttpClientFactory</c> client (<see cref="ClientCredentialsTokenManagementBuilder.BackChannelHttpClientName"/>)
     /// whose primary handler does not follow redirects. The manager takes its <see cref="TimeProvider"/> and
-    /// <see cref="ILoggerFactory"/> from the container (<see cref="TimeProvider.System"/> and no logging when absent).
+    /// <see cref="ILoggerFactory"/> from the container (<see cref="TimeProvider.System"/> and no logging when absent), and
+    /// its meter from the container's <see cref="IMeterFactory"/> (the generic host's, or <c>AddMetrics()</c>; the
+    /// library's static meter when absent), so its measurements are scoped to the container and the meter is disposed with it.
     /// Calling it again returns a new builder over the same registrations.
     /// </summary>
     /// <param name="services">The service collection.</param>
@@ -81,6 +84,7 @@ public static class ClientCredentialsServiceCollectionExtensions
             clients,
             () => factory.CreateClient(ClientCredentialsTokenManagementBuilder.BackChannelHttpClientName),
             services.GetService<TimeProvider>() ?? TimeProvider.System,
-            services.GetService<ILoggerFactory>());
+            services.GetService<ILoggerFactory>(),
+            meterFactory: services.GetService<IMeterFactory>());
     }
 }

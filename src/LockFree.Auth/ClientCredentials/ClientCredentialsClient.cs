@@ -21,8 +21,8 @@ internal sealed class ClientCredentialsClient : IDisposable
     private readonly AuthorizationServerDiscovery? _discovery;
     private readonly ILogger _logger;
 
-    /// <summary>Snapshots <paramref name="options"/> (validated by the caller).</summary>
-    internal ClientCredentialsClient(string name, ClientCredentialsClientOptions options, Func<HttpClient> httpClient, TimeProvider time, ILoggerFactory? loggerFactory, ILogger logger)
+    /// <summary>Snapshots <paramref name="options"/> (validated by the caller); its coordinators record on <paramref name="instruments"/>.</summary>
+    internal ClientCredentialsClient(string name, ClientCredentialsClientOptions options, Func<HttpClient> httpClient, TimeProvider time, ILoggerFactory? loggerFactory, ILogger logger, AuthInstruments instruments)
     {
         Name = name;
         _logger = logger;
@@ -41,10 +41,11 @@ internal sealed class ClientCredentialsClient : IDisposable
         _authentication = ClientAuthentication.Create(method, options.ClientId!, options.ClientSecret, assertion);
         var backChannel = new PerCallBackChannel(httpClient, time, options.MaxResponseBytes, options.BackChannelTimeout, loggerFactory?.CreateLogger(ClientCredentialsTokenManager.LoggerCategory));
         _tokenClient = new TokenEndpointClient(backChannel);
-        _discovery = _authority is null ? null : new AuthorizationServerDiscovery(backChannel, $"client-credentials.{name}.metadata", capacity: 1);
+        _discovery = _authority is null ? null : new AuthorizationServerDiscovery(backChannel, $"client-credentials.{name}.metadata", capacity: 1, instruments);
         var expiry = options.TokenExpiry?.Clone() ?? new AuthCoordinatorOptions();
         expiry.Name = $"client-credentials.{name}";
         expiry.LoggerFactory ??= loggerFactory;
+        expiry.Instruments = instruments;
         TokenExpiry = expiry;
     }
 

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Diagnostics.Metrics;
 using LockFree.Auth.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -55,6 +56,11 @@ public sealed class ClientCredentialsTokenManager : IDisposable
     /// <param name="timeProvider">The clock of expiry, refresh-ahead and deadlines; <see cref="TimeProvider.System"/> when omitted.</param>
     /// <param name="loggerFactory">Where Debug to Warning events go (category <c>LockFree.Auth.ClientCredentials.ClientCredentialsTokenManager</c>); none when omitted.</param>
     /// <param name="capacity">The most (client, scope, resource) keys cached; <see cref="DefaultCapacity"/> when omitted.</param>
+    /// <param name="meterFactory">
+    /// Where the meter <c>LockFree.Auth</c> (<see cref="AuthMetrics"/>) comes from: with a factory (the container's, which
+    /// <c>AddClientCredentialsTokenManagement</c> passes), every measurement of this manager is recorded on the factory's
+    /// meter, which the factory owns and disposes; when omitted, on the library's static meter.
+    /// </param>
     /// <exception cref="ArgumentException">A name is empty, or a client's options are invalid (the message names each option).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is not positive.</exception>
     public ClientCredentialsTokenManager(
@@ -62,13 +68,15 @@ public sealed class ClientCredentialsTokenManager : IDisposable
         Func<HttpClient> backChannel,
         TimeProvider? timeProvider = null,
         ILoggerFactory? loggerFactory = null,
-        int capacity = DefaultCapacity)
+        int capacity = DefaultCapacity,
+        IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(clients);
         ArgumentNullException.ThrowIfNull(backChannel);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         var time = timeProvider ?? TimeProvider.System;
         _logger = loggerFactory?.CreateLogger(LoggerCategory) ?? NullLogger.Instance;
+        var instruments = AuthInstruments.For(meterFactory);
         var built = new Dictionary<string, ClientCredentialsClient>(StringComparer.Ordinal);
         foreach (var (name, options) in clients)
         {
@@ -84,7 +92,7 @@ public sealed class ClientCredentialsTokenManager : IDisposable
                 throw new ArgumentException($"The options of the client '{name}' are invalid: {string.Join(" ", errors)}", nameof(clients));
             }
 
-            built.Add(name, new ClientCredentialsClient(name, options, backChannel, time, loggerFactory, _logger));
+            built.Add(name, new ClientCredentialsClient(name, options, backChannel, time, loggerFactory, _logger, instruments));
         }
 
         TimeProvider = time;

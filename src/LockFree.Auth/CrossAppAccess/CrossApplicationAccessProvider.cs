@@ -54,6 +54,10 @@ public sealed class CrossApplicationAccessProvider : IDisposable
     private readonly IssuerTrust _trust;
     private readonly TimeProvider _time;
 
+    // Where every coordinator of this provider (and its shared acquisitions) records: the meter of
+    // CrossApplicationAccessProviderOptions.MeterFactory, else the static meter. Written once by the constructor.
+    private readonly AuthInstruments _instruments;
+
     // 0 = live, 1 = disposed: set once by Dispose, read by the slow path before it may create a key or start work.
     private int _disposed;
 
@@ -102,14 +106,20 @@ public sealed class CrossApplicationAccessProvider : IDisposable
         _time = time;
         backChannel ??= CreateBackChannel(httpClient!, _logger);
         _tokenClient = new TokenEndpointClient(backChannel);
-        _discovery = new AuthorizationServerDiscovery(backChannel, "cross-app-access.metadata", _settings.CacheCapacity);
+        _instruments = AuthInstruments.For(options.MeterFactory);
+        _discovery = new AuthorizationServerDiscovery(backChannel, "cross-app-access.metadata", _settings.CacheCapacity, _instruments);
         // The core's Debug events (Log.Core) go to the provider's logger factory unless the user gave the cache its own.
         var tokenOptions = _settings.TokenCacheOptions;
-        if (tokenOptions is not null) { tokenOptions.LoggerFactory ??= loggerFactory; }
+        if (tokenOptions is not null)
+        {
+            tokenOptions.LoggerFactory ??= loggerFactory;
+            tokenOptions.Instruments = _instruments;
+        }
+
         _tokens = new AuthCoordinatorMap<TokenKey, TokenContainer>(
             key => CreateCoordinator(key, time, tokenOptions),
             _settings.CacheCapacity);
-        _resourceMetadata = new ResourceMetadataCache(time, _settings.CacheCapacity, loggerFactory);
+        _resourceMetadata = new ResourceMetadataCache(time, _settings.CacheCapacity, loggerFactory, _instruments);
     }
 
     private AuthCoordinator<TokenContainer> CreateCoordinator(TokenKey key, TimeProvider time, AuthCoordinatorOptions? tokenOptions)
@@ -193,7 +203,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
         {
             // The replicas' copy too, only if the shared record still holds this token (conditional in the store as
             // well); in the background, never on a caller's token, a failure logged.
-            sharing.InvalidateInBackground(SharedKey(sharing, entry.Resource, entry.AuthorizationServer), new TokenContainer { AccessToken = rejectedAccessToken }, _time);
+            sharing.InvalidateInBackground(SharedKey(sharing, entry.Resource, entry.AuthorizationServer), new TokenContainer { AccessToken = rejectedAccessToken }, _time, _instruments);
         }
 
         return true;
@@ -308,7 +318,8 @@ public sealed class CrossApplicationAccessProvider : IDisposable
             SharedKey(sharing, key.Resource, key.AuthorizationServer),
             (c, ct) => ExchangeAsync(key, coordinator, c, ct),
             t => t.Issuer is { } iss && OAuthEndpoint.TryParseAbsolute(iss) is { } uri && IssuerTrust.Normalize(uri) == issuer,
-            _time);
+            _time,
+            _instruments);
         var tokens = await shared.AcquireAsync(context, cancellationToken).ConfigureAwait(false);
         if (!_trust.Pin(key.AuthorizationServer))
         {

@@ -1,3 +1,4 @@
+using LockFree.Auth.Diagnostics;
 using LockFree.Auth.Protocol;
 
 namespace LockFree.Auth.CrossAppAccess;
@@ -106,4 +107,13 @@ public sealed class CrossApplicationAccessProviderOptions
     /// </summary>
     /// <value>The default value is <see langword="null"/>: tokens are kept in this process only.</value>
     public TokenSharing? SharedTokens { get; set; }
+
+    /// <summary>
+    /// Where the meter <c>LockFree.Auth</c> (<see cref="AuthMetrics"/>) of this provider comes from: every coordinator
+    /// of the provider (metadata, client identity, tokens) and its shared acquisitions record on the factory's meter,
+    /// which the factory owns and disposes (with the container). <c>AddCrossApplicationAccessProvider</c> sets the container's factory when this is
+    /// not set.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: the library's static meter.</value>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
 }

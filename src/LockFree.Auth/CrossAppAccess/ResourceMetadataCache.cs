@@ -1,3 +1,4 @@
+using LockFree.Auth.Diagnostics;
 using LockFree.Auth.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -14,9 +15,9 @@ internal sealed class ResourceMetadataCache : IDisposable
 {
     private readonly AuthCoordinatorMap<Key, ResourceMetadataDiscovery> _entries;
 
-    internal ResourceMetadataCache(TimeProvider time, int capacity, ILoggerFactory? loggerFactory)
+    internal ResourceMetadataCache(TimeProvider time, int capacity, ILoggerFactory? loggerFactory, AuthInstruments instruments)
     {
-        var options = new AuthCoordinatorOptions { Name = "cross-app.resource-metadata", LoggerFactory = loggerFactory };
+        var options = new AuthCoordinatorOptions { Name = "cross-app.resource-metadata", LoggerFactory = loggerFactory, Instruments = instruments };
         _entries = new AuthCoordinatorMap<Key, ResourceMetadataDiscovery>(
             key => new AuthCoordinator<ResourceMetadataDiscovery>((_, ct) => DiscoverAsync(key, ct), null, time, options),
             capacity);

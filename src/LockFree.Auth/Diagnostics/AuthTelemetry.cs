@@ -6,8 +6,9 @@ namespace LockFree.Auth.Diagnostics;
 /// <summary>
 /// Traces and duration histograms of LockFree.Auth: the <see cref="ActivitySource"/> <c>LockFree.Auth</c> (the
 /// meter's name) with a span per acquisition (<c>lockfree.auth.acquire</c>) and per back-channel request
-/// (<c>lockfree.auth.backchannel</c>, a child of the acquisition that sent it), and the histogram
-/// <c>lockfree.auth.acquisition.duration</c> (seconds).
+/// (<c>lockfree.auth.backchannel</c>, a child of the acquisition that sent it), and the histograms
+/// <c>lockfree.auth.acquisition.duration</c> and <c>lockfree.auth.coalesced.wait</c> (seconds) of the caller's
+/// <see cref="AuthInstruments"/>.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -22,7 +23,10 @@ namespace LockFree.Auth.Diagnostics;
 /// Nothing here runs on the fast path (a cached value served); without a listener a span is not created and a
 /// measurement is not recorded.
 /// </para>
-/// <para>Concurrency: the source and the instruments are thread-safe statics.</para>
+/// <para>
+/// Concurrency: the source is a thread-safe static (an <see cref="ActivitySource"/> has no factory to come from); the
+/// histograms belong to the <see cref="AuthInstruments"/> each call is given.
+/// </para>
 /// </remarks>
 internal static class AuthTelemetry
 {
@@ -31,28 +35,16 @@ internal static class AuthTelemetry
     internal const string OutcomeTag = "lockfree.auth.outcome";
     internal const string CallersJoinedTag = "lockfree.auth.callers.joined";
 
-    internal static readonly ActivitySource Source = new(AuthMetrics.MeterName, "1.0.0");
-
-    // Same name as AuthMetrics' meter: listeners enable instruments by meter name, so both are one meter to them.
-    private static readonly Meter s_meter = new(AuthMetrics.MeterName, "1.0.0");
-
-    internal static readonly Histogram<double> AcquisitionDuration = s_meter.CreateHistogram<double>(
-        "lockfree.auth.acquisition.duration",
-        "s",
-        "Duration of acquisitions (token exchanges, metadata fetches), tagged with the coordinator, background and outcome.");
-
-    internal static readonly Histogram<double> CoalescedWait = s_meter.CreateHistogram<double>(
-        "lockfree.auth.coalesced.wait",
-        "s",
-        "How long each caller that joined an acquisition in flight waited for it to complete, tagged with the coordinator.");
+    internal static readonly ActivitySource Source = new(AuthMetrics.MeterName, AuthInstruments.MeterVersion);
 
     /// <summary>
     /// Records, when <paramref name="shared"/> completes, how long a caller that joined it now waited. Only when someone
     /// listens to <c>lockfree.auth.coalesced.wait</c> (then one continuation per join); never throws.
     /// </summary>
-    internal static void ObserveJoin<T>(Task<T> shared, string coordinator)
+    internal static void ObserveJoin<T>(AuthInstruments instruments, Task<T> shared, string coordinator)
     {
-        if (!CoalescedWait.Enabled || shared.IsCompleted)
+        var wait = instruments.CoalescedWait;
+        if (!wait.Enabled || shared.IsCompleted)
         {
             return;
         }
@@ -62,17 +54,17 @@ internal static class AuthTelemetry
             _ = shared.ContinueWith(
                 static (_, state) =>
                 {
-                    var (startedAt, name) = ((long, string))state!;
+                    var (histogram, startedAt, name) = ((Histogram<double>, long, string))state!;
                     try
                     {
-                        CoalescedWait.Record(Stopwatch.GetElapsedTime(startedAt).TotalSeconds, new KeyValuePair<string, object?>(AuthMetrics.CoordinatorTag, name));
+                        histogram.Record(Stopwatch.GetElapsedTime(startedAt).TotalSeconds, new KeyValuePair<string, object?>(AuthMetrics.CoordinatorTag, name));
                     }
                     catch (Exception)
                     {
                         // A listener's callback failed: the measurement is lost, nothing else.
                     }
                 },
-                (Stopwatch.GetTimestamp(), coordinator),
+                (wait, Stopwatch.GetTimestamp(), coordinator),
                 CancellationToken.None,
                 TaskContinuationOptions.ExecuteSynchronously,
                 TaskScheduler.Default);
@@ -106,11 +98,11 @@ internal static class AuthTelemetry
 
     /// <summary>Ends an acquisition's span and records its duration (only where someone listens).</summary>
     /// <remarks>Never throws (see <see cref="StartAcquisition"/>): it runs on the path that completes the shared task.</remarks>
-    internal static void EndAcquisition(Activity? activity, long startedAt, string coordinator, bool background, string outcome, int joined)
+    internal static void EndAcquisition(AuthInstruments instruments, Activity? activity, long startedAt, string coordinator, bool background, string outcome, int joined)
     {
         try
         {
-            EndAcquisitionCore(activity, startedAt, coordinator, background, outcome, joined);
+            EndAcquisitionCore(instruments.AcquisitionDuration, activity, startedAt, coordinator, background, outcome, joined);
         }
         catch (Exception)
         {
@@ -118,7 +110,7 @@ internal static class AuthTelemetry
         }
     }
 
-    private static void EndAcquisitionCore(Activity? activity, long startedAt, string coordinator, bool background, string outcome, int joined)
+    private static void EndAcquisitionCore(Histogram<double> duration, Activity? activity, long startedAt, string coordinator, bool background, string outcome, int joined)
     {
         if (activity is not null)
         {
@@ -131,9 +123,9 @@ internal static class AuthTelemetry
             activity.Dispose();
         }
 
-        if (AcquisitionDuration.Enabled)
+        if (duration.Enabled)
         {
-            AcquisitionDuration.Record(
+            duration.Record(
                 Stopwatch.GetElapsedTime(startedAt).TotalSeconds,
                 new KeyValuePair<string, object?>(AuthMetrics.CoordinatorTag, coordinator),
                 new KeyValuePair<string, object?>(AuthMetrics.BackgroundTag, background),

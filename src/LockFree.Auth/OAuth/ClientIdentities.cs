@@ -22,14 +22,14 @@ internal sealed class ClientIdentities : IDisposable
     private readonly ClientRegistrationClient _registration;
     private readonly AuthCoordinatorMap<IssuerKey, ClientRegistration> _clients;
 
-    /// <summary>Creates the resolver; registrations go through <paramref name="backChannel"/>, failed acquisitions are reported to <paramref name="onFailed"/>.</summary>
-    internal ClientIdentities(IBackChannel backChannel, ClientOAuthSettings settings, IssuerTrust trust, TimeProvider time, ILogger logger, Action<Exception, bool> onFailed)
+    /// <summary>Creates the resolver; registrations go through <paramref name="backChannel"/>, failed acquisitions are reported to <paramref name="onFailed"/>, measurements go to <paramref name="instruments"/>.</summary>
+    internal ClientIdentities(IBackChannel backChannel, ClientOAuthSettings settings, IssuerTrust trust, TimeProvider time, ILogger logger, Action<Exception, bool> onFailed, AuthInstruments instruments)
     {
         _settings = settings;
         _trust = trust;
         _logger = logger;
         _registration = new ClientRegistrationClient(backChannel);
-        var options = new AuthCoordinatorOptions { Name = "oauth.client" };
+        var options = new AuthCoordinatorOptions { Name = "oauth.client", Instruments = instruments };
         _clients = new AuthCoordinatorMap<IssuerKey, ClientRegistration>(
             key => new AuthCoordinator<ClientRegistration>((context, ct) => ResolveAsync(key.Metadata, context.Previous, ct), null, time, options) { OnAcquisitionFailed = onFailed },
             settings.CacheCapacity);

@@ -49,6 +49,10 @@ public sealed class ClientOAuthProvider : IDisposable
     private readonly RefreshResourceCompatibility _refreshCompatibility = new();
     private readonly DPoPProofs? _dpop;
 
+    // Where every coordinator of this provider (and its shared acquisitions) records: the meter of
+    // ClientOAuthOptions.MeterFactory, else the static meter. Written once by the constructor.
+    private readonly AuthInstruments _instruments;
+
     // The provider's one mutable reference: written only by CAS (Update/TryReplace; the R1 fields by RejectionPolicy,
     // the others here), read with a volatile read.
     private readonly AuthCell<ProviderState> _state = new(ProviderState.Initial);
@@ -90,17 +94,19 @@ public sealed class ClientOAuthProvider : IDisposable
 
         // The core's Debug events (Log.Core) go to the provider's logger factory unless the user gave TokenExpiry its own.
         _settings.TokenExpiry.LoggerFactory ??= loggerFactory;
+        _instruments = AuthInstruments.For(options.MeterFactory);
+        _settings.TokenExpiry.Instruments = _instruments;
         _dpop = options.DPoPKeyStore is { } dpopKeys ? new DPoPProofs(dpopKeys, _time) : null;
         _grants = new TokenGrantClient(new TokenEndpointClient(channel), _dpop);
         _authorizationCode = new AuthorizationCodeFlow(_settings, _grants, _logger);
         Action<Exception, bool> onFailed = (exception, background) => Log.ClientOAuth.AcquisitionFailed(_logger, background, exception);
-        _discovery = new McpServerDiscovery(serverUrl, channel, _settings, _trust, _time, _logger, onFailed);
-        _clients = new ClientIdentities(channel, _settings, _trust, _time, _logger, onFailed);
+        _discovery = new McpServerDiscovery(serverUrl, channel, _settings, _trust, _time, _logger, onFailed, _instruments);
+        _clients = new ClientIdentities(channel, _settings, _trust, _time, _logger, onFailed, _instruments);
         _rejections = new RejectionPolicy(_state, _settings, _discovery, _clients, _time, _logger, OnTokenRetired);
         _tokens = new AuthCoordinatorMap<string, TokenEntry>(
             key => new AuthCoordinator<TokenEntry>((context, ct) => AcquireTokensAsync(key, context, ct), static e => e.Tokens.ExpiresAt, _time, _settings.TokenExpiry) { OnAcquisitionFailed = onFailed },
             _settings.CacheCapacity);
-        _tokenCache = TokenCacheStore.Create(_settings.TokenCache, _trust, serverUrl, _time, _logger);
+        _tokenCache = TokenCacheStore.Create(_settings.TokenCache, _trust, serverUrl, _time, _logger, _instruments);
     }
 
     /// <summary>For the Coyote suite: the rejection policy (its seeded-bug hook) and the R1 state it keeps.</summary>
@@ -337,7 +343,8 @@ public sealed class ClientOAuthProvider : IDisposable
                 SharedKey(sharing, issuer, key),
                 (shared, ct) => ExchangeAsync(scopes, shared.Previous, metadata, client, ct),
                 t => string.Equals(t.Issuer, issuer, StringComparison.Ordinal),
-                _time);
+                _time,
+                _instruments);
             tokens = await shared.AcquireAsync(new AcquisitionContext<TokenContainer>(previous, context.Generation, context.IsBackgroundRefresh), cancellationToken).ConfigureAwait(false);
         }
         else
@@ -402,7 +409,7 @@ public sealed class ClientOAuthProvider : IDisposable
     {
         if (_settings.SharedTokens is { } sharing && rejected.Issuer is { } issuer)
         {
-            sharing.InvalidateInBackground(SharedKey(sharing, issuer, rejected.Scopes.Key), rejected.Tokens, _time);
+            sharing.InvalidateInBackground(SharedKey(sharing, issuer, rejected.Scopes.Key), rejected.Tokens, _time, _instruments);
         }
     }
 

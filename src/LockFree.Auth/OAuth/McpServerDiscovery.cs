@@ -23,16 +23,16 @@ internal sealed class McpServerDiscovery : IDisposable
     private readonly AuthorizationServerDiscovery _asDiscovery;
     private readonly AuthCoordinatorMap<string, ServerMetadata> _metadata;
 
-    /// <summary>Creates the discovery of <paramref name="serverUrl"/>; acquisitions that fail are reported to <paramref name="onFailed"/>.</summary>
-    internal McpServerDiscovery(Uri serverUrl, IBackChannel backChannel, ClientOAuthSettings settings, IssuerTrust trust, TimeProvider time, ILogger logger, Action<Exception, bool> onFailed)
+    /// <summary>Creates the discovery of <paramref name="serverUrl"/>; acquisitions that fail are reported to <paramref name="onFailed"/>, measurements go to <paramref name="instruments"/>.</summary>
+    internal McpServerDiscovery(Uri serverUrl, IBackChannel backChannel, ClientOAuthSettings settings, IssuerTrust trust, TimeProvider time, ILogger logger, Action<Exception, bool> onFailed, AuthInstruments instruments)
     {
         _serverUrl = serverUrl;
         _backChannel = backChannel;
         _settings = settings;
         _trust = trust;
         _logger = logger;
-        _asDiscovery = new AuthorizationServerDiscovery(backChannel, "oauth.as-metadata", settings.CacheCapacity);
-        var options = new AuthCoordinatorOptions { Name = "oauth.metadata" };
+        _asDiscovery = new AuthorizationServerDiscovery(backChannel, "oauth.as-metadata", settings.CacheCapacity, instruments);
+        var options = new AuthCoordinatorOptions { Name = "oauth.metadata", Instruments = instruments };
         _metadata = new AuthCoordinatorMap<string, ServerMetadata>(
             hint => new AuthCoordinator<ServerMetadata>((_, ct) => DiscoverAsync(hint, ct), null, time, options) { OnAcquisitionFailed = onFailed },
             settings.CacheCapacity);

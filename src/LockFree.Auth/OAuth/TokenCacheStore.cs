@@ -17,18 +17,18 @@ internal sealed class TokenCacheStore : IDisposable
     private readonly ILogger _logger;
     private readonly AuthCoordinator<RestoredTokens> _restore;
 
-    private TokenCacheStore(ITokenCache cache, IssuerTrust trust, Uri serverUrl, TimeProvider time, ILogger logger)
+    private TokenCacheStore(ITokenCache cache, IssuerTrust trust, Uri serverUrl, TimeProvider time, ILogger logger, AuthInstruments instruments)
     {
         _cache = cache;
         _trust = trust;
         _serverUrl = serverUrl;
         _logger = logger;
-        _restore = new AuthCoordinator<RestoredTokens>((_, ct) => ReadAsync(ct), null, time, new AuthCoordinatorOptions { Name = "oauth.token-cache" });
+        _restore = new AuthCoordinator<RestoredTokens>((_, ct) => ReadAsync(ct), null, time, new AuthCoordinatorOptions { Name = "oauth.token-cache", Instruments = instruments });
     }
 
     /// <summary>The store over <paramref name="cache"/>, or null when no cache is configured.</summary>
-    internal static TokenCacheStore? Create(ITokenCache? cache, IssuerTrust trust, Uri serverUrl, TimeProvider time, ILogger logger) =>
-        cache is null ? null : new TokenCacheStore(cache, trust, serverUrl, time, logger);
+    internal static TokenCacheStore? Create(ITokenCache? cache, IssuerTrust trust, Uri serverUrl, TimeProvider time, ILogger logger, AuthInstruments instruments) =>
+        cache is null ? null : new TokenCacheStore(cache, trust, serverUrl, time, logger, instruments);
 
     /// <summary>The cached tokens (null: none, of an issuer not to be used, or the read failed), read once for every caller.</summary>
     internal async Task<TokenContainer?> RestoreAsync(CancellationToken cancellationToken) =>

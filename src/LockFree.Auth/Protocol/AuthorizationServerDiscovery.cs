@@ -1,4 +1,5 @@
 using System.Net;
+using LockFree.Auth.Diagnostics;
 
 namespace LockFree.Auth.Protocol;
 
@@ -35,11 +36,12 @@ internal sealed class AuthorizationServerDiscovery : IDisposable
     /// <param name="backChannel">The back channel (its clock also drives the coordinators).</param>
     /// <param name="name">The coordinators' name (metrics).</param>
     /// <param name="capacity">The most issuers kept (see <see cref="AuthCoordinatorMap{TKey, T}"/>: expired or idle ones are evicted first).</param>
-    internal AuthorizationServerDiscovery(IBackChannel backChannel, string name = "metadata", int capacity = AuthCoordinatorMap<Uri, AuthorizationServerMetadata>.DefaultCapacity)
+    /// <param name="instruments">Where the coordinators record; the static meter's when omitted.</param>
+    internal AuthorizationServerDiscovery(IBackChannel backChannel, string name = "metadata", int capacity = AuthCoordinatorMap<Uri, AuthorizationServerMetadata>.DefaultCapacity, AuthInstruments? instruments = null)
     {
         ArgumentNullException.ThrowIfNull(backChannel);
         _backChannel = backChannel;
-        var options = new AuthCoordinatorOptions { Name = name };
+        var options = new AuthCoordinatorOptions { Name = name, Instruments = instruments };
         _cache = new AuthCoordinatorMap<Uri, AuthorizationServerMetadata>(
             issuer => new AuthCoordinator<AuthorizationServerMetadata>((_, ct) => DiscoverAsync(issuer, ct), null, backChannel.TimeProvider, options),
             capacity);

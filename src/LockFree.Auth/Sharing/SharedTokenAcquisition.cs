@@ -51,6 +51,12 @@ public sealed class SharedTokenAcquisition
     /// </summary>
     internal StoreHealth Health { get; init; } = new();
 
+    /// <summary>
+    /// Where <c>lockfree.auth.shared.*</c> is recorded: the instruments of the provider that created this wrapper (its
+    /// container's meter), else the static meter's. Set once, at creation.
+    /// </summary>
+    internal AuthInstruments Instruments { get; init; } = AuthInstruments.Default;
+
     /// <summary>Creates the wrapper of one key's acquisition.</summary>
     /// <param name="store">The shared store (for example <c>RedisSharedTokenStore</c>).</param>
     /// <param name="key">The record's key: one per client identity and token audience (the store adds its own prefix).</param>
@@ -161,7 +167,7 @@ public sealed class SharedTokenAcquisition
             var record = await StoreAsync(static (s, _, ct) => s._store.ReadAsync(s._key, ct), 0, cancellationToken).ConfigureAwait(false);
             if (record is not null && TryAdopt(record, previousFingerprint) is { } adopted)
             {
-                AuthMetrics.SharedAdopted.Add(1, _tag);
+                Instruments.SharedAdopted.Add(1, _tag);
                 Log.Sharing.Adopted(_logger, _options.Name, record.Version);
                 return adopted;
             }
@@ -345,7 +351,7 @@ public sealed class SharedTokenAcquisition
 
     private void ReportUnavailable(SharedTokenStoreUnavailableException exception)
     {
-        AuthMetrics.SharedStoreFailures.Add(1, _tag);
+        Instruments.SharedStoreFailures.Add(1, _tag);
         if (Interlocked.Exchange(ref Health.Unavailable, 1) == 0)
         {
             Log.Sharing.StoreUnavailable(_logger, _options.Name, exception.InnerException?.GetType() ?? exception.GetType(), _options.FailureMode.ToString());

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using LockFree.Auth.Diagnostics;
 
 namespace LockFree.Auth;
 
@@ -73,21 +74,22 @@ public sealed class TokenSharing
     /// <summary>
     /// The shared acquisition of one record: <paramref name="exchange"/> runs only when no usable shared token exists
     /// and this replica holds the lease; a shared token set that <paramref name="accepts"/> refuses (an issuer this
-    /// provider may not use) is ignored, never adopted.
+    /// provider may not use) is ignored, never adopted. Its metrics go to the provider's <paramref name="instruments"/>.
     /// </summary>
     internal SharedTokenAcquisition Acquisition(
         string key,
         Func<AcquisitionContext<TokenContainer>, CancellationToken, Task<TokenContainer>> exchange,
         Func<TokenContainer, bool> accepts,
-        TimeProvider time) =>
-        new(Store, key, exchange, Options, time) { Accepts = accepts, Health = _health };
+        TimeProvider time,
+        AuthInstruments instruments) =>
+        new(Store, key, exchange, Options, time) { Accepts = accepts, Health = _health, Instruments = instruments };
 
     /// <summary>
     /// After a 401 for <paramref name="rejected"/>: retires the record of <paramref name="key"/> if it still holds that
     /// token, in the background (the retry does not wait for it; a failure is logged, never thrown at the caller).
     /// </summary>
-    internal void InvalidateInBackground(string key, TokenContainer rejected, TimeProvider time) =>
-        _ = new SharedTokenAcquisition(Store, key, s_noExchange, Options, time) { Health = _health }.InvalidateInBackgroundAsync(rejected);
+    internal void InvalidateInBackground(string key, TokenContainer rejected, TimeProvider time, AuthInstruments instruments) =>
+        _ = new SharedTokenAcquisition(Store, key, s_noExchange, Options, time) { Health = _health, Instruments = instruments }.InvalidateInBackgroundAsync(rejected);
 
     // Never called: an invalidation exchanges nothing.
     private static readonly Func<AcquisitionContext<TokenContainer>, CancellationToken, Task<TokenContainer>> s_noExchange =

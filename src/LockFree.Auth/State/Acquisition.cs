@@ -96,7 +96,7 @@ internal sealed class Acquisition<T> where T : class
             if (Interlocked.CompareExchange(ref _waiters, count + 1, count) == count)
             {
                 Interlocked.Increment(ref _joined);
-                AuthTelemetry.ObserveJoin(Task, Owner.Name);
+                AuthTelemetry.ObserveJoin(Owner.Instruments, Task, Owner.Name);
                 return true;
             }
         }
@@ -140,7 +140,7 @@ internal sealed class Acquisition<T> where T : class
         }
         catch (Exception exception)
         {
-            AuthTelemetry.EndAcquisition(activity, startedAt, Owner.Name, Context.IsBackgroundRefresh, exception is OperationCanceledException ? "cancelled" : "failed", Volatile.Read(ref _joined));
+            AuthTelemetry.EndAcquisition(Owner.Instruments, activity, startedAt, Owner.Name, Context.IsBackgroundRefresh, exception is OperationCanceledException ? "cancelled" : "failed", Volatile.Read(ref _joined));
             try
             {
                 Owner.OnFailed(this, exception);
@@ -153,7 +153,7 @@ internal sealed class Acquisition<T> where T : class
             return;
         }
 
-        AuthTelemetry.EndAcquisition(activity, startedAt, Owner.Name, Context.IsBackgroundRefresh, "succeeded", Volatile.Read(ref _joined));
+        AuthTelemetry.EndAcquisition(Owner.Instruments, activity, startedAt, Owner.Name, Context.IsBackgroundRefresh, "succeeded", Volatile.Read(ref _joined));
         _result.TrySetResult(value);
     }
 

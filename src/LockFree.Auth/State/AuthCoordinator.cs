@@ -38,6 +38,10 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     private readonly AuthCoordinatorOptions _options;
     private readonly KeyValuePair<string, object?> _tag;
 
+    // Where measurements go (AuthCoordinatorOptions.Instruments, else the static meter's). Written once by the
+    // constructor; the slow paths that record read this readonly field, the fast path never does.
+    private readonly AuthInstruments _instruments;
+
     /// <summary>The log category of every coordinator (<see cref="AuthCoordinatorOptions.LoggerFactory"/>).</summary>
     internal const string LoggerCategory = "LockFree.Auth.AuthCoordinator";
 
@@ -96,6 +100,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         _time = timeProvider ?? TimeProvider.System;
         _options = options.Clone();
         _tag = new KeyValuePair<string, object?>(AuthMetrics.CoordinatorTag, _options.Name);
+        _instruments = _options.Instruments ?? AuthInstruments.Default;
         _logger = _options.LoggerFactory?.CreateLogger(LoggerCategory) ?? NullLogger.Instance;
         _cell = cell;
     }
@@ -111,6 +116,9 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
 
     /// <summary>The coordinator's name (<see cref="AuthCoordinatorOptions.Name"/>), for telemetry.</summary>
     internal string Name => _options.Name;
+
+    /// <summary>The instruments this coordinator and its acquisitions record on (fixed at construction).</summary>
+    internal AuthInstruments Instruments => _instruments;
 
     /// <summary>
     /// The current state. Read it once into a local. A state left behind by the map's <c>InvalidateAll</c> is never
@@ -193,7 +201,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             {
                 if (pending.TryJoin())
                 {
-                    Count(ref _coalesced, AuthMetrics.CallersCoalesced);
+                    Count(ref _coalesced, _instruments.CallersCoalesced);
                     Log.Core.Joined(_logger, _options.Name, pending.Generation);
                     return JoinAsync(pending, cancellationToken);
                 }
@@ -208,7 +216,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             var candidate = new Acquisition<T>(this, snapshot.Generation + 1, snapshot.Retired, isBackgroundRefresh: false);
             if (_cell.TryReplace(snapshot, snapshot.WithPending(candidate)))
             {
-                Count(ref _started, AuthMetrics.AcquisitionsStarted);
+                Count(ref _started, _instruments.AcquisitionsStarted);
                 Log.Core.Started(_logger, _options.Name, candidate.Generation, background: false);
                 candidate.Start();
                 if (Volatile.Read(ref _disposed) != 0)
@@ -232,7 +240,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         var (before, after) = _cell.Update(static (s, epoch) => s.WithInvalidated(Math.Max(epoch, s.Epoch)), _epoch.Value);
         after.AssertInvariants();
         DisposeTimer(before.Timer);
-        Count(ref _invalidations, AuthMetrics.Invalidations);
+        Count(ref _invalidations, _instruments.Invalidations);
         Log.Core.Invalidated(_logger, _options.Name, after.Generation);
 
         // Evicted: the key's value, if any, now lives in its current coordinator.
@@ -270,7 +278,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             {
                 next.AssertInvariants();
                 DisposeTimer(snapshot.Timer);
-                Count(ref _invalidations, AuthMetrics.Invalidations);
+                Count(ref _invalidations, _instruments.Invalidations);
                 Log.Core.Invalidated(_logger, _options.Name, next.Generation);
                 return true;
             }
@@ -350,7 +358,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         DisposeTimer(before.Timer);
         if (first)
         {
-            AuthMetrics.Evictions.Add(1, _tag);
+            _instruments.Evictions.Add(1, _tag);
             Log.Core.Evicted(_logger, _options.Name);
         }
     }
@@ -399,7 +407,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
                 DisposeTimer(snapshot.Timer);
                 if (snapshot.Value is not null || snapshot.Pending is not null)
                 {
-                    Count(ref _invalidations, AuthMetrics.Invalidations);
+                    Count(ref _invalidations, _instruments.Invalidations);
                 }
 
                 return next;
@@ -426,7 +434,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             // Evicted: nothing is cached here any more. Remove the acquisition if it is still installed (it started in
             // the instant of the eviction) with a CAS that expects it, serving I5's "the next caller starts afresh".
             _cell.Update(static (s, a) => ReferenceEquals(s.Pending, a) ? s.WithInvalidated() : s, acquisition);
-            Count(ref _discarded, AuthMetrics.Discarded);
+            Count(ref _discarded, _instruments.Discarded);
             Log.Core.Discarded(_logger, _options.Name, acquisition.Generation);
             return;
         }
@@ -438,7 +446,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             // an early exit only: the value's epoch stamp, not this check, is what keeps a value acquired before an
             // InvalidateAll from being served after it (see the CAS below).
             Settle(_cell.Current);
-            Count(ref _discarded, AuthMetrics.Discarded);
+            Count(ref _discarded, _instruments.Discarded);
             return;
         }
 
@@ -449,7 +457,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
             var snapshot = _cell.Current;
             if (!ReferenceEquals(snapshot.Pending, acquisition) || snapshot.Generation != acquisition.Generation)
             {
-                Count(ref _discarded, AuthMetrics.Discarded);
+                Count(ref _discarded, _instruments.Discarded);
                 Log.Core.Discarded(_logger, _options.Name, acquisition.Generation);
                 return;
             }
@@ -480,7 +488,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     {
         var background = acquisition.Context.IsBackgroundRefresh;
         Interlocked.Increment(ref _failed);
-        AuthMetrics.Failures.Add(1, _tag, background ? AuthMetrics.BackgroundRefreshTag : AuthMetrics.ForegroundTag);
+        _instruments.Failures.Add(1, _tag, background ? AuthMetrics.BackgroundRefreshTag : AuthMetrics.ForegroundTag);
         Log.Core.Failed(_logger, _options.Name, acquisition.Generation, exception.GetType(), background);
         RemoveFailed(acquisition);
 
@@ -740,7 +748,7 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         }
 
         next.AssertInvariants();
-        Count(ref _started, AuthMetrics.AcquisitionsStarted);
+        Count(ref _started, _instruments.AcquisitionsStarted);
         Log.Core.Started(_logger, _options.Name, candidate.Generation, background: true);
         Reschedule(next, now);
         candidate.Start();

@@ -1,3 +1,5 @@
+using LockFree.Auth.Diagnostics;
+
 namespace LockFree.Auth;
 
 /// <summary>
@@ -64,6 +66,13 @@ public sealed class AuthCoordinatorOptions
     public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; set; }
 
     /// <summary>
+    /// The instruments the coordinator records on (set by the owner that was given an <c>IMeterFactory</c>: the
+    /// client-credentials manager, the providers); <see langword="null"/>: <see cref="AuthInstruments.Default"/>, the
+    /// static meter. Read once by the coordinator's constructor.
+    /// </summary>
+    internal AuthInstruments? Instruments { get; set; }
+
+    /// <summary>
     /// The one copy of these options: later changes to this instance have no effect on the clone's owner.
     /// <paramref name="name"/>, when given, replaces <see cref="Name"/> in the clone.
     /// </summary>
@@ -77,6 +86,7 @@ public sealed class AuthCoordinatorOptions
         ClockCheckInterval = ClockCheckInterval,
         Name = name ?? Name,
         LoggerFactory = LoggerFactory,
+        Instruments = Instruments,
     };
 
     internal void Validate()
