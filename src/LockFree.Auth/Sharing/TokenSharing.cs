@@ -80,14 +80,28 @@ public sealed class TokenSharing
         Func<AcquisitionContext<TokenContainer>, CancellationToken, Task<TokenContainer>> exchange,
         Func<TokenContainer, bool> accepts,
         TimeProvider time) =>
-        new(Store, key, exchange, Options, time) { Accepts = accepts, Health = _health };
+        new(Store, key, exchange, Options, time, accepts, _health);
 
     /// <summary>
     /// After a 401 for <paramref name="rejected"/>: retires the record of <paramref name="key"/> if it still holds that
     /// token, in the background (the retry does not wait for it; a failure is logged, never thrown at the caller).
     /// </summary>
     internal void InvalidateInBackground(string key, TokenContainer rejected, TimeProvider time) =>
-        _ = new SharedTokenAcquisition(Store, key, s_noExchange, Options, time) { Health = _health }.InvalidateInBackgroundAsync(rejected);
+        _ = new SharedTokenAcquisition(Store, key, s_noExchange, Options, time, accepts: null, _health).InvalidateInBackgroundAsync(rejected);
+
+    /// <summary>
+    /// The same protocol for another kind of shared value (the OAuth provider's client registration per issuer):
+    /// <paramref name="codec"/> serializes and fingerprints it, the configured protector protects it (a client secret is
+    /// a secret), and <paramref name="name"/> tags its logs and metrics.
+    /// </summary>
+    internal SharedRecordAcquisition<T> Record<T>(
+        string key,
+        Func<AcquisitionContext<T>, CancellationToken, Task<T>> work,
+        ISharedRecordCodec<T> codec,
+        TimeProvider time,
+        string name)
+        where T : class =>
+        new(Store, key, work, Options, codec, time, accepts: null, _health, name);
 
     // Never called: an invalidation exchanges nothing.
     private static readonly Func<AcquisitionContext<TokenContainer>, CancellationToken, Task<TokenContainer>> s_noExchange =
