@@ -75,6 +75,35 @@ public sealed class DependencyInjectionSharingTests(RedisServerFixture fixture) 
         }
     }
 
+    [Theory]
+    [InlineData("https://auth.example.com", true)] // the client's own authority: adopted, no grant (the positive control)
+    [InlineData("https://evil.example.com", false)] // another issuer: ignored, one grant of its own
+    public async Task ClientCredentialsClient_AdoptsASharedTokenOnlyFromItsOwnIssuer(string recordIssuer, bool adopted)
+    {
+        using var server = new FakeMcpAuthServer(TimeProvider.System);
+        server.Clients["m2m"] = "pw";
+        using var http = server.CreateClient();
+        var store = new ForgingStore(new InMemorySharedTokenStore(), recordIssuer, TimeProvider.System);
+        using var manager = new ClientCredentialsTokenManager(
+            new Dictionary<string, ClientCredentialsClientOptions>
+            {
+                ["billing"] = new()
+                {
+                    Authority = new Uri(server.Issuer),
+                    ClientId = "m2m",
+                    ClientSecret = "pw",
+                    SharedTokens = new TokenSharing(store, "billing", Replica.DefaultOptions()),
+                },
+            },
+            () => http);
+
+        var token = await manager.GetAccessTokenAsync("billing").Within();
+
+        Assert.NotNull(store.ForgedKey);
+        Assert.Equal(adopted, token.AccessToken == ForgingStore.ForgedAccessToken);
+        Assert.Equal(adopted ? 0 : 1, server.ClientCredentialsGrants);
+    }
+
     [Fact]
     public void Misconfiguration_FailsAtRegistration_OrAtFirstUse_WithAMessageNamingTheFix()
     {
