@@ -13,6 +13,9 @@ internal sealed class ObservedStore(ISharedTokenStore inner) : ISharedTokenStore
 
     public ConcurrentDictionary<string, int> Keys { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Lease requests per key and status (for example how often a replica found the lease held).</summary>
+    public ConcurrentDictionary<(string Key, SharedLeaseStatus Status), int> Leases { get; } = new();
+
     /// <summary>The next conditional invalidation's result (retired or not).</summary>
     public Task<bool> NextInvalidationAsync() => _invalidations.Reader.ReadAsync().AsTask();
 
@@ -22,8 +25,12 @@ internal sealed class ObservedStore(ISharedTokenStore inner) : ISharedTokenStore
         return inner.ReadAsync(key, cancellationToken);
     }
 
-    public ValueTask<SharedLease> TryAcquireLeaseAsync(string key, long expectedVersion, string holder, TimeSpan timeToLive, CancellationToken cancellationToken) =>
-        inner.TryAcquireLeaseAsync(key, expectedVersion, holder, timeToLive, cancellationToken);
+    public async ValueTask<SharedLease> TryAcquireLeaseAsync(string key, long expectedVersion, string holder, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        var lease = await inner.TryAcquireLeaseAsync(key, expectedVersion, holder, timeToLive, cancellationToken);
+        Leases.AddOrUpdate((key, lease.Status), 1, static (_, n) => n + 1);
+        return lease;
+    }
 
     public ValueTask<SharedPublishResult> PublishAsync(string key, SharedLease lease, SharedTokenValue value, CancellationToken cancellationToken) =>
         inner.PublishAsync(key, lease, value, cancellationToken);

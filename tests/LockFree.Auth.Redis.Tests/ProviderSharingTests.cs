@@ -1,6 +1,7 @@
 using System.Net;
 using LockFree.Auth.Testing;
 using LockFree.Auth.Testing.OAuth;
+using LockFree.Auth.Testing.Sharing;
 using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
 
@@ -33,6 +34,87 @@ public sealed class ProviderSharingTests(RedisServerFixture fixture, Xunit.Abstr
         Assert.Single(tokens.Select(t => t.AccessToken).Distinct());
         output.WriteLine($"2 providers x {Callers} cold callers: token requests {world.Server.TokenRequests}, record keys {world.Keys}");
         foreach (var r in responses) { r.Dispose(); }
+    }
+
+    [Fact]
+    public async Task DynamicRegistration_TwoProviders_64CallersEach_Cold_OneRegistration_OneTokenRequest()
+    {
+        // Shared registration: two replicas without a client ID, 64 concurrent cold callers each. The registration is
+        // held until both replicas asked for the registration record's lease (one holds it, the other found it held),
+        // so both were cold at once: one registration request, one token request, one client ID everywhere.
+        await using var world = await OAuthWorld.StartAsync(fixture.Server, TimeProvider.System, dynamicRegistration: true);
+        var registration = world.Server.HoldRegistrationEndpoint();
+
+        var requests = world.Replicas.SelectMany(r => Enumerable.Range(0, Callers).Select(_ => Task.Run(() => r.Client.GetAsync(FakeMcpAuthServer.ResourceUrl)))).ToArray();
+        await WaitUntilAsync(() => world.Server.RegistrationArrivals >= 1
+            && world.Stores.Sum(s => s.Leases.Where(l => l.Key.Status == SharedLeaseStatus.Held).Sum(l => l.Value)) >= 1);
+        registration.SetResult();
+        var responses = await Task.WhenAll(requests).Within();
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(1, world.Server.Registrations);
+        Assert.Equal(1, world.Server.ClientCredentialsGrants);
+        var clientIds = world.Server.TokenEndpointRequests.Select(ClientIdOf).Distinct().ToArray();
+        var clientId = Assert.Single(clientIds);
+        Assert.Equal(world.Server.RegisteredSecret, world.Server.Clients[clientId!]); // a confidential registration, secret and all
+        var tokens = await Task.WhenAll(world.Replicas.Select(r => r.Provider.GetTokensAsync())).Within();
+        Assert.Single(tokens.Select(t => t.AccessToken).Distinct());
+
+        // The registration record is protected like a token set: the client secret is nowhere in Redis in plain text.
+        Assert.False(await world.AnyValueContainsAsync(world.Server.RegisteredSecret), "a client secret was written to Redis in plain text");
+        output.WriteLine($"2 providers x {Callers} cold callers with dynamic registration: registrations {world.Server.Registrations}, token requests {world.Server.TokenRequests}, record keys {world.Keys}");
+        foreach (var r in responses) { r.Dispose(); }
+    }
+
+    [Fact]
+    public async Task DynamicRegistration_SeededBug_LeaseGrantedToEveryone_BothReplicasRegister()
+    {
+        // The seeded store grants every replica the lease: the same cold storm then registers twice (held until both
+        // registrations arrived), which the registration count of the test above catches.
+        await using var world = await OAuthWorld.StartAsync(fixture.Server, TimeProvider.System, dynamicRegistration: true, seededBug: static s => new EveryoneGetsTheLeaseStore(s));
+        var registration = world.Server.HoldRegistrationEndpoint();
+        var requests = world.Replicas.SelectMany(r => Enumerable.Range(0, Callers).Select(_ => Task.Run(() => r.Provider.GetTokensAsync()))).ToArray();
+        await WaitUntilAsync(() => world.Server.RegistrationArrivals >= 2);
+        registration.SetResult();
+        await Task.WhenAll(requests).Within();
+        Assert.Equal(2, world.Server.Registrations);
+    }
+
+    [Fact]
+    public async Task DynamicRegistration_InvalidClient_RetiresTheSharedRegistrationConditionally_OneNewRegistrationForBoth()
+    {
+        // The server forgets the shared client: replica A's token request gets invalid_client, which retires the shared
+        // registration (it still holds that client ID); A's next call registers once more; B then adopts the new
+        // registration (no third registration) and B's late retirement of the old client ID retires nothing.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var world = await OAuthWorld.StartAsync(fixture.Server, time, dynamicRegistration: true);
+        world.Server.IssueRefreshTokensForClientCredentials = false;
+        var (a, b) = (world.Replicas[0], world.Replicas[1]);
+        var first = await a.Provider.GetTokensAsync().Within();
+        Assert.Equal(first.AccessToken, (await b.Provider.GetTokensAsync().Within()).AccessToken);
+        Assert.Equal(1, world.Server.Registrations);
+        var oldClient = Assert.Single(world.Server.Clients.Keys, k => k.StartsWith("dcr-client-", StringComparison.Ordinal));
+        Assert.True(world.Server.Clients.TryRemove(oldClient, out _));
+
+        time.Advance(TimeSpan.FromHours(2));
+        var rejected = await Assert.ThrowsAsync<OAuthException>(() => a.Provider.GetTokensAsync()).Within();
+        Assert.Equal("invalid_client", rejected.Error);
+        Assert.True(await world.Store(0).NextInvalidationAsync().Within(), "the shared registration held the rejected client: A retires it");
+
+        var renewed = await a.Provider.GetTokensAsync().Within();
+        Assert.Equal(2, world.Server.Registrations);
+        var newClient = ClientIdOf(world.Server.TokenEndpointRequests[^1]);
+        Assert.NotEqual(oldClient, newClient);
+
+        // B still holds the old client in memory: its exchange fails with invalid_client once, its retirement finds the
+        // record holding the new client (retires nothing), and its retry adopts the new registration and its token.
+        var failedOnB = await Assert.ThrowsAsync<OAuthException>(() => b.Provider.GetTokensAsync()).Within();
+        Assert.Equal("invalid_client", failedOnB.Error);
+        Assert.False(await world.Store(1).NextInvalidationAsync().Within(), "the record holds the new client: B's late retirement of the old one retires nothing");
+        var onB = await b.Provider.GetTokensAsync().Within();
+        Assert.Equal(renewed.AccessToken, onB.AccessToken);
+        Assert.Equal(2, world.Server.Registrations);
+        Assert.Equal(2, world.Server.ClientCredentialsGrants);
     }
 
     [Fact]
@@ -198,6 +280,18 @@ public sealed class ProviderSharingTests(RedisServerFixture fixture, Xunit.Abstr
         }
     }
 
+    /// <summary>The client a token request authenticated as (HTTP Basic or the form's client_id).</summary>
+    private static string? ClientIdOf(RecordedRequest request)
+    {
+        if (request.Authorization is { Scheme: "Basic", Parameter: { } basic })
+        {
+            var decoded = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(basic));
+            return Uri.UnescapeDataString(decoded[..decoded.IndexOf(':', StringComparison.Ordinal)]);
+        }
+
+        return request.Form.GetValueOrDefault("client_id");
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         // Bounded: the condition is an arrival at a held endpoint, which the test's own requests cause.
@@ -238,14 +332,18 @@ public sealed class ProviderSharingTests(RedisServerFixture fixture, Xunit.Abstr
 
         public ObservedStore Store(int replica) => Stores[replica];
 
-        public static async Task<OAuthWorld> StartAsync(RedisServer redis, TimeProvider time)
+        public bool DynamicRegistration { get; private set; }
+
+        public static async Task<OAuthWorld> StartAsync(
+            RedisServer redis, TimeProvider time, bool dynamicRegistration = false, Func<ISharedTokenStore, ISharedTokenStore>? seededBug = null)
         {
-            var world = new OAuthWorld(time);
+            var world = new OAuthWorld(time) { DynamicRegistration = dynamicRegistration };
             for (var i = 0; i < 2; i++)
             {
                 var connection = await redis.ConnectAsync();
                 world._connections.Add(connection);
-                var store = new ObservedStore(new RedisSharedTokenStore(connection, new RedisSharedTokenStoreOptions { KeyPrefix = world._prefix }, time));
+                var redisStore = new RedisSharedTokenStore(connection, new RedisSharedTokenStoreOptions { KeyPrefix = world._prefix }, time);
+                var store = new ObservedStore(seededBug is null ? redisStore : seededBug(redisStore));
                 world.Stores.Add(store);
                 var provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), world.Options(store), world.BackChannel, null, time);
                 world.Replicas.Add((provider, new HttpClient(new ClientOAuthHandler(provider, world.Server), disposeHandler: false)));
@@ -254,13 +352,41 @@ public sealed class ProviderSharingTests(RedisServerFixture fixture, Xunit.Abstr
             return world;
         }
 
-        public ClientOAuthOptions Options(ISharedTokenStore store) => new()
+        public ClientOAuthOptions Options(ISharedTokenStore store) => DynamicRegistration
+            ? new()
+            {
+                GrantType = OAuthGrantType.ClientCredentials,
+                DynamicClientRegistration = new DynamicClientRegistrationOptions(),
+                TokenEndpointAuthMethod = "client_secret_basic", // a confidential client: the registration carries a secret
+                SharedTokens = new TokenSharing(store, "m2m", Replica.DefaultOptions()),
+            }
+            : new()
+            {
+                GrantType = OAuthGrantType.ClientCredentials,
+                ClientId = "m2m",
+                ClientSecret = "pw",
+                SharedTokens = new TokenSharing(store, "m2m", Replica.DefaultOptions()),
+            };
+
+        /// <summary>Whether any string or hash field under this world's prefix contains <paramref name="text"/>.</summary>
+        public async Task<bool> AnyValueContainsAsync(string text)
         {
-            GrantType = OAuthGrantType.ClientCredentials,
-            ClientId = "m2m",
-            ClientSecret = "pw",
-            SharedTokens = new TokenSharing(store, "m2m", Replica.DefaultOptions()),
-        };
+            var connection = _connections[0];
+            var db = connection.GetDatabase();
+            var server = connection.GetServer(connection.GetEndPoints()[0]);
+            await foreach (var key in server.KeysAsync(pattern: _prefix + "*"))
+            {
+                var values = await db.KeyTypeAsync(key) == RedisType.Hash
+                    ? (await db.HashGetAllAsync(key)).Select(e => (byte[])e.Value!)
+                    : [(byte[])(await db.StringGetAsync(key))!];
+                if (values.Any(v => v is not null && System.Text.Encoding.UTF8.GetString(v).Contains(text, StringComparison.Ordinal)))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
 
         public async ValueTask DisposeAsync()
         {

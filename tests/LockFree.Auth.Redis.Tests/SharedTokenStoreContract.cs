@@ -136,6 +136,33 @@ public abstract class SharedTokenStoreContract
     }
 
     [Fact]
+    public async Task RegistrationRecord_ConcurrentFirstLeases_ExactlyOneGranted_NoExpiry_RetiredOnlyForItsClientId()
+    {
+        // The shared client registration (issue 13) uses the same transitions: of K replicas asking at once for the
+        // first lease exactly one registers; the record has no expiry of its own; invalid_client retires it only while
+        // it still holds the rejected client ID, and the successor registration is published at the next version.
+        var store = await CreateStoreAsync();
+        const string key = "oauth.client:registration";
+        var leases = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(() => store.TryAcquireLeaseAsync(key, 0, "replica-" + i, TimeSpan.FromMinutes(1), default).AsTask())));
+        var granted = Assert.Single(leases, l => l.Status == SharedLeaseStatus.Granted);
+        Assert.All(leases.Where(l => l.Status != SharedLeaseStatus.Granted), l => Assert.Equal(SharedLeaseStatus.Held, l.Status));
+
+        var c1 = new SharedTokenValue(new byte[] { 9, 9 }, "client-fp-C1", expiresAt: null);
+        Assert.Equal(new SharedPublishResult(true, 1), await store.PublishAsync(key, granted, c1, default));
+        var record = await store.ReadAsync(key, default);
+        Assert.Null(record!.Value.ExpiresAt);
+        Assert.Equal("client-fp-C1", record.Value.Fingerprint);
+
+        Assert.False(await store.InvalidateIfAsync(key, "client-fp-C0", default)); // a retirement of an older client
+        Assert.True(await store.InvalidateIfAsync(key, "client-fp-C1", default));
+        var successor = await store.TryAcquireLeaseAsync(key, 1, "replica-3", TimeSpan.FromMinutes(1), default);
+        Assert.Equal(SharedLeaseStatus.Granted, successor.Status);
+        Assert.Equal(new SharedPublishResult(true, 2), await store.PublishAsync(key, successor, new SharedTokenValue(new byte[] { 8 }, "client-fp-C2", null), default));
+        Assert.False(await store.InvalidateIfAsync(key, "client-fp-C1", default)); // another replica's late invalid_client for C1
+        Assert.False((await store.ReadAsync(key, default))!.IsRetired);
+    }
+
+    [Fact]
     public async Task ReleaseLease_OnlyTheHoldersOwn_LetsTheNextReplicaIn()
     {
         var store = await CreateStoreAsync();
@@ -202,6 +229,20 @@ public sealed class RedisSharedTokenStoreTests(RedisServerFixture fixture) : Sha
         {
             Assert.True(await db.KeyTimeToLiveAsync(k) is not null, $"{k} has no TTL");
         }
+    }
+
+    [Fact]
+    public async Task RecordWithoutExpiry_AClientRegistration_StillHasATimeToLive()
+    {
+        // A shared client registration has no expiry of its own; its Redis key still expires RecordTimeToLive after
+        // its last publication (a replica that finds none registers again, once, under the lease).
+        await using var redis = await fixture.Server.ConnectAsync();
+        var store = new RedisSharedTokenStore(redis, new RedisSharedTokenStoreOptions { KeyPrefix = "ttl:" + Guid.NewGuid().ToString("N"), RecordTimeToLive = TimeSpan.FromHours(3) });
+        var lease = await store.TryAcquireLeaseAsync(Key, 0, "a", TimeSpan.FromSeconds(30), default);
+        await store.PublishAsync(Key, lease, new SharedTokenValue(new byte[] { 1 }, "client-fp", expiresAt: null), default);
+        var ttl = await redis.GetDatabase().KeyTimeToLiveAsync(store.RecordKey(Key));
+        Assert.True(ttl > TimeSpan.FromHours(2.9) && ttl <= TimeSpan.FromHours(3), $"record TTL {ttl}");
+        Assert.Null((await store.ReadAsync(Key, default))!.Value.ExpiresAt);
     }
 
     [Fact]

@@ -51,16 +51,75 @@ public sealed class ReplicaStormTests
     }
 
     [Fact]
-    public async Task Shared_store_without_replicas_and_replicas_with_another_provider_are_usage_errors()
+    public async Task Existing_redis_given_with_redis_HOST_PORT_is_used_and_left_running_with_only_expiring_keys()
     {
-        var sharedAlone = await CliHarness.RunAsync(["--shared-store", "off"]);
-        var otherProvider = await CliHarness.RunAsync(["--replicas", "2", "--provider", "naive"]);
-        var badValue = await CliHarness.RunAsync(["--replicas", "2", "--shared-store", "maybe"]);
+        Assert.True(LocalRedisServer.Find() is not null, ReplicaStorm.MissingRedisMessage);
+        await using var redis = await LocalRedisServer.StartAsync(LocalRedisServer.Find()!, CancellationToken.None);
 
-        Assert.True(sharedAlone.ExitCode == 2 && sharedAlone.Error.Contains("--replicas", StringComparison.Ordinal), sharedAlone.ToString());
-        Assert.True(otherProvider.ExitCode == 2 && otherProvider.Error.Contains("client-oauth", StringComparison.Ordinal), otherProvider.ToString());
-        Assert.True(badValue.ExitCode == 2, badValue.ToString());
+        var run = await CliHarness.RunAsync(["storm", "--replicas", "2", "-c", "8", "-d", "3s", "--redis", redis.Endpoint, "--json"]);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var json = run.Json();
+        Assert.True(json.GetProperty("sharedStore").GetBoolean());
+        Assert.Equal(1, json.GetProperty("server").GetProperty("clientCredentials").GetInt64());
+        Assert.All(json.GetProperty("perReplica").EnumerateArray(), r => Assert.True(r.GetProperty("report").GetProperty("shared").GetBoolean(), run.ToString()));
+
+        // The storm did not stop a Redis it did not start, and every key it wrote there expires within minutes.
+        Assert.Null(await LocalRedisServer.PingAsync(redis.Endpoint, CancellationToken.None));
+        await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
+        var keys = 0;
+        await foreach (var key in admin.GetServer(admin.GetEndPoints()[0]).KeysAsync(pattern: "lockfree-storm:*"))
+        {
+            keys++;
+            var ttl = await admin.GetDatabase().KeyTimeToLiveAsync(key);
+            Assert.True(ttl is { } t && t <= TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(3), $"{key}: TTL {ttl}");
+        }
+
+        Assert.True(keys >= 1, "the replicas shared nothing through the given Redis");
     }
+
+    [Fact]
+    public async Task No_shared_store_is_the_baseline_each_replica_its_own_token_chain()
+    {
+        var run = await CliHarness.RunAsync(["storm", "--replicas", "2", "-c", "8", "-d", "3s", "--no-shared-store", "--json"]);
+
+        var json = run.Json();
+        Assert.False(json.GetProperty("sharedStore").GetBoolean(), run.ToString());
+        Assert.Equal(2, json.GetProperty("server").GetProperty("clientCredentials").GetInt64());
+        Assert.All(json.GetProperty("perReplica").EnumerateArray(), r => Assert.False(r.GetProperty("report").GetProperty("shared").GetBoolean(), run.ToString()));
+    }
+
+    [Fact]
+    public async Task Shared_store_options_without_replicas_contradictions_and_bad_endpoints_are_usage_errors()
+    {
+        var noStoreAlone = await CliHarness.RunAsync(["--no-shared-store"]);
+        var redisAlone = await CliHarness.RunAsync(["--redis", "127.0.0.1:6379"]);
+        var otherProvider = await CliHarness.RunAsync(["--replicas", "2", "--provider", "naive"]);
+        var both = await CliHarness.RunAsync(["--replicas", "2", "--no-shared-store", "--redis", "127.0.0.1:6379"]);
+        var badEndpoint = await CliHarness.RunAsync(["--replicas", "2", "--redis", "no-port"]);
+        var oldForm = await CliHarness.RunAsync(["--replicas", "2", "--shared-store", "off"]);
+        var unreachable = await CliHarness.RunAsync(["--replicas", "2", "-d", "1s", "--redis", "127.0.0.1:1"]);
+
+        Assert.True(noStoreAlone.ExitCode == 2 && noStoreAlone.Error.Contains("--no-shared-store applies to --replicas only", StringComparison.Ordinal), noStoreAlone.ToString());
+        Assert.True(redisAlone.ExitCode == 2 && redisAlone.Error.Contains("--redis applies to --replicas only", StringComparison.Ordinal), redisAlone.ToString());
+        Assert.True(otherProvider.ExitCode == 2 && otherProvider.Error.Contains("client-oauth", StringComparison.Ordinal), otherProvider.ToString());
+        Assert.True(both.ExitCode == 2 && both.Error.Contains("contradict", StringComparison.Ordinal), both.ToString());
+        Assert.True(badEndpoint.ExitCode == 2 && badEndpoint.Error.Contains("HOST:PORT", StringComparison.Ordinal), badEndpoint.ToString());
+        Assert.True(oldForm.ExitCode == 2, oldForm.ToString()); // one way to say it: --no-shared-store
+        Assert.True(unreachable.ExitCode == 2 && unreachable.Error.Contains("no Redis answered at --redis 127.0.0.1:1", StringComparison.Ordinal), unreachable.ToString());
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:6379", true)]
+    [InlineData("redis.internal:6380", true)]
+    [InlineData("[::1]:6379", true)]
+    [InlineData("localhost", false)]
+    [InlineData(":6379", false)]
+    [InlineData("127.0.0.1:0", false)]
+    [InlineData("127.0.0.1:70000", false)]
+    [InlineData("a b:6379", false)]
+    public void Redis_endpoint_must_be_host_and_port(string text, bool valid) =>
+        Assert.Equal(valid, LockFree.Cli.Commands.OptionValues.IsHostAndPort(text));
 
     [Fact]
     public async Task Embedded_server_rotates_the_confidential_clients_refresh_token_and_a_reuse_revokes_the_family()

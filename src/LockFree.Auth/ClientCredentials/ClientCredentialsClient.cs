@@ -20,12 +20,20 @@ internal sealed class ClientCredentialsClient : IDisposable
     private readonly TokenEndpointClient _tokenClient;
     private readonly AuthorizationServerDiscovery? _discovery;
     private readonly ILogger _logger;
+    private readonly TokenSharing? _sharing;
+    private readonly string _clientId;
+    private readonly TimeProvider _time;
+    private readonly AuthInstruments _instruments;
 
     /// <summary>Snapshots <paramref name="options"/> (validated by the caller); its coordinators record on <paramref name="instruments"/>.</summary>
     internal ClientCredentialsClient(string name, ClientCredentialsClientOptions options, Func<HttpClient> httpClient, TimeProvider time, ILoggerFactory? loggerFactory, ILogger logger, AuthInstruments instruments)
     {
         Name = name;
         _logger = logger;
+        _sharing = options.SharedTokens;
+        _clientId = options.ClientId!;
+        _time = time;
+        _instruments = instruments;
         _tokenEndpoint = options.TokenEndpoint;
         _authority = options.Authority;
         Scope = string.IsNullOrWhiteSpace(options.Scope) ? null : options.Scope;
@@ -81,8 +89,51 @@ internal sealed class ClientCredentialsClient : IDisposable
             request.Resource?.AbsoluteUri ?? Resource);
     }
 
-    /// <summary>One client-credentials exchange for <paramref name="key"/> (after discovery when an authority is configured).</summary>
+    /// <summary>
+    /// One client-credentials exchange for <paramref name="key"/> (after discovery when an authority is configured); with
+    /// <see cref="ClientCredentialsClientOptions.SharedTokens"/>, a usable token another replica published is adopted
+    /// instead, and the exchange runs only while this replica holds the shared record's lease.
+    /// </summary>
     internal async Task<ClientCredentialsToken> AcquireAsync(TokenKey key, AcquisitionContext<ClientCredentialsToken> context, CancellationToken cancellationToken)
+    {
+        if (_sharing is not { } sharing)
+        {
+            return new ClientCredentialsToken(await ExchangeAsync(key, context.IsBackgroundRefresh, cancellationToken).ConfigureAwait(false));
+        }
+
+        // Issuer binding (T3): the exchange stamps the discovered issuer (the authority: discovery validates that the
+        // metadata names it; none with a configured token endpoint); a shared token set of another issuer is never adopted.
+        var shared = sharing.Acquisition(
+            SharedKey(sharing, key),
+            (_, ct) => ExchangeAsync(key, context.IsBackgroundRefresh, ct),
+            IsOwnIssuer,
+            _time,
+            _instruments);
+        var previous = context.Previous is { } p ? new TokenContainer { AccessToken = p.AccessToken } : null;
+        var result = await shared.AcquireAsync(new AcquisitionContext<TokenContainer>(previous, context.Generation, context.IsBackgroundRefresh), cancellationToken).ConfigureAwait(false);
+        return new ClientCredentialsToken(result);
+    }
+
+    /// <summary>After <paramref name="rejectedAccessToken"/> was rejected: retires the shared record of <paramref name="key"/> if it still holds it (in the background).</summary>
+    internal void InvalidateShared(TokenKey key, string rejectedAccessToken)
+    {
+        if (_sharing is { } sharing)
+        {
+            sharing.InvalidateInBackground(SharedKey(sharing, key), new TokenContainer { AccessToken = rejectedAccessToken }, _time, _instruments);
+        }
+    }
+
+    /// <summary>The shared record key: the identity, the configured token endpoint or authority, scope, resource and client ID.</summary>
+    private string SharedKey(TokenSharing sharing, TokenKey key) =>
+        sharing.KeyFor("client-credentials", (_tokenEndpoint ?? _authority)!.AbsoluteUri, key.Scope ?? string.Empty, key.Resource ?? string.Empty, _clientId);
+
+    /// <summary>Whether a shared token set was issued by this client's server: its authority, or no issuer with a configured token endpoint.</summary>
+    private bool IsOwnIssuer(TokenContainer token) =>
+        _authority is null
+            ? token.Issuer is null
+            : Uri.TryCreate(token.Issuer, UriKind.Absolute, out var issuer) && issuer == _authority;
+
+    private async Task<TokenContainer> ExchangeAsync(TokenKey key, bool background, CancellationToken cancellationToken)
     {
         Uri endpoint;
         Uri? issuer = null;
@@ -111,7 +162,7 @@ internal sealed class ClientCredentialsClient : IDisposable
             parameters.Add(new("resource", resource));
         }
 
-        Log.ClientCredentials.Requesting(_logger, Name, endpoint, context.IsBackgroundRefresh);
+        Log.ClientCredentials.Requesting(_logger, Name, endpoint, background);
         var response = await _tokenClient.RequestAsync(
             new TokenRequest
             {
@@ -124,7 +175,7 @@ internal sealed class ClientCredentialsClient : IDisposable
             },
             cancellationToken).ConfigureAwait(false);
         Log.ClientCredentials.Obtained(_logger, Name, response.Tokens.ExpiresIn);
-        return new ClientCredentialsToken(response.Tokens);
+        return response.Tokens with { Issuer = issuer?.OriginalString };
     }
 
     /// <inheritdoc />

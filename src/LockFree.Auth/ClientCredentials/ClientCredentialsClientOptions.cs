@@ -92,6 +92,16 @@ public sealed class ClientCredentialsClientOptions
     /// <value>The default value is 1 MiB.</value>
     public int MaxResponseBytes { get; set; } = OAuthHttp.DefaultMaxResponseBytes;
 
+    /// <summary>
+    /// Shares this client's tokens with the other replicas (processes, pods) through an <see cref="ISharedTokenStore"/>
+    /// (issue 13, <c>spec/redis.md</c>): of all replicas only one exchanges, the others adopt its token; a rejected
+    /// token (<see cref="ClientCredentialsTokenManager.InvalidateToken"/>) retires the shared record too, only while it
+    /// still holds that token. Records are keyed by <see cref="TokenSharing.Identity"/>, the token endpoint or
+    /// authority, the scope, the resource and the client ID.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: tokens are shared by the callers of this process only.</value>
+    public TokenSharing? SharedTokens { get; set; }
+
     /// <summary>The authentication method these options select (<see cref="ClientAuthenticationMethod"/> or its default).</summary>
     internal string EffectiveAuthenticationMethod =>
         string.IsNullOrEmpty(ClientAuthenticationMethod)

@@ -135,9 +135,12 @@ public sealed class ClientCredentialsTokenManager : IDisposable
     public bool InvalidateToken(string clientName, string rejectedAccessToken, ClientCredentialsTokenRequest? request = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(rejectedAccessToken);
-        var retired = _tokens.TryGet(Client(clientName).KeyFor(request))?.Invalidate(
+        var client = Client(clientName);
+        var key = client.KeyFor(request);
+        var retired = _tokens.TryGet(key)?.Invalidate(
             static (cached, rejected) => string.Equals(cached.AccessToken, rejected, StringComparison.Ordinal),
             rejectedAccessToken) ?? false;
+        client.InvalidateShared(key, rejectedAccessToken);
         Log.ClientCredentials.Rejected(_logger, clientName, retired);
         return retired;
     }
@@ -145,7 +148,10 @@ public sealed class ClientCredentialsTokenManager : IDisposable
     /// <summary>Retires the cached token of <paramref name="clientName"/> for <paramref name="request"/> only if it is <paramref name="rejected"/> itself.</summary>
     internal bool InvalidateRejected(string clientName, ClientCredentialsToken rejected, ClientCredentialsTokenRequest? request)
     {
-        var retired = _tokens.TryGet(Client(clientName).KeyFor(request))?.Invalidate(static (cached, token) => ReferenceEquals(cached, token), rejected) ?? false;
+        var client = Client(clientName);
+        var key = client.KeyFor(request);
+        var retired = _tokens.TryGet(key)?.Invalidate(static (cached, token) => ReferenceEquals(cached, token), rejected) ?? false;
+        client.InvalidateShared(key, rejected.AccessToken);
         Log.ClientCredentials.Rejected(_logger, clientName, retired);
         return retired;
     }

@@ -10,9 +10,17 @@ namespace LockFree.Auth.OAuth;
 /// <see cref="ClientRegistrationClient"/>. Resolution takes the <see cref="ServerMetadata"/> it is given.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Concurrency: one <see cref="AuthCoordinator{T}"/> per issuer coalesces every caller onto one resolution (one
 /// registration); a registration the server rejected is retired with <see cref="Retire"/> (conditionally, by client
 /// ID), and the next resolution registers again without consulting the cache.
+/// </para>
+/// <para>
+/// With <see cref="ClientOAuthOptions.SharedTokens"/>, replicas share one dynamic registration per issuer and
+/// registration parameters (issue 13): the registration runs only while this replica holds the record's lease, the
+/// others adopt it from the store (protected like tokens), and a retirement retires the shared record too, only while
+/// it still holds the rejected client ID (<c>spec/redis.md</c>).
+/// </para>
 /// </remarks>
 internal sealed class ClientIdentities : IDisposable
 {
@@ -20,6 +28,8 @@ internal sealed class ClientIdentities : IDisposable
     private readonly IssuerTrust _trust;
     private readonly ILogger _logger;
     private readonly ClientRegistrationClient _registration;
+    private readonly TimeProvider _time;
+    private readonly AuthInstruments _instruments;
     private readonly AuthCoordinatorMap<IssuerKey, ClientRegistration> _clients;
 
     /// <summary>Creates the resolver; registrations go through <paramref name="backChannel"/>, failed acquisitions are reported to <paramref name="onFailed"/>, measurements go to <paramref name="instruments"/>.</summary>
@@ -29,6 +39,8 @@ internal sealed class ClientIdentities : IDisposable
         _trust = trust;
         _logger = logger;
         _registration = new ClientRegistrationClient(backChannel);
+        _time = time;
+        _instruments = instruments;
         var options = new AuthCoordinatorOptions { Name = "oauth.client", Instruments = instruments };
         _clients = new AuthCoordinatorMap<IssuerKey, ClientRegistration>(
             key => new AuthCoordinator<ClientRegistration>((context, ct) => ResolveAsync(key.Metadata, context.Previous, ct), null, time, options) { OnAcquisitionFailed = onFailed },
@@ -40,8 +52,16 @@ internal sealed class ClientIdentities : IDisposable
         _clients.For(new IssuerKey(metadata)).GetAsync(cancellationToken);
 
     /// <summary>Retires the registration <paramref name="clientId"/> of <paramref name="metadata"/>'s issuer if it is still the cached one.</summary>
-    internal void Retire(ServerMetadata metadata, string clientId) =>
+    internal void Retire(ServerMetadata metadata, string clientId)
+    {
         _clients.For(new IssuerKey(metadata)).Invalidate(static (registration, rejected) => registration.ClientId == rejected, clientId);
+        if (_settings.SharedTokens is { } sharing && _settings.ClientId is null && metadata.RegistrationEndpoint is not null)
+        {
+            // The shared record too, but only while it still holds this client ID (a later registration stays): in the
+            // background, a failure is logged (5010), never thrown at the caller whose request failed.
+            _ = SharedRegistration(sharing, metadata, RegistrationRequest(metadata)).InvalidateInBackgroundAsync(SharedRegistrationCodec.ClientIdFingerprint(clientId));
+        }
+    }
 
     /// <inheritdoc />
     public void Dispose() => _clients.Dispose();
@@ -81,7 +101,16 @@ internal sealed class ClientIdentities : IDisposable
 
         if (metadata.RegistrationEndpoint is { } registrationEndpoint)
         {
-            return await RegisterAsync(metadata, registrationEndpoint, cancellationToken).ConfigureAwait(false);
+            var request = RegistrationRequest(metadata);
+            if (_settings.SharedTokens is { } sharing)
+            {
+                // Issue 13: one registration for every replica. The registration runs only under the record's lease; a
+                // replica that finds a live record adopts it; the rejected registration (Previous) is never adopted again.
+                var shared = SharedRegistration(sharing, metadata, request);
+                return await shared.AcquireAsync(new AcquisitionContext<ClientRegistration>(rejected, 0, false), cancellationToken).ConfigureAwait(false);
+            }
+
+            return await RegisterAsync(metadata, registrationEndpoint, request, cancellationToken).ConfigureAwait(false);
         }
 
         throw new OAuthException(
@@ -90,7 +119,32 @@ internal sealed class ClientIdentities : IDisposable
             metadata.Issuer);
     }
 
-    private async Task<ClientRegistration> RegisterAsync(ServerMetadata metadata, Uri endpoint, CancellationToken cancellationToken)
+    /// <summary>
+    /// The shared registration record of <paramref name="metadata"/>'s issuer and <paramref name="request"/>'s parameters
+    /// (never its initial access token): two replicas asking for different registrations never share one.
+    /// </summary>
+    private SharedRecordAcquisition<ClientRegistration> SharedRegistration(TokenSharing sharing, ServerMetadata metadata, ClientRegistrationRequest request)
+    {
+        var key = sharing.KeyFor(
+            "oauth.client",
+            metadata.IssuerText,
+            request.RedirectUri?.OriginalString ?? string.Empty,
+            string.Join(' ', request.GrantTypes),
+            request.TokenEndpointAuthMethod,
+            request.ApplicationType,
+            request.ClientName,
+            request.ClientUri?.OriginalString ?? string.Empty);
+        return sharing.Record(
+            key,
+            (context, ct) => RegisterAsync(metadata, metadata.RegistrationEndpoint!, request, ct),
+            SharedRegistrationCodec.Instance,
+            _time,
+            sharing.Options.Name + ".registration",
+            _instruments);
+    }
+
+    /// <summary>The RFC 7591 request for <paramref name="metadata"/>'s server: a pure function of the settings and the metadata.</summary>
+    private ClientRegistrationRequest RegistrationRequest(ServerMetadata metadata)
     {
         var server = metadata.AuthorizationServer;
         var method = ClientAuthentication.Negotiate(
@@ -103,7 +157,7 @@ internal sealed class ClientIdentities : IDisposable
             grantTypes.Add(OAuthConstants.GrantTypeRefreshToken);
         }
 
-        var request = new ClientRegistrationRequest(
+        return new ClientRegistrationRequest(
             authorizationCode ? _settings.RedirectUri : null,
             grantTypes,
             method,
@@ -111,6 +165,10 @@ internal sealed class ClientIdentities : IDisposable
             _settings.Registration?.ClientName ?? "LockFree.Auth MCP client",
             _settings.Registration?.ClientUri,
             _settings.Registration?.InitialAccessToken);
+    }
+
+    private async Task<ClientRegistration> RegisterAsync(ServerMetadata metadata, Uri endpoint, ClientRegistrationRequest request, CancellationToken cancellationToken)
+    {
         var registered = await _registration.RegisterAsync(endpoint, request, cancellationToken).ConfigureAwait(false);
         var registration = new ClientRegistration(registered.ClientId, registered.ClientSecret, registered.TokenEndpointAuthMethod);
         Log.ClientOAuth.Registered(_logger, registration.ClientId, endpoint, registration.TokenEndpointAuthMethod);

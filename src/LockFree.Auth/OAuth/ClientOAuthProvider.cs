@@ -340,7 +340,7 @@ public sealed class ClientOAuthProvider : IDisposable
             // while this replica holds the lease, with the refresh token of the record's version.
             var issuer = metadata.IssuerText;
             var shared = sharing.Acquisition(
-                SharedKey(sharing, issuer, key),
+                SharedKey(sharing, issuer, key, client.ClientId),
                 (shared, ct) => ExchangeAsync(scopes, shared.Previous, metadata, client, ct),
                 t => string.Equals(t.Issuer, issuer, StringComparison.Ordinal),
                 _time,
@@ -357,7 +357,7 @@ public sealed class ClientOAuthProvider : IDisposable
             await _tokenCache.StoreAsync(tokens, cancellationToken).ConfigureAwait(false);
         }
 
-        return new TokenEntry(tokens, scopes, metadata.IssuerText, metadata);
+        return new TokenEntry(tokens, scopes, metadata.IssuerText, metadata, client.ClientId);
     }
 
     /// <summary>One exchange at <paramref name="metadata"/>'s token endpoint: refresh with <paramref name="previous"/>'s refresh token if it may go there, else the configured grant.</summary>
@@ -397,19 +397,25 @@ public sealed class ClientOAuthProvider : IDisposable
         return tokens with { Issuer = metadata.IssuerText };
     }
 
-    /// <summary>The shared record key of a scope set's tokens: the identity, this resource, the issuer and the scope set (issue 13).</summary>
-    private string SharedKey(TokenSharing sharing, string issuer, string scopeKey) =>
-        sharing.KeyFor("oauth", _serverUrl.AbsoluteUri, issuer, scopeKey);
+    /// <summary>
+    /// The shared record key of a scope set's tokens: the identity, this resource, the issuer, the scope set and the
+    /// client ID (issue 13). The client ID because tokens are bound to the client they were issued to: after a shared
+    /// registration is replaced, the new client's tokens never meet the old client's refresh token.
+    /// </summary>
+    private string SharedKey(TokenSharing sharing, string issuer, string scopeKey, string clientId) =>
+        sharing.KeyFor("oauth", _serverUrl.AbsoluteUri, issuer, scopeKey, clientId);
 
     /// <summary>
     /// After a 401 for <paramref name="rejected"/> retired it here: retires the shared record too if it still holds
-    /// that token (in the background; a failure is logged). Tokens without an issuer (an older cache) have no record.
+    /// that token (in the background; a failure is logged). Tokens restored from an <see cref="ITokenCache"/> (no known
+    /// client ID or issuer) have no record of their own; the next acquisition does not adopt them again anyway (it skips
+    /// a record holding the token it replaces).
     /// </summary>
     private void OnTokenRetired(TokenEntry rejected)
     {
-        if (_settings.SharedTokens is { } sharing && rejected.Issuer is { } issuer)
+        if (_settings.SharedTokens is { } sharing && rejected.Issuer is { } issuer && rejected.ClientId is { } clientId)
         {
-            sharing.InvalidateInBackground(SharedKey(sharing, issuer, rejected.Scopes.Key), rejected.Tokens, _time, _instruments);
+            sharing.InvalidateInBackground(SharedKey(sharing, issuer, rejected.Scopes.Key, clientId), rejected.Tokens, _time, _instruments);
         }
     }
 

@@ -10,8 +10,9 @@ namespace LockFree.Auth.OAuth;
 /// </summary>
 internal sealed class TokenEntry
 {
-    internal TokenEntry(TokenContainer tokens, ScopeSet scopes, string? issuer, ServerMetadata? metadata)
+    internal TokenEntry(TokenContainer tokens, ScopeSet scopes, string? issuer, ServerMetadata? metadata, string? clientId = null)
     {
+        ClientId = clientId;
         Tokens = tokens;
         Scopes = scopes;
         Issuer = issuer;
@@ -32,6 +33,9 @@ internal sealed class TokenEntry
 
     /// <summary>The discovery result the tokens were obtained with (null when restored from a cache).</summary>
     internal ServerMetadata? Metadata { get; }
+
+    /// <summary>The client ID the tokens were obtained with; <see langword="null"/> for tokens restored from an <see cref="ITokenCache"/>.</summary>
+    internal string? ClientId { get; }
 
     internal AuthenticationHeaderValue Header { get; }
 

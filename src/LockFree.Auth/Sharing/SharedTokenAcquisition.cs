@@ -1,7 +1,4 @@
-using System.Globalization;
 using LockFree.Auth.Diagnostics;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LockFree.Auth;
 
@@ -35,27 +32,7 @@ namespace LockFree.Auth;
 /// </remarks>
 public sealed class SharedTokenAcquisition
 {
-    private readonly ISharedTokenStore _store;
-    private readonly string _key;
-    private readonly Func<AcquisitionContext<TokenContainer>, CancellationToken, Task<TokenContainer>> _exchange;
-    private readonly SharedTokenOptions _options;
-    private readonly ISharedTokenProtector _protector;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
-    private readonly KeyValuePair<string, object?> _tag;
-
-    /// <summary>
-    /// Whether the last store operation failed, shared by every acquisition of one <see cref="TokenSharing"/> (the
-    /// providers create one wrapper per acquisition), so the warning and the recovery message are written once per
-    /// outage, not once per acquisition. Its own by default.
-    /// </summary>
-    internal StoreHealth Health { get; init; } = new();
-
-    /// <summary>
-    /// Where <c>lockfree.auth.shared.*</c> is recorded: the instruments of the provider that created this wrapper (its
-    /// container's meter), else the static meter's. Set once, at creation.
-    /// </summary>
-    internal AuthInstruments Instruments { get; init; } = AuthInstruments.Default;
+    private readonly SharedRecordAcquisition<TokenContainer> _core;
 
     /// <summary>Creates the wrapper of one key's acquisition.</summary>
     /// <param name="store">The shared store (for example <c>RedisSharedTokenStore</c>).</param>
@@ -69,48 +46,41 @@ public sealed class SharedTokenAcquisition
         Func<AcquisitionContext<TokenContainer>, CancellationToken, Task<TokenContainer>> exchange,
         SharedTokenOptions options,
         TimeProvider? timeProvider = null)
+        : this(store, key, exchange, options, timeProvider, accepts: null, health: null, instruments: null)
+    {
+    }
+
+    /// <summary>
+    /// The providers' constructor: <paramref name="accepts"/> is their issuer binding (T3/T5 of <c>spec/security.md</c>):
+    /// a shared token set it refuses is treated like a restored token of an issuer the provider may not use — never
+    /// adopted, and its refresh token never sent. <paramref name="instruments"/> are the provider's (its container's meter; the static meter's when null).
+    /// <paramref name="health"/> is shared by every acquisition of one
+    /// <see cref="TokenSharing"/> (the providers create one wrapper per acquisition), so the warning and the recovery
+    /// message are written once per outage, not once per acquisition; its own when omitted.
+    /// </summary>
+    internal SharedTokenAcquisition(
+        ISharedTokenStore store,
+        string key,
+        Func<AcquisitionContext<TokenContainer>, CancellationToken, Task<TokenContainer>> exchange,
+        SharedTokenOptions options,
+        TimeProvider? timeProvider,
+        Func<TokenContainer, bool>? accepts,
+        StoreHealth? health,
+        AuthInstruments? instruments)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentException.ThrowIfNullOrEmpty(key);
         ArgumentNullException.ThrowIfNull(exchange);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _store = store;
-        _key = key;
-        _exchange = exchange;
-        _options = options.Copy();
-        _protector = _options.Protector ?? SharedTokenPayload.PlainText.Instance;
-        _time = timeProvider ?? TimeProvider.System;
-        _logger = _options.LoggerFactory?.CreateLogger("LockFree.Auth.SharedTokenAcquisition") ?? NullLogger.Instance;
-        _tag = new KeyValuePair<string, object?>(AuthMetrics.CoordinatorTag, _options.Name);
+        _core = new SharedRecordAcquisition<TokenContainer>(
+            store, key, exchange, options.Copy(), TokenCodec.Instance, timeProvider ?? TimeProvider.System, accepts, health ?? new StoreHealth(),
+            instruments: instruments);
     }
-
-    /// <summary>
-    /// The providers' issuer binding (T3/T5 of <c>spec/security.md</c>): a shared token set it refuses is treated like a
-    /// restored token of an issuer the provider may not use — never adopted, and its refresh token never sent.
-    /// </summary>
-    internal Func<TokenContainer, bool>? Accepts { get; init; }
 
     /// <summary>The acquisition delegate for an <see cref="AuthCoordinator{T}"/> of <see cref="TokenContainer"/>.</summary>
-    public async Task<TokenContainer> AcquireAsync(AcquisitionContext<TokenContainer> context, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await AcquireSharedAsync(context, cancellationToken).ConfigureAwait(false);
-        }
-        catch (SharedTokenStoreUnavailableException exception) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Thrown only before an exchange started (see ExchangeAndPublishAsync): nothing was spent yet.
-            ReportUnavailable(exception);
-            if (_options.FailureMode == SharedStoreFailureMode.FailClosed)
-            {
-                throw;
-            }
-
-            // Degrade: this process's coordinator still coalesces its callers into this one exchange.
-            return await _exchange(context, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    public Task<TokenContainer> AcquireAsync(AcquisitionContext<TokenContainer> context, CancellationToken cancellationToken) =>
+        _core.AcquireAsync(context, cancellationToken);
 
     /// <summary>
     /// After the resource rejected <paramref name="rejected"/>: retires the shared record only if it still holds that
@@ -118,178 +88,18 @@ public sealed class SharedTokenAcquisition
     /// store failure: it is logged and counted, and <see langword="false"/> is returned.
     /// </summary>
     /// <returns><see langword="true"/> if the shared record was retired by this call.</returns>
-    public async Task<bool> InvalidateIfAsync(TokenContainer rejected, CancellationToken cancellationToken = default)
+    public Task<bool> InvalidateIfAsync(TokenContainer rejected, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rejected);
-        try
-        {
-            var retired = await StoreAsync(
-                static (s, a, ct) => s._store.InvalidateIfAsync(s._key, a, ct),
-                SharedTokenPayload.Fingerprint(rejected.AccessToken),
-                cancellationToken).ConfigureAwait(false);
-            Log.Sharing.Invalidated(_logger, _options.Name, retired);
-            return retired;
-        }
-        catch (SharedTokenStoreUnavailableException exception) when (!cancellationToken.IsCancellationRequested)
-        {
-            ReportUnavailable(exception);
-            return false;
-        }
+        return _core.InvalidateIfAsync(SharedTokenPayload.Fingerprint(rejected.AccessToken), cancellationToken);
     }
 
     /// <summary>
     /// <see cref="InvalidateIfAsync"/> for a provider that does not wait for it (a 401's retry does not depend on it):
     /// on <see cref="CancellationToken.None"/>, never a caller's, and every failure is observed and logged (5010).
     /// </summary>
-    internal async Task InvalidateInBackgroundAsync(TokenContainer rejected)
-    {
-        try
-        {
-            // Off the caller's path: the rejected request's retry goes on at once.
-            await Task.Yield();
-            await InvalidateIfAsync(rejected, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception exception)
-        {
-            Log.Sharing.InvalidationFailed(_logger, _options.Name, exception.GetType());
-        }
-    }
-
-    private async Task<TokenContainer> AcquireSharedAsync(AcquisitionContext<TokenContainer> context, CancellationToken cancellationToken)
-    {
-        // A holder per acquisition, not per process: after an invalidation, a second acquisition of the same coordinator
-        // may run beside the first, and it must not renew the first one's lease.
-        var holder = string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId}-{Guid.NewGuid():N}");
-        var previousFingerprint = context.Previous is { } previous ? SharedTokenPayload.Fingerprint(previous.AccessToken) : null;
-        var deadline = _time.GetUtcNow() + _options.MaxWait;
-        while (true)
-        {
-            var record = await StoreAsync(static (s, _, ct) => s._store.ReadAsync(s._key, ct), 0, cancellationToken).ConfigureAwait(false);
-            if (record is not null && TryAdopt(record, previousFingerprint) is { } adopted)
-            {
-                Instruments.SharedAdopted.Add(1, _tag);
-                Log.Sharing.Adopted(_logger, _options.Name, record.Version);
-                return adopted;
-            }
-
-            var version = record?.Version ?? 0;
-            var lease = await StoreAsync(
-                static (s, a, ct) => s._store.TryAcquireLeaseAsync(s._key, a.version, a.holder, s._options.LeaseTimeToLive, ct),
-                (version, holder),
-                cancellationToken).ConfigureAwait(false);
-            switch (lease.Status)
-            {
-                case SharedLeaseStatus.Granted:
-                    Log.Sharing.LeaseGranted(_logger, _options.Name, lease.Version);
-                    return await ExchangeAndPublishAsync(context, record, lease, cancellationToken).ConfigureAwait(false);
-
-                case SharedLeaseStatus.Stale:
-                    // Another replica published (or the record expired) between the read and the lease: re-read.
-                    continue;
-
-                default:
-                    if (_time.GetUtcNow() >= deadline)
-                    {
-                        throw new SharedTokenStoreUnavailableException(
-                            $"No shared token was published within SharedTokenOptions.MaxWait ({_options.MaxWait}) while other replicas held the lease.");
-                    }
-
-                    // Woken by the holder's notification; the bound is the fallback re-read (a lost notification, a
-                    // crashed holder whose lease expires).
-                    var bound = lease.Remaining < _options.FallbackReadInterval ? lease.Remaining + TimeSpan.FromMilliseconds(1) : _options.FallbackReadInterval;
-                    Log.Sharing.Waiting(_logger, _options.Name, lease.Version, (long)bound.TotalMilliseconds);
-                    await StoreAsync(
-                        static async (s, a, ct) => { await s._store.WaitForChangeAsync(s._key, a.version, a.bound, ct).ConfigureAwait(false); return 0; },
-                        (version, bound),
-                        cancellationToken).ConfigureAwait(false);
-                    continue;
-            }
-        }
-    }
-
-    private async Task<TokenContainer> ExchangeAndPublishAsync(
-        AcquisitionContext<TokenContainer> context, SharedTokenRecord? record, SharedLease lease, CancellationToken cancellationToken)
-    {
-        // The refresh token of the fenced version: the record's token set if there is one (retired or not), else the
-        // coordinator's own previous value (a first exchange, or a token restored from a local cache).
-        TokenContainer value;
-        try
-        {
-            var atFence = record is null ? context.Previous : Unprotect(record);
-            if (atFence is not null && !IsAccepted(atFence))
-            {
-                atFence = context.Previous;
-            }
-
-            value = await _exchange(context with { Previous = atFence }, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // Nothing was exchanged or published: let the next replica take the lease now rather than after its expiry.
-            // Best effort (a failure here must not hide the exchange's own); CancellationToken.None because the lease
-            // should go even if every waiter left.
-            try
-            {
-                await _store.ReleaseLeaseAsync(_key, lease, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                // Benign: the lease expires after SharedTokenOptions.LeaseTimeToLive.
-            }
-
-            throw;
-        }
-
-        // From here the refresh token is spent: the new token set is returned whatever happens to its publication, and
-        // the publication runs on CancellationToken.None (it must not be lost because the waiters left).
-        try
-        {
-            var shared = new SharedTokenValue(
-                _protector.Protect(SharedTokenPayload.Serialize(value), _key), SharedTokenPayload.Fingerprint(value.AccessToken), value.ExpiresAt);
-            var result = await StoreAsync(static (s, a, ct) => s._store.PublishAsync(s._key, a.lease, a.shared, ct), (lease, shared), CancellationToken.None)
-                .ConfigureAwait(false);
-            if (result.IsPublished)
-            {
-                Log.Sharing.Published(_logger, _options.Name, result.Version);
-                return value;
-            }
-
-            // The fence held: a newer version exists (this holder's lease had expired and another replica published).
-            // Converge on the shared one if it is usable; this token set is valid too, so it is the fallback.
-            Log.Sharing.Superseded(_logger, _options.Name, lease.Version, result.Version);
-            var current = await StoreAsync(static (s, _, ct) => s._store.ReadAsync(s._key, ct), 0, CancellationToken.None).ConfigureAwait(false);
-            return current is not null && TryAdopt(current, previousFingerprint: null) is { } newer ? newer : value;
-        }
-        catch (SharedTokenStoreUnavailableException exception)
-        {
-            ReportUnavailable(exception);
-            Log.Sharing.PublishFailed(_logger, _options.Name, lease.Version, exception.InnerException?.GetType() ?? exception.GetType());
-            return value;
-        }
-    }
-
-    /// <summary>The record's token set if it may be adopted instead of exchanging: live, not the token being replaced, and usable now.</summary>
-    private TokenContainer? TryAdopt(SharedTokenRecord record, string? previousFingerprint)
-    {
-        if (record.IsRetired || record.Value.Fingerprint == previousFingerprint)
-        {
-            return null;
-        }
-
-        var token = Unprotect(record);
-        return IsAccepted(token) && IsUsable(token, _time.GetUtcNow()) ? token : null;
-    }
-
-    private bool IsAccepted(TokenContainer token)
-    {
-        if (Accepts is null || Accepts(token))
-        {
-            return true;
-        }
-
-        Log.Sharing.Ignored(_logger, _options.Name);
-        return false;
-    }
+    internal Task InvalidateInBackgroundAsync(TokenContainer rejected) =>
+        _core.InvalidateInBackgroundAsync(SharedTokenPayload.Fingerprint(rejected.AccessToken));
 
     /// <summary>
     /// Usable with the core's default skew: until <c>E − min(30 s, 10 % of the lifetime)</c>, so an adopted token is
@@ -306,63 +116,27 @@ public sealed class SharedTokenAcquisition
         return now < expiresAt - skew;
     }
 
-    private TokenContainer Unprotect(SharedTokenRecord record)
-    {
-        try
-        {
-            return SharedTokenPayload.Deserialize(_protector.Unprotect(record.Value.ProtectedPayload.Span, _key));
-        }
-        catch (Exception exception) when (exception is System.Security.Cryptography.CryptographicException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
-        {
-            // A payload written with another key or format: treated as a store failure (FailureMode), never as "no record".
-            throw new SharedTokenStoreUnavailableException("The shared token record could not be unprotected (another protector key?).", exception);
-        }
-    }
-
-    /// <summary>Runs one store operation: a failure becomes <see cref="SharedTokenStoreUnavailableException"/>; the acquisition's cancellation stays itself.</summary>
-    private async Task<TResult> StoreAsync<TArg, TResult>(
-        Func<SharedTokenAcquisition, TArg, CancellationToken, ValueTask<TResult>> operation, TArg argument, CancellationToken cancellationToken)
-    {
-        TResult result;
-        try
-        {
-            result = await operation(this, argument, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw;
-        }
-        catch (SharedTokenStoreUnavailableException)
-        {
-            throw;
-        }
-        catch (Exception exception)
-        {
-            throw new SharedTokenStoreUnavailableException("The shared token store failed: " + exception.GetType().Name + ".", exception);
-        }
-
-        if (Interlocked.Exchange(ref Health.Unavailable, 0) != 0)
-        {
-            Log.Sharing.StoreRecovered(_logger, _options.Name);
-        }
-
-        return result;
-    }
-
-    private void ReportUnavailable(SharedTokenStoreUnavailableException exception)
-    {
-        Instruments.SharedStoreFailures.Add(1, _tag);
-        if (Interlocked.Exchange(ref Health.Unavailable, 1) == 0)
-        {
-            Log.Sharing.StoreUnavailable(_logger, _options.Name, exception.InnerException?.GetType() ?? exception.GetType(), _options.FailureMode.ToString());
-        }
-    }
-
-    /// <summary>The store's health as the log sees it (see <see cref="Health"/>).</summary>
+    /// <summary>The store's health as the log sees it, shared by every acquisition of one <see cref="TokenSharing"/>.</summary>
     internal sealed class StoreHealth
     {
         // 0 = the last store operation succeeded, 1 = it failed. Interlocked.Exchange only, so that the warning and the
         // recovery message are written once per transition; no decision depends on it.
         internal int Unavailable;
+    }
+
+    /// <summary>A token set in a shared record: <see cref="SharedTokenPayload"/>, fingerprinted by its access token.</summary>
+    private sealed class TokenCodec : ISharedRecordCodec<TokenContainer>
+    {
+        internal static readonly TokenCodec Instance = new();
+
+        public byte[] Serialize(TokenContainer value) => SharedTokenPayload.Serialize(value);
+
+        public TokenContainer Deserialize(ReadOnlySpan<byte> utf8) => SharedTokenPayload.Deserialize(utf8);
+
+        public string Fingerprint(TokenContainer value) => SharedTokenPayload.Fingerprint(value.AccessToken);
+
+        public DateTimeOffset? ExpiresAt(TokenContainer value) => value.ExpiresAt;
+
+        public bool IsUsable(TokenContainer value, DateTimeOffset now) => SharedTokenAcquisition.IsUsable(value, now);
     }
 }

@@ -74,7 +74,7 @@ public sealed class TokenSharing
     /// <summary>
     /// The shared acquisition of one record: <paramref name="exchange"/> runs only when no usable shared token exists
     /// and this replica holds the lease; a shared token set that <paramref name="accepts"/> refuses (an issuer this
-    /// provider may not use) is ignored, never adopted. Its metrics go to the provider's <paramref name="instruments"/>.
+    /// provider may not use) is ignored, never adopted.
     /// </summary>
     internal SharedTokenAcquisition Acquisition(
         string key,
@@ -82,14 +82,29 @@ public sealed class TokenSharing
         Func<TokenContainer, bool> accepts,
         TimeProvider time,
         AuthInstruments instruments) =>
-        new(Store, key, exchange, Options, time) { Accepts = accepts, Health = _health, Instruments = instruments };
+        new(Store, key, exchange, Options, time, accepts, _health, instruments);
 
     /// <summary>
     /// After a 401 for <paramref name="rejected"/>: retires the record of <paramref name="key"/> if it still holds that
     /// token, in the background (the retry does not wait for it; a failure is logged, never thrown at the caller).
     /// </summary>
     internal void InvalidateInBackground(string key, TokenContainer rejected, TimeProvider time, AuthInstruments instruments) =>
-        _ = new SharedTokenAcquisition(Store, key, s_noExchange, Options, time) { Health = _health, Instruments = instruments }.InvalidateInBackgroundAsync(rejected);
+        _ = new SharedTokenAcquisition(Store, key, s_noExchange, Options, time, accepts: null, _health, instruments).InvalidateInBackgroundAsync(rejected);
+
+    /// <summary>
+    /// The same protocol for another kind of shared value (the OAuth provider's client registration per issuer):
+    /// <paramref name="codec"/> serializes and fingerprints it, the configured protector protects it (a client secret is
+    /// a secret), and <paramref name="name"/> tags its logs and metrics.
+    /// </summary>
+    internal SharedRecordAcquisition<T> Record<T>(
+        string key,
+        Func<AcquisitionContext<T>, CancellationToken, Task<T>> work,
+        ISharedRecordCodec<T> codec,
+        TimeProvider time,
+        string name,
+        AuthInstruments instruments)
+        where T : class =>
+        new(Store, key, work, Options, codec, time, accepts: null, _health, name, instruments);
 
     // Never called: an invalidation exchanges nothing.
     private static readonly Func<AcquisitionContext<TokenContainer>, CancellationToken, Task<TokenContainer>> s_noExchange =

@@ -20,7 +20,7 @@ internal sealed class CliOptions
         Check(LoginTimeout, v => v is { } t && (t < TimeSpan.FromSeconds(1) || t > TimeSpan.FromHours(1))
             ? "--login-timeout must be from 1 s to 1 hour."
             : null);
-        SharedStore.AcceptOnlyFromAmong("on", "off");
+        Check(Redis, v => v is null || OptionValues.IsHostAndPort(v) ? null : "--redis must be HOST:PORT (for example 127.0.0.1:6379).");
         Check(Replicas, v => v is < 0 or > 32 ? "--replicas must be between 0 (one process) and 32." : null);
         Check(ReplicaCallers, v => v is < 1 or > 10_000 ? "--callers must be between 1 and 10000." : null);
         Check(RevokeEvery, v => v is { } t && (t < TimeSpan.Zero || (t > TimeSpan.Zero && t < TimeSpan.FromMilliseconds(100)))
@@ -138,16 +138,22 @@ internal sealed class CliOptions
     public Option<int> Replicas { get; } = new("--replicas")
     {
         Description = "Run N replica processes of one client-credentials client (ClientOAuthProvider) against the embedded server, " +
-            "sharing one token through a redis-server the storm starts itself (needs redis-server on PATH). -c is then the callers per replica [default: 64], -d defaults to 10s; " +
+            "sharing one token through a redis-server the storm starts itself on loopback (needs redis-server on PATH; or --redis HOST:PORT). -c is then the callers per replica [default: 64], -d defaults to 10s; " +
             "passes when all replicas together exchange no more than the ideal of ONE client, with 0 invalid_grant (0 = the one-process storm).",
         HelpName = "N",
         DefaultValueFactory = _ => 0,
     };
 
-    public Option<string> SharedStore { get; } = new("--shared-store")
+    public Option<bool> NoSharedStore { get; } = new("--no-shared-store")
     {
-        Description = "With --replicas: share tokens through Redis (on), or not (off: the baseline, each replica its own token chain).",
-        DefaultValueFactory = _ => "on",
+        Description = "With --replicas: the baseline, without Redis: each replica runs its own token chain.",
+    };
+
+    public Option<string?> Redis { get; } = new("--redis")
+    {
+        Description = "With --replicas: share tokens through an existing Redis at HOST:PORT instead of starting a redis-server " +
+            "(keys under a random prefix, each expiring at most 5 minutes after the run).",
+        HelpName = "HOST:PORT",
     };
 
     // The hidden `replica` command: one replica process of `storm --replicas` (secrets in LOCKFREE_CLIENT_SECRET and LOCKFREE_SHARED_KEY).
@@ -190,7 +196,7 @@ internal sealed class CliOptions
             "Runs 'storm' when no command is given. Exit codes: 0 pass, 1 a request failed or exchanges exceeded the ideal, 2 bad options, 130 interrupted.");
         foreach (var option in new Option[]
         {
-            Clients, Duration, Provider, TokenLifetime, RevokeEvery, Replicas, SharedStore, Json, Plain,
+            Clients, Duration, Provider, TokenLifetime, RevokeEvery, Replicas, NoSharedStore, Redis, Json, Plain,
             Authority, Resource, ClientId, ClientSecret, Scope, IdpTokenEndpoint, IdpClientId, IdpClientSecret, IdToken,
         })
         {

@@ -74,4 +74,19 @@ internal static class OptionValues
 
         return true;
     }
+
+    /// <summary>Whether <paramref name="text"/> is <c>HOST:PORT</c> (a name, an IPv4 address or a bracketed IPv6 address; port 1–65535).</summary>
+    public static bool IsHostAndPort(string text)
+    {
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            return false;
+        }
+
+        var host = text[..colon];
+        return host.StartsWith('[')
+            ? host.EndsWith(']') && System.Net.IPAddress.TryParse(host[1..^1], out _)
+            : Uri.CheckHostName(host) is UriHostNameType.Dns or UriHostNameType.IPv4;
+    }
 }

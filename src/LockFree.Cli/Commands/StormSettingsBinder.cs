@@ -76,7 +76,8 @@ internal static class StormSettingsBinder
             IdpClientSecret = FromEnv(options.IdpClientSecret, "LOCKFREE_IDP_CLIENT_SECRET"),
             IdToken = FromEnv(options.IdToken, "LOCKFREE_ID_TOKEN"),
             Replicas = parse.GetValue(options.Replicas),
-            SharedStore = parse.GetValue(options.SharedStore) != "off",
+            SharedStore = !parse.GetValue(options.NoSharedStore),
+            Redis = parse.GetValue(options.Redis),
         };
 
         if (settings.Replicas > 0)
@@ -96,6 +97,11 @@ internal static class StormSettingsBinder
                 throw new UsageException("--revoke-every does not apply to --replicas (the replica storm measures token sharing, without revocations).");
             }
 
+            if (Given(options.Redis) && !settings.SharedStore)
+            {
+                throw new UsageException("--redis and --no-shared-store contradict each other: the baseline uses no Redis.");
+            }
+
             return settings with
             {
                 Clients = Given(options.Clients) ? settings.Clients : 64,
@@ -104,9 +110,12 @@ internal static class StormSettingsBinder
             };
         }
 
-        if (Given(options.SharedStore))
+        foreach (var option in new Option[] { options.NoSharedStore, options.Redis })
         {
-            throw new UsageException("--shared-store applies to --replicas only.");
+            if (Given(option))
+            {
+                throw new UsageException($"{option.Name} applies to --replicas only.");
+            }
         }
 
         if (settings.Embedded)

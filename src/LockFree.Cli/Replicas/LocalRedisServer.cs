@@ -7,7 +7,8 @@ namespace LockFree.Cli.Replicas;
 
 /// <summary>
 /// A throwaway <c>redis-server</c> the replica storm starts itself: 127.0.0.1, a free port, no RDB, no AOF, protected
-/// mode; killed at the end. The storm never touches a Redis it did not start.
+/// mode; killed at the end. A Redis the storm did not start (<c>--redis</c>) is only pinged here; the replicas write
+/// keys under a random prefix there, each expiring at most 5 minutes after the run.
 /// </summary>
 internal sealed class LocalRedisServer : IAsyncDisposable
 {
@@ -87,6 +88,30 @@ internal sealed class LocalRedisServer : IAsyncDisposable
         }
 
         _process.Dispose();
+    }
+
+    /// <summary>
+    /// Whether the Redis at <paramref name="endpoint"/> (<c>--redis HOST:PORT</c>, not started here) answers a PING
+    /// within 5 s: <see langword="null"/> if it does, else what went wrong (no secret involved: an endpoint only).
+    /// </summary>
+    public static async Task<string?> PingAsync(string endpoint, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(new StackExchange.Redis.ConfigurationOptions
+            {
+                EndPoints = { endpoint },
+                AbortOnConnectFail = true,
+                ConnectTimeout = 5000,
+                ConnectRetry = 1,
+            }).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+            await redis.GetDatabase().PingAsync().WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+            return null;
+        }
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException or SocketException)
+        {
+            return ex.GetType().Name;
+        }
     }
 
     private async Task WaitUntilAnsweringAsync(CancellationToken cancellationToken)

@@ -52,7 +52,9 @@ internal static class ReplicaProcess
                 AbortOnConnectFail = false,
                 BacklogPolicy = BacklogPolicy.FailFast,
             });
-            var store = new RedisSharedTokenStore(redis, new RedisSharedTokenStoreOptions { KeyPrefix = settings.Prefix });
+            // Short-lived records: the storm may run against a Redis it did not start (--redis), which it leaves as it found it
+            // (a random prefix, and every key gone at most 5 minutes after the run).
+            var store = new RedisSharedTokenStore(redis, new RedisSharedTokenStoreOptions { KeyPrefix = settings.Prefix, RecordTimeToLive = settings.Duration + TimeSpan.FromMinutes(5) });
             options.SharedTokens = new TokenSharing(store, settings.ClientId, new SharedTokenOptions
             {
                 Protector = new AesGcmSharedTokenProtector(settings.Key ?? throw new ArgumentException("A shared store needs a key.")),

@@ -9,22 +9,23 @@ namespace LockFree.Cli.Replicas;
 
 /// <summary>
 /// <c>lockfree storm --replicas N</c>: the embedded authorization server (rotating refresh tokens for the confidential
-/// client, reuse detection revoking the family), a <c>redis-server</c> started here on a free loopback port (with
-/// <c>--shared-store on</c>), and N copies of this executable running the hidden <c>replica</c> command; then the
+/// client, reuse detection revoking the family), a <c>redis-server</c> started here on a free loopback port (or the
+/// existing Redis of <c>--redis HOST:PORT</c>; none with <c>--no-shared-store</c>), and N copies of this executable running the hidden <c>replica</c> command; then the
 /// per-replica and total counts, and the check "exchanges ≤ the ideal of ONE client". See spec/storm.md.
 /// </summary>
 internal static class ReplicaStorm
 {
     public const string MissingRedisMessage =
-        "lockfree storm --replicas: redis-server was not found on PATH. The replica storm starts its own throwaway Redis: " +
-        "install it (`apt-get install -y redis-server`, `brew install redis`) or run the baseline with --shared-store off.";
+        "lockfree storm --replicas: redis-server not found on PATH; install it (apt-get install -y redis-server / brew install redis), " +
+        "or use an existing one with --redis HOST:PORT, or run the baseline with --no-shared-store.";
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     public static async Task<int> RunAsync(StormSettings settings, CliEnvironment env, bool json, TimeProvider time, CancellationToken cancellationToken)
     {
         LocalRedisServer? redis = null;
-        if (settings.SharedStore)
+        var endpoint = settings.SharedStore ? settings.Redis : null;
+        if (settings.SharedStore && endpoint is null)
         {
             var executable = LocalRedisServer.Find();
             if (executable is null)
@@ -34,6 +35,12 @@ internal static class ReplicaStorm
             }
 
             redis = await LocalRedisServer.StartAsync(executable, cancellationToken);
+            endpoint = redis.Endpoint;
+        }
+        else if (endpoint is not null && await LocalRedisServer.PingAsync(endpoint, cancellationToken) is { } unreachable)
+        {
+            await env.Error.WriteLineAsync($"lockfree storm --replicas: no Redis answered at --redis {endpoint} ({unreachable}).");
+            return ExitCodes.Usage;
         }
 
         try
@@ -46,10 +53,10 @@ internal static class ReplicaStorm
                 await env.Out.WriteLineAsync(
                     $"lockfree storm --replicas {settings.Replicas}: {settings.Replicas} processes x {settings.Clients} callers, {Seconds(settings.Duration)} s, " +
                     $"{Seconds(settings.TokenLifetime)} s tokens (rotating refresh tokens, reuse revokes the chain), shared store: " +
-                    (redis is null ? "off (baseline)" : $"on (redis-server {redis.Endpoint})"));
+                    (endpoint is null ? "off (baseline)" : redis is null ? $"on (Redis at {endpoint})" : $"on (redis-server {endpoint}, started for this run)"));
             }
 
-            var result = await RunCoreAsync(settings, server, redis, time, cancellationToken);
+            var result = await RunCoreAsync(settings, server, endpoint, time, cancellationToken);
             if (json)
             {
                 await env.Out.WriteLineAsync(JsonSerializer.Serialize(result, Json));
@@ -71,7 +78,7 @@ internal static class ReplicaStorm
     }
 
     private static async Task<ReplicaStormResult> RunCoreAsync(
-        StormSettings settings, EmbeddedServer server, LocalRedisServer? redis, TimeProvider time, CancellationToken cancellationToken)
+        StormSettings settings, EmbeddedServer server, string? redis, TimeProvider time, CancellationToken cancellationToken)
     {
         var key = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
         var prefix = "lockfree-storm:" + Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
@@ -85,7 +92,7 @@ internal static class ReplicaStorm
                 "replica", "--server", server.BaseUri.ToString(), "--callers", settings.Clients.ToString(CultureInfo.InvariantCulture),
                 "--seconds", Seconds(settings.Duration), "--replica", i.ToString(CultureInfo.InvariantCulture),
                 "--client-id", server.Settings.ClientId, "--prefix", prefix,
-            }.Concat(redis is null ? [] : ["--redis", redis.Endpoint]))
+            }.Concat(redis is null ? [] : ["--redis", redis]))
             {
                 startInfo.ArgumentList.Add(arg);
             }

@@ -41,8 +41,11 @@ internal sealed record StormSettings
     /// <summary><c>--replicas N</c>: N replica processes share one token through Redis (0: the one-process storm).</summary>
     public int Replicas { get; init; }
 
-    /// <summary><c>--shared-store on|off</c>: whether the replicas share their tokens through Redis (off: the baseline).</summary>
+    /// <summary>Whether the replicas share their tokens through Redis (<c>--no-shared-store</c>: the baseline).</summary>
     public bool SharedStore { get; init; } = true;
+
+    /// <summary><c>--redis HOST:PORT</c>: an existing Redis to share through; <see langword="null"/>: a redis-server started by the storm.</summary>
+    public string? Redis { get; init; }
 
     /// <summary>Whether the run uses the embedded servers.</summary>
     public bool Embedded => Authority is null;

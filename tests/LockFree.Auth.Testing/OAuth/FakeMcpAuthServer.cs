@@ -58,6 +58,8 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
     private int _asMetadataRequests;
     private int _resourceRequests;
     private volatile TaskCompletionSource? _tokenGate;
+    private volatile TaskCompletionSource? _registrationGate;
+    private int _registrationArrivals;
     private int _tokenArrivals;
     private volatile TaskCompletionSource? _resourceGate;
     private int _resourceArrivals;
@@ -143,6 +145,16 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
     }
 
     public int TokenArrivals => Volatile.Read(ref _tokenArrivals);
+
+    /// <summary>Holds every registration request until the returned source completes; <see cref="RegistrationArrivals"/> counts the held ones.</summary>
+    public TaskCompletionSource HoldRegistrationEndpoint()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _registrationGate = gate;
+        return gate;
+    }
+
+    public int RegistrationArrivals => Volatile.Read(ref _registrationArrivals);
 
     /// <summary>Holds every resource request that arrives from now on until <see cref="ReleaseResource"/>.</summary>
     public void HoldResource() => _resourceGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -253,6 +265,12 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
                 case "/token" when r.Method == HttpMethod.Post:
                     return await TokenAsync(r, cancellationToken);
                 case "/register" when r.Method == HttpMethod.Post && RegistrationEnabled:
+                    if (_registrationGate is { } registrationGate)
+                    {
+                        Interlocked.Increment(ref _registrationArrivals);
+                        await registrationGate.Task.WaitAsync(cancellationToken);
+                    }
+
                     return Register(r);
             }
         }
