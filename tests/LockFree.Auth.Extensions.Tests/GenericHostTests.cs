@@ -144,7 +144,7 @@ public sealed class GenericHostTests
         using var host = BuildHost(authority, new FakeTimeProvider(Start), settings: s =>
         {
             s[$"{Section}:TokenEndpoint"] = "http://as.example.com/token";
-            s[$"{Section}:ClientAuthenticationMethod"] = "client_secret_jwt";
+            s[$"{Section}:ClientAuthenticationMethod"] = "tls_client_auth";
         });
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync().Within());
@@ -152,7 +152,7 @@ public sealed class GenericHostTests
         Assert.Equal(
             [
                 "LockFree:Clients:billing:TokenEndpoint must be an absolute https URI (plain http only for a loopback host) without fragment or user information.",
-                "LockFree:Clients:billing:ClientAuthenticationMethod must be client_secret_basic, client_secret_post or private_key_jwt (was 'client_secret_jwt').",
+                "LockFree:Clients:billing:ClientAuthenticationMethod must be client_secret_basic, client_secret_post, client_secret_jwt or private_key_jwt (was 'tls_client_auth').",
             ],
             error.Failures);
     }
