@@ -144,7 +144,7 @@ public sealed class GenericHostTests
         using var host = BuildHost(authority, new FakeTimeProvider(Start), settings: s =>
         {
             s[$"{Section}:TokenEndpoint"] = "http://as.example.com/token";
-            s[$"{Section}:ClientAuthenticationMethod"] = "client_secret_jwt";
+            s[$"{Section}:ClientAuthenticationMethod"] = "tls_client_auth";
         });
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync().Within());
@@ -152,9 +152,55 @@ public sealed class GenericHostTests
         Assert.Equal(
             [
                 "LockFree:Clients:billing:TokenEndpoint must be an absolute https URI (plain http only for a loopback host) without fragment or user information.",
-                "LockFree:Clients:billing:ClientAuthenticationMethod must be client_secret_basic, client_secret_post or private_key_jwt (was 'client_secret_jwt').",
+                "LockFree:Clients:billing:ClientAuthenticationMethod must be client_secret_basic, client_secret_post, client_secret_jwt or private_key_jwt (was 'tls_client_auth').",
             ],
             error.Failures);
+    }
+
+    [Fact]
+    public async Task ClientSecretJwt_FromConfiguration_EachExchangeAVerifiedAssertion_SecretNeverSentOrLogged()
+    {
+        const string secret = "billing-jwt-SECRET-0123456789-abcdefghij";
+        await using var authority = await LoopbackAuthority.StartAsync();
+        authority.JwtSecret = secret;
+        var time = new FakeTimeProvider(Start);
+        var logs = new CountingLoggerProvider();
+        using var host = BuildHost(authority, time, settings: s =>
+        {
+            s[$"{Section}:ClientAuthenticationMethod"] = "client_secret_jwt";
+            s[$"{Section}:ClientSecret"] = secret;
+        }, configureServices: services => services.AddLogging(l => l.AddProvider(logs).SetMinimumLevel(LogLevel.Debug)));
+        await host.StartAsync().Within();
+
+        await StormAsync(host, authority, 32);
+        time.Advance(TimeSpan.FromSeconds(authority.ExpiresIn));
+        Assert.Equal(HttpStatusCode.OK, await SendAsync(host).Within());
+
+        Assert.Equal(2, authority.Exchanges);
+        Assert.Equal(2, authority.AssertionIds.Count);
+        Assert.NotEmpty(logs.Messages);
+        Assert.DoesNotContain(logs.Messages, m => m.Contains(secret, StringComparison.Ordinal) || authority.AssertionIds.Keys.Any(jti => m.Contains(jti, StringComparison.Ordinal)));
+        await host.StopAsync().Within();
+    }
+
+    [Fact]
+    public async Task ClientSecretJwt_SecretTooShort_StartFails_NamingTheConfigurationKey()
+    {
+        const string secret = "short-SECRET";
+        await using var authority = await LoopbackAuthority.StartAsync();
+        using var host = BuildHost(authority, new FakeTimeProvider(Start), settings: s =>
+        {
+            s[$"{Section}:ClientAuthenticationMethod"] = "client_secret_jwt";
+            s[$"{Section}:ClientSecret"] = secret;
+        });
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync().Within());
+
+        Assert.Equal(
+            "LockFree:Clients:billing:ClientSecret must be at least 32 bytes (UTF-8) long for client_secret_jwt with HS256 (RFC 7518 §3.2: an HMAC key as long as the hash output).",
+            Assert.Single(error.Failures));
+        Assert.DoesNotContain(secret, error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, authority.Exchanges);
     }
 
     [Fact]

@@ -8,12 +8,15 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
 
 namespace LockFree.Auth.Extensions.Tests;
 
 /// <summary>
 /// A real HTTP/1.1 server (Kestrel) on 127.0.0.1 and an ephemeral port: an authorization server (RFC 8414 metadata,
-/// a client-credentials token endpoint with client_secret_basic) and an API that accepts exactly the tokens it issued
+/// a client-credentials token endpoint with client_secret_basic, or client_secret_jwt when <see cref="JwtSecret"/> is set)
+/// and an API that accepts exactly the tokens it issued
 /// and has not revoked. Counts token exchanges; can hold the token endpoint until released.
 /// </summary>
 /// <remarks>Concurrency: counters are Interlocked, sets are concurrent; handlers run on Kestrel's threads.</remarks>
@@ -54,6 +57,16 @@ internal sealed class LoopbackAuthority : IAsyncDisposable
 
     /// <summary>The <c>expires_in</c> of issued tokens.</summary>
     public int ExpiresIn { get; set; } = 3600;
+
+    /// <summary>
+    /// When set, the token endpoint accepts only <c>client_secret_jwt</c> with this secret: an HS256 assertion with
+    /// iss = sub = <see cref="ClientId"/>, aud = <see cref="TokenEndpoint"/>, an exp and a jti never seen before
+    /// (the secret itself must not be sent).
+    /// </summary>
+    public string? JwtSecret { get; set; }
+
+    /// <summary>The <c>jti</c> of every accepted client assertion.</summary>
+    public ConcurrentDictionary<string, bool> AssertionIds { get; } = new(StringComparer.Ordinal);
 
     public static async Task<LoopbackAuthority> StartAsync()
     {
@@ -127,7 +140,10 @@ internal sealed class LoopbackAuthority : IAsyncDisposable
     {
         var expected = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(ClientId + ":" + Uri.EscapeDataString(ClientSecret)));
         var form = await context.Request.ReadFormAsync();
-        if (context.Request.Headers.Authorization.ToString() != expected || form["grant_type"] != "client_credentials")
+        var authenticated = JwtSecret is { } secret
+            ? await IsValidAssertionAsync(form, secret) && context.Request.Headers.Authorization.Count == 0 && !form.ContainsKey("client_secret")
+            : context.Request.Headers.Authorization.ToString() == expected;
+        if (!authenticated || form["grant_type"] != "client_credentials")
         {
             await WriteJsonAsync(context, new Dictionary<string, object> { ["error"] = "invalid_client" }, 401);
             return;
@@ -142,6 +158,27 @@ internal sealed class LoopbackAuthority : IAsyncDisposable
         var token = $"tok-{number}";
         _valid[token] = true;
         await WriteJsonAsync(context, new Dictionary<string, object> { ["access_token"] = token, ["token_type"] = "Bearer", ["expires_in"] = ExpiresIn });
+    }
+
+    private async Task<bool> IsValidAssertionAsync(IFormCollection form, string secret)
+    {
+        if (form["client_assertion_type"] != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" || form["client_assertion"].ToString() is not { Length: > 0 } assertion)
+        {
+            return false;
+        }
+
+        var result = await new JsonWebTokenHandler().ValidateTokenAsync(assertion, new TokenValidationParameters
+        {
+            IssuerSigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(secret)),
+            ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+            ValidIssuer = ClientId,
+            ValidAudience = TokenEndpoint,
+            ValidateLifetime = false, // the host's clock is a fake one; exp is checked for presence
+        });
+        return result.IsValid
+            && result.SecurityToken is JsonWebToken { Subject: ClientId } jwt
+            && jwt.TryGetPayloadValue<long>("exp", out _)
+            && AssertionIds.TryAdd(jwt.Id, true);
     }
 
     private static async Task WriteJsonAsync(HttpContext context, object document, int status = 200)

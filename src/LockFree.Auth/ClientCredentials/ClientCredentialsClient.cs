@@ -43,9 +43,7 @@ internal sealed class ClientCredentialsClient : IDisposable
         var method = ClientAuthentication.Negotiate(
             options.ClientAuthenticationMethod, supported: null, hasSecret: !string.IsNullOrEmpty(options.ClientSecret),
             kind: ClientIdentityKind.PreRegistered, hasSigningKey: options.ClientAssertionSigningCredentials is not null);
-        var assertion = options.ClientAssertionSigningCredentials is { } key
-            ? new ClientAssertionOptions(key, options.ClientAssertionLifetime, options.ClientAssertionJwtType)
-            : null;
+        var assertion = new ClientAssertionOptions(options.ClientAssertionSigningCredentials, options.ClientAssertionLifetime, options.ClientAssertionJwtType);
         _authentication = ClientAuthentication.Create(method, options.ClientId!, options.ClientSecret, assertion);
         var backChannel = new PerCallBackChannel(httpClient, time, options.MaxResponseBytes, options.BackChannelTimeout, loggerFactory?.CreateLogger(ClientCredentialsTokenManager.LoggerCategory));
         _tokenClient = new TokenEndpointClient(backChannel);
@@ -137,6 +135,7 @@ internal sealed class ClientCredentialsClient : IDisposable
     {
         Uri endpoint;
         Uri? issuer = null;
+        IReadOnlyList<string>? signingAlgorithms = null;
         if (_tokenEndpoint is { } configured)
         {
             endpoint = configured;
@@ -145,6 +144,7 @@ internal sealed class ClientCredentialsClient : IDisposable
         {
             var metadata = await _discovery!.GetAsync(_authority!, cancellationToken).ConfigureAwait(false);
             issuer = metadata.Issuer;
+            signingAlgorithms = metadata.TokenEndpointAuthSigningAlgValuesSupported;
             endpoint = metadata.TokenEndpoint ?? throw new OAuthException(
                 $"The authorization server metadata of '{OAuthEndpoint.Describe(_authority!)}' names no token_endpoint.",
                 OAuthFailureReason.MalformedResponse,
@@ -170,6 +170,7 @@ internal sealed class ClientCredentialsClient : IDisposable
                 Parameters = parameters,
                 Authentication = _authentication,
                 Issuer = issuer,
+                AuthSigningAlgorithms = signingAlgorithms,
                 Purpose = Purpose,
                 RequiredTokenType = OAuthConstants.Bearer,
             },

@@ -31,6 +31,12 @@ public sealed class ClientCredentialsClientOptions
     public const string PrivateKeyJwt = OAuthConstants.PrivateKeyJwt;
 
     /// <summary>
+    /// The method name of client authentication with a JWT signed with HMAC over the client secret (RFC 7523 §2.2,
+    /// OpenID Connect Core §9); the secret itself is never sent.
+    /// </summary>
+    public const string ClientSecretJwt = OAuthConstants.ClientSecretJwt;
+
+    /// <summary>
     /// The token endpoint. Set this or <see cref="Authority"/>, not both. It must be an absolute <c>https</c> URI
     /// (plain <c>http</c> only for loopback hosts) without fragment or user information.
     /// </summary>
@@ -50,7 +56,10 @@ public sealed class ClientCredentialsClientOptions
 
     /// <summary>
     /// How the client authenticates at the token endpoint: <see cref="ClientSecretBasic"/>,
-    /// <see cref="ClientSecretPost"/> or <see cref="PrivateKeyJwt"/>.
+    /// <see cref="ClientSecretPost"/>, <see cref="ClientSecretJwt"/> or <see cref="PrivateKeyJwt"/>.
+    /// <see cref="ClientSecretJwt"/> signs each assertion with HS256 (HS384 or HS512 when the server's
+    /// <c>token_endpoint_auth_signing_alg_values_supported</c>, known with <see cref="Authority"/>, lists only those) and
+    /// needs a <see cref="ClientSecret"/> of at least 32 bytes (UTF-8).
     /// </summary>
     /// <value>
     /// The default value is <see langword="null"/>: <see cref="PrivateKeyJwt"/> when
@@ -61,11 +70,11 @@ public sealed class ClientCredentialsClientOptions
     /// <summary>The key that signs <c>private_key_jwt</c> client assertions (RFC 7523), for example an RSA or EC key.</summary>
     public SigningCredentials? ClientAssertionSigningCredentials { get; set; }
 
-    /// <summary>How long a <c>private_key_jwt</c> client assertion is valid.</summary>
+    /// <summary>How long a <c>private_key_jwt</c> or <c>client_secret_jwt</c> client assertion is valid.</summary>
     /// <value>The default value is 5 minutes.</value>
     public TimeSpan ClientAssertionLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>The <c>typ</c> header of <c>private_key_jwt</c> client assertions (see <see cref="ClientAssertionJwtTypes"/>).</summary>
+    /// <summary>The <c>typ</c> header of <c>private_key_jwt</c> and <c>client_secret_jwt</c> client assertions (see <see cref="ClientAssertionJwtTypes"/>).</summary>
     /// <value>The default value is <c>client-authentication+jwt</c>.</value>
     public string ClientAssertionJwtType { get; set; } = ClientAssertionJwtTypes.ClientAuthentication;
 
@@ -153,10 +162,22 @@ public sealed class ClientCredentialsClientOptions
                 }
 
                 break;
-            case PrivateKeyJwt:
-                if (ClientAssertionSigningCredentials is null)
+            case PrivateKeyJwt or ClientSecretJwt:
+                if (EffectiveAuthenticationMethod == PrivateKeyJwt && ClientAssertionSigningCredentials is null)
                 {
                     errors.Add($"{p}{nameof(ClientAssertionSigningCredentials)} is required for {PrivateKeyJwt}.");
+                }
+
+                if (EffectiveAuthenticationMethod == ClientSecretJwt)
+                {
+                    if (string.IsNullOrEmpty(ClientSecret))
+                    {
+                        errors.Add($"{p}{nameof(ClientSecret)} is required for {ClientSecretJwt}.");
+                    }
+                    else if (!ClientSecretJwtAuthentication.IsLongEnough(ClientSecret))
+                    {
+                        errors.Add(ClientSecretJwtAuthentication.ShortSecretMessage(p + nameof(ClientSecret)));
+                    }
                 }
 
                 if (ClientAssertionLifetime <= TimeSpan.Zero)
@@ -166,12 +187,12 @@ public sealed class ClientCredentialsClientOptions
 
                 if (string.IsNullOrWhiteSpace(ClientAssertionJwtType))
                 {
-                    errors.Add($"{p}{nameof(ClientAssertionJwtType)} is required for {PrivateKeyJwt}.");
+                    errors.Add($"{p}{nameof(ClientAssertionJwtType)} is required for {EffectiveAuthenticationMethod}.");
                 }
 
                 break;
             default:
-                errors.Add($"{p}{nameof(ClientAuthenticationMethod)} must be {ClientSecretBasic}, {ClientSecretPost} or {PrivateKeyJwt} (was '{OAuthHttp.Sanitize(EffectiveAuthenticationMethod)}').");
+                errors.Add($"{p}{nameof(ClientAuthenticationMethod)} must be {ClientSecretBasic}, {ClientSecretPost}, {ClientSecretJwt} or {PrivateKeyJwt} (was '{OAuthHttp.Sanitize(EffectiveAuthenticationMethod)}').");
                 break;
         }
 

@@ -21,7 +21,7 @@ internal sealed record CrossAppSettings(
     int CacheCapacity,
     TokenSharing? SharedTokens)
 {
-    private static readonly string[] s_methods = [OAuthConstants.ClientSecretBasic, OAuthConstants.ClientSecretPost, OAuthConstants.None];
+    private static readonly string[] s_methods = [OAuthConstants.ClientSecretBasic, OAuthConstants.ClientSecretPost, OAuthConstants.ClientSecretJwt, OAuthConstants.None];
 
     /// <summary>The name errors give an option: <c>CrossApplicationAccessProviderOptions.X</c> (one style for both providers).</summary>
     public static string Option(string name) => OptionChecks.Qualified(nameof(CrossApplicationAccessProviderOptions), name);
@@ -70,7 +70,7 @@ internal sealed record CrossAppSettings(
 
         // With a configured IdP endpoint the IdP method is known now; with discovery it may be negotiated later.
         var idpAuthentication = idpMethod is not null || idpTokenEndpoint is not null
-            ? ClientAuthentication.Create(idpMethod ?? ClientAuthentication.Negotiate(null, null, idpClientSecret is not null), o.IdpClientId, idpClientSecret)
+            ? ClientAuthentication.Create(idpMethod ?? ClientAuthentication.Negotiate(null, null, idpClientSecret is not null), o.IdpClientId, idpClientSecret, assertion: null)
             : null;
 
         return new CrossAppSettings(
@@ -101,12 +101,17 @@ internal sealed record CrossAppSettings(
 
         if (!s_methods.Contains(method, StringComparer.Ordinal))
         {
-            throw OptionChecks.Invalid(name, $"{name} must be client_secret_basic, client_secret_post or none.");
+            throw OptionChecks.Invalid(name, $"{name} must be client_secret_basic, client_secret_post, client_secret_jwt or none.");
         }
 
         if (method != OAuthConstants.None && secret is null)
         {
             throw OptionChecks.Invalid(secretName, $"{name} '{method}' requires {secretName}.");
+        }
+
+        if (method == OAuthConstants.ClientSecretJwt && !ClientSecretJwtAuthentication.IsLongEnough(secret))
+        {
+            throw OptionChecks.Invalid(secretName, ClientSecretJwtAuthentication.ShortSecretMessage(secretName));
         }
 
         return method;

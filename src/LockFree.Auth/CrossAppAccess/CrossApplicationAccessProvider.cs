@@ -357,7 +357,8 @@ public sealed class CrossApplicationAccessProvider : IDisposable
             var asAuthentication = ClientAuthentication.Create(
                 ClientAuthentication.Negotiate(_settings.TokenEndpointAuthMethod, metadata.TokenEndpointAuthMethodsSupported, _settings.ClientSecret is not null, metadata.Issuer),
                 _settings.ClientId,
-                _settings.ClientSecret);
+                _settings.ClientSecret,
+                assertion: null);
 
             step = "identity provider discovery";
             var (idpEndpoint, idpAuthentication) = await ResolveIdpAsync(cancellationToken).ConfigureAwait(false);
@@ -426,6 +427,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
                     Parameters = grant,
                     Authentication = asAuthentication,
                     Issuer = metadata.Issuer,
+                    AuthSigningAlgorithms = metadata.TokenEndpointAuthSigningAlgValuesSupported,
                     Purpose = AsPurpose,
                     RequiredTokenType = OAuthConstants.Bearer,
                 },
@@ -509,7 +511,8 @@ public sealed class CrossApplicationAccessProvider : IDisposable
         var authentication = _settings.IdpAuthentication ?? ClientAuthentication.Create(
             ClientAuthentication.Negotiate(null, metadata.TokenEndpointAuthMethodsSupported, _settings.IdpClientSecret is not null, metadata.Issuer),
             _settings.IdpClientId,
-            _settings.IdpClientSecret);
+            _settings.IdpClientSecret,
+            assertion: null);
         return (endpoint, authentication);
     }
 

@@ -29,10 +29,12 @@ public sealed class CrossApplicationAccessProviderOptions
     public string? ClientSecret { get; set; }
 
     /// <summary>
-    /// How the client authenticates at the authorization server: <c>client_secret_basic</c>, <c>client_secret_post</c> or
+    /// How the client authenticates at the authorization server: <c>client_secret_basic</c>, <c>client_secret_post</c>,
+    /// <c>client_secret_jwt</c> (an HMAC-signed assertion instead of the secret, RFC 7523 §2.2; HS256 unless the server's
+    /// <c>token_endpoint_auth_signing_alg_values_supported</c> lists only HS384/HS512; a secret of at least 32 bytes) or
     /// <c>none</c>. When <see langword="null"/>, it is negotiated from the server's
-    /// <c>token_endpoint_auth_methods_supported</c>: with a secret <c>client_secret_basic</c> (or <c>client_secret_post</c>
-    /// if only that is advertised), without one <c>none</c>.
+    /// <c>token_endpoint_auth_methods_supported</c>: with a secret <c>client_secret_basic</c> (else <c>client_secret_post</c>,
+    /// else <c>client_secret_jwt</c>, whichever is advertised), without one <c>none</c>.
     /// </summary>
     public string? TokenEndpointAuthMethod { get; set; }
 
@@ -52,7 +54,8 @@ public sealed class CrossApplicationAccessProviderOptions
     public string? IdpClientSecret { get; set; }
 
     /// <summary>
-    /// How the client authenticates at the IdP: <c>client_secret_basic</c>, <c>client_secret_post</c> or <c>none</c>. When
+    /// How the client authenticates at the IdP: <c>client_secret_basic</c>, <c>client_secret_post</c>,
+    /// <c>client_secret_jwt</c> or <c>none</c>. When
     /// <see langword="null"/>, negotiated like <see cref="TokenEndpointAuthMethod"/> from the IdP's discovered metadata
     /// (<c>client_secret_basic</c> with a secret when <see cref="IdpTokenEndpoint"/> is configured, <c>none</c> without).
     /// </summary>

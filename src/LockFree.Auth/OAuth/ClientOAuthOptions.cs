@@ -36,10 +36,13 @@ public sealed class ClientOAuthOptions
     public string? ClientSecret { get; set; }
 
     /// <summary>
-    /// The token endpoint authentication method: <c>client_secret_basic</c>, <c>client_secret_post</c>, <c>none</c>
-    /// or <c>private_key_jwt</c>. When <see langword="null"/>, the provider picks one the authorization server
-    /// supports and the configuration allows (a signing key enables <c>private_key_jwt</c>, a secret
-    /// <c>client_secret_basic</c>/<c>client_secret_post</c>, otherwise <c>none</c>).
+    /// The token endpoint authentication method: <c>client_secret_basic</c>, <c>client_secret_post</c>,
+    /// <c>client_secret_jwt</c>, <c>none</c> or <c>private_key_jwt</c>. When <see langword="null"/>, the provider picks
+    /// one the authorization server supports and the configuration allows (a signing key enables <c>private_key_jwt</c>,
+    /// a secret <c>client_secret_basic</c>, else <c>client_secret_post</c>, else <c>client_secret_jwt</c>; otherwise
+    /// <c>none</c>). <c>client_secret_jwt</c> (RFC 7523 §2.2) sends an HMAC-signed assertion instead of the secret: HS256
+    /// unless the server's <c>token_endpoint_auth_signing_alg_values_supported</c> names only HS384 or HS512; it needs a
+    /// <see cref="ClientSecret"/> of at least 32 bytes (UTF-8).
     /// </summary>
     public string? TokenEndpointAuthMethod { get; set; }
 
@@ -88,12 +91,12 @@ public sealed class ClientOAuthOptions
     /// <summary>The key that signs <c>private_key_jwt</c> client assertions (RFC 7523), for example an RSA or EC key.</summary>
     public SigningCredentials? ClientAssertionSigningCredentials { get; set; }
 
-    /// <summary>How long a <c>private_key_jwt</c> client assertion is valid.</summary>
+    /// <summary>How long a <c>private_key_jwt</c> or <c>client_secret_jwt</c> client assertion is valid.</summary>
     /// <value>The default value is 5 minutes.</value>
     public TimeSpan ClientAssertionLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// The <c>typ</c> header of <c>private_key_jwt</c> client assertions. The default,
+    /// The <c>typ</c> header of <c>private_key_jwt</c> and <c>client_secret_jwt</c> client assertions. The default,
     /// <see cref="ClientAssertionJwtTypes.ClientAuthentication"/> (<c>client-authentication+jwt</c>,
     /// draft-ietf-oauth-rfc7523bis), is required by OpenIddict 7.x and accepted by oidc-provider 9.x and the MCP
     /// conformance suite; set <see cref="ClientAssertionJwtTypes.Jwt"/> for a server that accepts only <c>JWT</c>.

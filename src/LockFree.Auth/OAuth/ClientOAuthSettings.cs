@@ -19,7 +19,7 @@ internal sealed record ClientOAuthSettings(
     DynamicClientRegistrationOptions? Registration,
     IReadOnlyList<KeyValuePair<string, string>> AdditionalAuthorizationParameters,
     ITokenCache? TokenCache,
-    ClientAssertionOptions? ClientAssertion,
+    ClientAssertionOptions ClientAssertion,
     int MaxStepUpAttempts,
     AuthCoordinatorOptions TokenExpiry,
     int CacheCapacity,
@@ -67,17 +67,21 @@ internal sealed record ClientOAuthSettings(
         }
 
         OptionChecks.Require(
-            o.TokenEndpointAuthMethod is null or OAuthConstants.ClientSecretBasic or OAuthConstants.ClientSecretPost or OAuthConstants.None or OAuthConstants.PrivateKeyJwt,
+            o.TokenEndpointAuthMethod is null or OAuthConstants.ClientSecretBasic or OAuthConstants.ClientSecretPost or OAuthConstants.None or OAuthConstants.PrivateKeyJwt or OAuthConstants.ClientSecretJwt,
             method,
-            $"{method} must be client_secret_basic, client_secret_post, none or private_key_jwt.");
+            $"{method} must be client_secret_basic, client_secret_post, client_secret_jwt, none or private_key_jwt.");
         OptionChecks.Require(
             o.TokenEndpointAuthMethod is not OAuthConstants.PrivateKeyJwt || o.ClientAssertionSigningCredentials is not null,
             signing,
             $"private_key_jwt ({method}) needs {signing}.");
         OptionChecks.Require(
-            !(o.TokenEndpointAuthMethod is OAuthConstants.ClientSecretBasic or OAuthConstants.ClientSecretPost && o.ClientId is not null && string.IsNullOrEmpty(o.ClientSecret)),
+            !(o.TokenEndpointAuthMethod is OAuthConstants.ClientSecretBasic or OAuthConstants.ClientSecretPost or OAuthConstants.ClientSecretJwt && o.ClientId is not null && string.IsNullOrEmpty(o.ClientSecret)),
             clientSecret,
             $"{o.TokenEndpointAuthMethod} ({method}) needs a {clientSecret}.");
+        OptionChecks.Require(
+            !(o.TokenEndpointAuthMethod is OAuthConstants.ClientSecretJwt && !string.IsNullOrEmpty(o.ClientSecret) && !ClientSecretJwtAuthentication.IsLongEnough(o.ClientSecret)),
+            clientSecret,
+            ClientSecretJwtAuthentication.ShortSecretMessage(clientSecret));
         const string document = Options + nameof(ClientOAuthOptions.ClientMetadataDocumentUri);
         OptionChecks.Require(
             o.ClientMetadataDocumentUri is not { } cimd || (cimd.IsAbsoluteUri && cimd.Scheme == Uri.UriSchemeHttps && cimd.AbsolutePath.Length > 1),
@@ -109,7 +113,7 @@ internal sealed record ClientOAuthSettings(
             o.DynamicClientRegistration,
             (o.AdditionalAuthorizationParameters ?? new Dictionary<string, string>()).ToArray(),
             o.TokenCache,
-            o.ClientAssertionSigningCredentials is { } credentials ? new ClientAssertionOptions(credentials, o.ClientAssertionLifetime, o.ClientAssertionJwtType) : null,
+            new ClientAssertionOptions(o.ClientAssertionSigningCredentials, o.ClientAssertionLifetime, o.ClientAssertionJwtType),
             o.MaxStepUpAttempts,
             tokenExpiry,
             o.CacheCapacity,
@@ -119,5 +123,5 @@ internal sealed record ClientOAuthSettings(
     }
 
     /// <summary>Whether a signing key for <c>private_key_jwt</c> is configured.</summary>
-    internal bool HasSigningKey => ClientAssertion is not null;
+    internal bool HasSigningKey => ClientAssertion.SigningCredentials is not null;
 }

@@ -16,5 +16,5 @@ internal sealed record ServerMetadata(
     internal string IssuerText => AuthorizationServer?.Issuer.OriginalString ?? Issuer.OriginalString;
 
     /// <summary>Where the token requests of this discovery go (token endpoint, issuer, resource indicator).</summary>
-    internal TokenGrantTarget GrantTarget => new(TokenEndpoint, Issuer, Resource);
+    internal TokenGrantTarget GrantTarget => new(TokenEndpoint, Issuer, Resource, AuthorizationServer?.TokenEndpointAuthSigningAlgValuesSupported);
 }

@@ -8,7 +8,8 @@ namespace LockFree.Auth.Protocol;
 /// <param name="TokenEndpoint">The token endpoint the request goes to (the audience of a client assertion).</param>
 /// <param name="Issuer">The authorization server's issuer, when known (an alternative assertion audience).</param>
 /// <param name="TimeProvider">The provider's clock (for assertion timestamps).</param>
-internal readonly record struct ClientAuthenticationContext(Uri TokenEndpoint, Uri? Issuer, TimeProvider TimeProvider);
+/// <param name="SigningAlgorithms">The server's <c>token_endpoint_auth_signing_alg_values_supported</c>, when known (the <c>client_secret_jwt</c> algorithm).</param>
+internal readonly record struct ClientAuthenticationContext(Uri TokenEndpoint, Uri? Issuer, TimeProvider TimeProvider, IReadOnlyList<string>? SigningAlgorithms = null);
 
 /// <summary>Where a client's identity comes from; it decides which authentication method <see cref="ClientAuthentication.Negotiate"/> picks.</summary>
 internal enum ClientIdentityKind
@@ -23,20 +24,23 @@ internal enum ClientIdentityKind
     DynamicRegistration,
 }
 
-/// <summary>The signing key and JWT shape of <c>private_key_jwt</c> client assertions (RFC 7523); the key is never shown.</summary>
-/// <param name="SigningCredentials">The signing key.</param>
+/// <summary>The signing key (<c>private_key_jwt</c>) and the JWT shape of client assertions (RFC 7523, also <c>client_secret_jwt</c>); the key is never shown.</summary>
+/// <param name="SigningCredentials">The <c>private_key_jwt</c> signing key, if one is configured.</param>
 /// <param name="Lifetime">How long an assertion is valid.</param>
 /// <param name="JwtType">The JWT <c>typ</c> header.</param>
-internal sealed record ClientAssertionOptions(SigningCredentials SigningCredentials, TimeSpan Lifetime, string JwtType)
+internal sealed record ClientAssertionOptions(SigningCredentials? SigningCredentials, TimeSpan Lifetime, string JwtType)
 {
     /// <summary>Describes the options without the key.</summary>
-    public override string ToString() => $"ClientAssertionOptions {{ Lifetime = {Lifetime}, JwtType = {JwtType} }}";
+    public override string ToString() => $"ClientAssertionOptions {{ Lifetime = {Lifetime}, JwtType = {JwtType}, SigningKey = {(SigningCredentials is null ? "(none)" : "[configured]")} }}";
+
+    /// <summary>The default shape (5 minutes, <c>client-authentication+jwt</c>) without a signing key.</summary>
+    internal static ClientAssertionOptions Default { get; } = new(null, TimeSpan.FromMinutes(5), ClientAssertionJwtTypes.ClientAuthentication);
 }
 
 /// <summary>
 /// How a client authenticates at a token endpoint (RFC 6749 §2.3, RFC 7523 §2.2). The built-in methods are
-/// <c>client_secret_basic</c>, <c>client_secret_post</c> and <c>none</c>; derive from this class for others, for
-/// example <c>private_key_jwt</c> (add <c>client_assertion_type</c> and <c>client_assertion</c> to the form).
+/// <c>client_secret_basic</c>, <c>client_secret_post</c> and <c>none</c>; the JWT assertion methods
+/// (<c>private_key_jwt</c>, <c>client_secret_jwt</c>) derive from <see cref="ClientAssertionAuthentication"/>.
 /// </summary>
 /// <remarks>
 /// <para><see cref="ToString"/> shows the method and client ID, never a secret.</para>
@@ -76,14 +80,15 @@ internal abstract class ClientAuthentication
     /// <list type="bullet">
     /// <item><see cref="ClientIdentityKind.PreRegistered"/>: with a signing key, <c>private_key_jwt</c> when the server
     /// advertises it (or advertises nothing); else, with a secret, <c>client_secret_basic</c> when advertised (or nothing
-    /// is: the RFC 8414 default), else <c>client_secret_post</c> when advertised; without a secret, <c>none</c>.</item>
+    /// is: the RFC 8414 default), else <c>client_secret_post</c> when advertised, else <c>client_secret_jwt</c> when
+    /// advertised; without a secret, <c>none</c>.</item>
     /// <item><see cref="ClientIdentityKind.MetadataDocument"/>: <c>private_key_jwt</c> with a signing key, else <c>none</c>.</item>
     /// <item><see cref="ClientIdentityKind.DynamicRegistration"/> (the method to register): <c>private_key_jwt</c> with a
     /// signing key; else <c>none</c> when advertised (or nothing is), else <c>client_secret_basic</c>, else
     /// <c>client_secret_post</c> when advertised, else <c>none</c>.</item>
     /// </list>
     /// </summary>
-    /// <exception cref="OAuthException"><see cref="OAuthFailureReason.ClientAuthentication"/>: a pre-registered client with a secret, and the server supports none of the secret-based methods.</exception>
+    /// <exception cref="OAuthException"><see cref="OAuthFailureReason.ClientAuthentication"/>: a pre-registered client with a secret, and the server supports none of the secret-based methods (basic, post, client_secret_jwt).</exception>
     internal static string Negotiate(
         string? configured,
         IReadOnlyList<string>? supported,
@@ -129,21 +134,39 @@ internal abstract class ClientAuthentication
             return OAuthConstants.ClientSecretPost;
         }
 
+        if (supported.Contains(OAuthConstants.ClientSecretJwt))
+        {
+            return OAuthConstants.ClientSecretJwt;
+        }
+
         throw new OAuthException(
-            $"The authorization server{(issuer is null ? string.Empty : $" '{OAuthEndpoint.Describe(issuer)}'")} supports neither client_secret_basic nor client_secret_post for a client with a secret.",
+            $"The authorization server{(issuer is null ? string.Empty : $" '{OAuthEndpoint.Describe(issuer)}'")} supports none of client_secret_basic, client_secret_post and client_secret_jwt for a client with a secret.",
             OAuthFailureReason.ClientAuthentication,
             issuer);
     }
 
     /// <summary>
-    /// The method named <paramref name="method"/>, including <c>private_key_jwt</c> with <paramref name="assertion"/>'s
-    /// signing key (the built-in methods otherwise, see <see cref="Create(string, string, string?)"/>).
+    /// The method named <paramref name="method"/>, including the JWT assertion methods: <c>private_key_jwt</c> with
+    /// <paramref name="assertion"/>'s signing key, <c>client_secret_jwt</c> with HMAC over <paramref name="clientSecret"/>
+    /// (both with <paramref name="assertion"/>'s lifetime and <c>typ</c>, or the defaults); the built-in methods otherwise,
+    /// see <see cref="Create(string, string, string?)"/>.
     /// </summary>
-    /// <exception cref="OAuthException"><see cref="OAuthFailureReason.ClientAuthentication"/>: <c>private_key_jwt</c> without a signing key, or see <see cref="Create(string, string, string?)"/>.</exception>
-    internal static ClientAuthentication Create(string method, string clientId, string? clientSecret, ClientAssertionOptions? assertion) =>
-        method != OAuthConstants.PrivateKeyJwt ? Create(method, clientId, clientSecret)
-            : assertion is null ? throw new OAuthException("private_key_jwt needs ClientAssertionSigningCredentials, but none are configured.", OAuthFailureReason.ClientAuthentication)
-            : new PrivateKeyJwtAuthentication(clientId, assertion.SigningCredentials, assertion.Lifetime, assertion.JwtType);
+    /// <exception cref="OAuthException">
+    /// <see cref="OAuthFailureReason.ClientAuthentication"/>: <c>private_key_jwt</c> without a signing key,
+    /// <c>client_secret_jwt</c> without a secret or with one shorter than 32 bytes, or see <see cref="Create(string, string, string?)"/>.
+    /// </exception>
+    internal static ClientAuthentication Create(string method, string clientId, string? clientSecret, ClientAssertionOptions? assertion)
+    {
+        var shape = assertion ?? ClientAssertionOptions.Default;
+        return method switch
+        {
+            OAuthConstants.PrivateKeyJwt => shape.SigningCredentials is { } credentials
+                ? new PrivateKeyJwtAuthentication(clientId, credentials, shape.Lifetime, shape.JwtType)
+                : throw new OAuthException("private_key_jwt needs ClientAssertionSigningCredentials, but none are configured.", OAuthFailureReason.ClientAuthentication),
+            OAuthConstants.ClientSecretJwt => new ClientSecretJwtAuthentication(clientId, RequireSecret(method, clientSecret), shape.Lifetime, shape.JwtType),
+            _ => Create(method, clientId, clientSecret),
+        };
+    }
 
     /// <summary>The <c>application/x-www-form-urlencoded</c> encoding of RFC 6749 Appendix B (space as '+').</summary>
     internal static string FormUrlEncode(string value) => Uri.EscapeDataString(value).Replace("%20", "+", StringComparison.Ordinal);

@@ -7,6 +7,7 @@ internal static class OAuthConstants
     internal const string ClientSecretPost = "client_secret_post";
     internal const string None = "none";
     internal const string PrivateKeyJwt = "private_key_jwt";
+    internal const string ClientSecretJwt = "client_secret_jwt";
 
     internal const string GrantTypeTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange";
     internal const string GrantTypeJwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer";

@@ -18,6 +18,9 @@ internal sealed record TokenRequest
     /// <summary>The issuer of the server, when known (for assertion audiences and messages).</summary>
     internal Uri? Issuer { get; init; }
 
+    /// <summary>The server's <c>token_endpoint_auth_signing_alg_values_supported</c>, when known (chooses the <c>client_secret_jwt</c> algorithm).</summary>
+    internal IReadOnlyList<string>? AuthSigningAlgorithms { get; init; }
+
     /// <summary>What the endpoint is called in messages.</summary>
     internal string Purpose { get; init; } = "token endpoint";
 
@@ -90,7 +93,7 @@ internal sealed class TokenEndpointClient
             using var message = OAuthHttp.CreateRequest(HttpMethod.Post, endpoint);
             var form = new List<KeyValuePair<string, string>>(request.Parameters.Count + 3);
             form.AddRange(request.Parameters);
-            await request.Authentication.ApplyAsync(message, form, new ClientAuthenticationContext(endpoint, request.Issuer, _time), cancellationToken).ConfigureAwait(false);
+            await request.Authentication.ApplyAsync(message, form, new ClientAuthenticationContext(endpoint, request.Issuer, _time, request.AuthSigningAlgorithms), cancellationToken).ConfigureAwait(false);
             message.Content = new FormUrlEncodedContent(form);
             var sentNonce = request.DPoP?.Nonces.Get(endpoint);
             if (request.DPoP is { } dpop)

@@ -4,7 +4,8 @@ namespace LockFree.Auth.Protocol;
 /// <param name="TokenEndpoint">The token endpoint.</param>
 /// <param name="Issuer">The authorization server's issuer (assertion audiences, messages).</param>
 /// <param name="Resource">The resource indicator sent with the grant, when known.</param>
-internal readonly record struct TokenGrantTarget(Uri TokenEndpoint, Uri Issuer, Uri? Resource);
+/// <param name="AuthSigningAlgorithms">The server's <c>token_endpoint_auth_signing_alg_values_supported</c>, when known.</param>
+internal readonly record struct TokenGrantTarget(Uri TokenEndpoint, Uri Issuer, Uri? Resource, IReadOnlyList<string>? AuthSigningAlgorithms = null);
 
 /// <summary>
 /// The OAuth grants as token requests over <see cref="TokenEndpointClient"/>: refresh (RFC 6749 §6), client
@@ -85,6 +86,7 @@ internal sealed class TokenGrantClient
             Parameters = parameters,
             Authentication = authentication,
             Issuer = target.Issuer,
+            AuthSigningAlgorithms = target.AuthSigningAlgorithms,
             RequiredTokenType = OAuthConstants.Bearer, // sent as a bearer token (RFC 6750), or as DPoP (RFC 9449)
             DPoP = _dpop,
         };

@@ -65,6 +65,8 @@ const provider = new Provider(issuer, {
     confidential('cc-basic', 'client_secret_basic', { client_secret: 'secret-basic' }),
     confidential('cc-post', 'client_secret_post', { client_secret: 'secret-post' }),
     confidential('cc-jwt', 'private_key_jwt', { jwks: { keys: [clientJwk] }, token_endpoint_auth_signing_alg: 'ES256' }),
+    // client_secret_jwt: HS256 over this secret (48 bytes); the secret itself never crosses the wire.
+    confidential('cc-hmac', 'client_secret_jwt', { client_secret: 'interop-hmac-secret-0123456789-abcdefghijklmnopq', token_endpoint_auth_signing_alg: 'HS256' }),
     publicCode('code-client'),
     publicCode('code-short'),
   ],
@@ -142,7 +144,14 @@ function clientAuthOf(ctx) {
   const authorization = ctx.headers.authorization ?? '';
   if (authorization.startsWith('Basic ')) return 'client_secret_basic';
   const params = ctx.oidc?.params ?? {};
-  if (params.client_assertion) return 'private_key_jwt';
+  if (params.client_assertion) {
+    try {
+      const header = JSON.parse(Buffer.from(String(params.client_assertion).split('.')[0], 'base64url').toString('utf8'));
+      return String(header.alg).startsWith('HS') ? 'client_secret_jwt' : 'private_key_jwt';
+    } catch {
+      return 'private_key_jwt';
+    }
+  }
   if (params.client_secret) return 'client_secret_post';
   return 'none';
 }

@@ -83,6 +83,7 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
     public bool IssParameterSupported { get; set; }
     public string[] AuthMethodsSupported { get; set; } = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"];
     public string[]? AsScopesSupported { get; set; }
+    public string[]? AuthSigningAlgValuesSupported { get; set; }
     public string[]? CodeChallengeMethods { get; set; } = ["S256"];
     public int ExpiresInSeconds { get; set; } = 3600;
     public bool IssueRefreshTokens { get; set; } = true;
@@ -309,6 +310,7 @@ public sealed class FakeMcpAuthServer : HttpMessageHandler
         if (IssParameterSupported) { json["authorization_response_iss_parameter_supported"] = true; }
         if (CodeChallengeMethods is not null) { json["code_challenge_methods_supported"] = new JsonArray(CodeChallengeMethods.Select(s => (JsonNode)s).ToArray()); }
         if (AsScopesSupported is not null) { json["scopes_supported"] = new JsonArray(AsScopesSupported.Select(s => (JsonNode)s).ToArray()); }
+        if (AuthSigningAlgValuesSupported is not null) { json["token_endpoint_auth_signing_alg_values_supported"] = new JsonArray(AuthSigningAlgValuesSupported.Select(s => (JsonNode)s).ToArray()); }
         return Json(json);
     }
 

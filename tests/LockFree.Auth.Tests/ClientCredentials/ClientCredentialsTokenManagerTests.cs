@@ -230,13 +230,13 @@ public sealed class ClientCredentialsTokenManagerTests
     [Fact]
     public void Validate_NamesEachOptionWithThePrefix()
     {
-        var options = new ClientCredentialsClientOptions { ClientAuthenticationMethod = "client_secret_jwt", Resource = new Uri("https://api.example.com/#x"), MaxResponseBytes = 0 };
+        var options = new ClientCredentialsClientOptions { ClientAuthenticationMethod = "tls_client_auth", Resource = new Uri("https://api.example.com/#x"), MaxResponseBytes = 0 };
         var errors = options.Validate("LockFree:Clients:billing:");
         Assert.Equal(
             [
                 "LockFree:Clients:billing:TokenEndpoint or LockFree:Clients:billing:Authority is required.",
                 "LockFree:Clients:billing:ClientId is required.",
-                "LockFree:Clients:billing:ClientAuthenticationMethod must be client_secret_basic, client_secret_post or private_key_jwt (was 'client_secret_jwt').",
+                "LockFree:Clients:billing:ClientAuthenticationMethod must be client_secret_basic, client_secret_post, client_secret_jwt or private_key_jwt (was 'tls_client_auth').",
                 "LockFree:Clients:billing:Resource must be an absolute URI without fragment (RFC 8707).",
                 "LockFree:Clients:billing:MaxResponseBytes must be positive.",
             ],

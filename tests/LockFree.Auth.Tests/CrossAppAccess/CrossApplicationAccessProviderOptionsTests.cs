@@ -18,6 +18,8 @@ public sealed class CrossApplicationAccessProviderOptionsTests
         { "ClientSecret", o => { o.TokenEndpointAuthMethod = "client_secret_basic"; o.ClientSecret = null; } },
         { "IdpTokenEndpointAuthMethod", o => o.IdpTokenEndpointAuthMethod = "tls_client_auth" },
         { "IdpClientSecret", o => { o.IdpTokenEndpointAuthMethod = "client_secret_post"; o.IdpClientSecret = ""; } },
+        { "ClientSecret", o => o.TokenEndpointAuthMethod = "client_secret_jwt" }, // 23 bytes: too short for HS256
+        { "IdpClientSecret", o => o.IdpTokenEndpointAuthMethod = "client_secret_jwt" },
         { "MaxResponseBytes", o => o.MaxResponseBytes = 0 },
         { "TokenCacheOptions", o => o.TokenCacheOptions = new AuthCoordinatorOptions { SkewMargin = TimeSpan.FromSeconds(-1) } },
         { "CacheCapacity", o => o.CacheCapacity = 0 },

@@ -98,6 +98,37 @@ public sealed class CrossApplicationAccessProviderTests
     }
 
     [Fact]
+    public async Task GetAccessTokenAsync_ClientSecretJwtConfigured_BothServersVerifyAnHmacAssertion_NoSecretSent()
+    {
+        const string asSecret = "as-jwt-SECRET-0123456789-abcdefghijklmn";
+        const string idpSecret = "idp-jwt-SECRET-0123456789-abcdefghijklm";
+        var asVerifier = new ClientCredentials.ClientSecretJwtVerifier(asSecret, "mcp-client", CrossAppFixture.AsIssuer, _world.Time);
+        var idpVerifier = new ClientCredentials.ClientSecretJwtVerifier(idpSecret, "idp-client", CrossAppFixture.IdpIssuer + "/token", _world.Time);
+        _world.As.TokenResponder = asVerifier.Respond;
+        _world.Idp.TokenResponder = idpVerifier.Respond;
+        using var provider = _world.CreateProvider(o =>
+        {
+            (o.ClientSecret, o.TokenEndpointAuthMethod) = (asSecret, "client_secret_jwt");
+            (o.IdpClientSecret, o.IdpTokenEndpointAuthMethod) = (idpSecret, "client_secret_jwt");
+        });
+
+        var token = await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
+
+        Assert.Equal("as-access-1", token.AccessToken);
+        Assert.Empty(asVerifier.Rejections);
+        Assert.Empty(idpVerifier.Rejections);
+        Assert.Equal((1, 1), (asVerifier.Accepted, idpVerifier.Accepted));
+        var assertions = _world.As.TokenRequestsReceived.Concat(_world.Idp.TokenRequestsReceived).Select(r => r["client_assertion"]!).ToArray();
+        Assert.Equal(2, assertions.Length);
+        Assert.NotEmpty(_world.Logs.Messages);
+        Assert.All(_world.Logs.Messages, m =>
+        {
+            Assert.DoesNotContain("jwt-SECRET", m, StringComparison.Ordinal);
+            Assert.All(assertions, a => Assert.DoesNotContain(a.Split('.')[2], m, StringComparison.Ordinal));
+        });
+    }
+
+    [Fact]
     public async Task GetAccessTokenAsync_PublicClients_SendClientIdOnly()
     {
         using var provider = _world.CreateProvider(o => { o.ClientSecret = null; o.IdpClientSecret = null; });

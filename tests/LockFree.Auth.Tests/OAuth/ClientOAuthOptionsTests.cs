@@ -14,6 +14,8 @@ public sealed class ClientOAuthOptionsTests
         { "GrantType", o => o.GrantType = (OAuthGrantType)7 },
         { "TokenEndpointAuthMethod", o => o.TokenEndpointAuthMethod = "tls_client_auth" },
         { "ClientAssertionSigningCredentials", o => o.TokenEndpointAuthMethod = "private_key_jwt" },
+        { "ClientSecret", o => o.TokenEndpointAuthMethod = "client_secret_jwt" }, // 19 bytes: too short for HS256
+        { "ClientSecret", o => { o.TokenEndpointAuthMethod = "client_secret_jwt"; o.ClientSecret = ""; } },
         { "ClientMetadataDocumentUri", o => o.ClientMetadataDocumentUri = new Uri("http://client.example.com/metadata") },
         { "ClientAssertionLifetime", o => o.ClientAssertionLifetime = TimeSpan.Zero },
         { "ClientAssertionJwtType", o => o.ClientAssertionJwtType = "" },

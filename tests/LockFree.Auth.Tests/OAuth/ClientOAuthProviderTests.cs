@@ -516,6 +516,41 @@ public sealed class ClientOAuthProviderTests
     }
 
     [Fact]
+    public async Task ClientCredentials_ClientSecretJwt_NegotiatedWhenTheServerAdvertisesOnlyIt_AlgorithmFromMetadata_AssertionForIssuer()
+    {
+        const string secret = "oauth-jwt-SECRET-0123456789-abcdefghijklmnopqrstuvwxyz"; // 54 bytes: enough for HS384
+        var key = new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(secret));
+        var jtis = new System.Collections.Concurrent.ConcurrentBag<string>();
+        string? algorithm = null;
+        using var host = new OAuthTestHost(
+            o => { o.GrantType = OAuthGrantType.ClientCredentials; o.ClientId = "hmac-client"; o.ClientSecret = secret; },
+            s => { s.AuthMethodsSupported = ["client_secret_jwt"]; s.AuthSigningAlgValuesSupported = ["RS256", "HS384"]; });
+        host.Server.AssertionValidator = assertion =>
+        {
+            var result = new JsonWebTokenHandler().ValidateTokenAsync(assertion, new TokenValidationParameters
+            {
+                IssuerSigningKey = key,
+                ValidAlgorithms = [SecurityAlgorithms.HmacSha384],
+                ValidIssuer = "hmac-client",
+                ValidAudience = "https://auth.example.com",
+                ValidateLifetime = false,
+            }).GetAwaiter().GetResult();
+            if (!result.IsValid) { return null; }
+            var jwt = (JsonWebToken)result.SecurityToken;
+            algorithm = jwt.Alg;
+            jtis.Add(jwt.Id);
+            return jwt.Subject == "hmac-client" && jwt.Id is { Length: > 0 } ? "hmac-client" : null;
+        };
+
+        using var response = await host.GetAsync().Within();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("HS384", algorithm);
+        Assert.Single(jtis);
+        Assert.Equal(1, host.Server.ClientCredentialsGrants);
+    }
+
+    [Fact]
     public async Task TokenCache_RestoredTokenUsedWithoutExchange_NewTokensStored()
     {
         var cache = new MemoryTokenCache();

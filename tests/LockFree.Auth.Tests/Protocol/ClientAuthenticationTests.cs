@@ -78,6 +78,9 @@ public sealed class ClientAuthenticationTests
     [InlineData(null, new[] { "private_key_jwt", "client_secret_post" }, true, "client_secret_post")]
     [InlineData(null, new[] { "client_secret_basic" }, false, "none")]
     [InlineData(null, null, false, "none")]
+    [InlineData(null, new[] { "client_secret_jwt", "private_key_jwt" }, true, "client_secret_jwt")]
+    [InlineData(null, new[] { "client_secret_jwt", "client_secret_post" }, true, "client_secret_post")]
+    [InlineData("client_secret_jwt", new[] { "client_secret_basic" }, true, "client_secret_jwt")]
     public void Negotiate_Inputs_ChoosesExpectedMethod(string? configured, string[]? supported, bool hasSecret, string expected)
     {
         Assert.Equal(expected, ClientAuthentication.Negotiate(configured, supported, hasSecret));
