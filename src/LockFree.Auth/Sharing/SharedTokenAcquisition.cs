@@ -85,6 +85,13 @@ public sealed class SharedTokenAcquisition
     /// </summary>
     internal Func<TokenContainer, bool>? Accepts { get; init; }
 
+    /// <summary>
+    /// A new holder id for each acquisition: this process's id and a random GUID. An internal seam only for the Coyote
+    /// scenarios (spec/coyote.md, "Replica scenarios"), which give deterministic ids because Coyote cannot control
+    /// <see cref="Guid.NewGuid"/>; an id is only ever compared for equality, so any unique string behaves the same.
+    /// </summary>
+    internal Func<string> NewHolder { get; init; } = static () => string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId}-{Guid.NewGuid():N}");
+
     /// <summary>The acquisition delegate for an <see cref="AuthCoordinator{T}"/> of <see cref="TokenContainer"/>.</summary>
     public async Task<TokenContainer> AcquireAsync(AcquisitionContext<TokenContainer> context, CancellationToken cancellationToken)
     {
@@ -153,7 +160,7 @@ public sealed class SharedTokenAcquisition
     {
         // A holder per acquisition, not per process: after an invalidation, a second acquisition of the same coordinator
         // may run beside the first, and it must not renew the first one's lease.
-        var holder = string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var holder = NewHolder();
         var previousFingerprint = context.Previous is { } previous ? SharedTokenPayload.Fingerprint(previous.AccessToken) : null;
         var deadline = _time.GetUtcNow() + _options.MaxWait;
         while (true)
