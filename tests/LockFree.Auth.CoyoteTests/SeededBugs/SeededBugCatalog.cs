@@ -65,6 +65,11 @@ internal static class SeededBugCatalog
             "the store grants a lease whatever the version and whoever holds it (Stale and Held become Granted)",
             () => SharingScenarios.ColdStart(static s => new UnfencedLeaseStore(s)),
             new Regex(@"R18 \(one exchange per version\)", RegexOptions.CultureInvariant)),
+        new SeededBug(
+            "Sharing.EternalLease",
+            "the store ignores the lease's time to live (a crashed holder's lease never runs out)",
+            () => SharingScenarios.HolderCrashes(static s => new EternalLeaseStore(s)),
+            new Regex(@"R21 \(a crashed holder is replaced in time\)", RegexOptions.CultureInvariant)),
     }.ToDictionary(b => b.Name, StringComparer.Ordinal);
 
     public static TheoryData<string> Names()

@@ -44,6 +44,13 @@ public sealed class BlindInvalidationStore(ISharedTokenStore inner) : Delegating
     }
 }
 
+/// <summary>Bug: a lease never expires (its time to live is ignored): a holder that crashed blocks every other replica for good.</summary>
+public sealed class EternalLeaseStore(ISharedTokenStore inner) : DelegatingStore(inner)
+{
+    public override ValueTask<SharedLease> TryAcquireLeaseAsync(string key, long expectedVersion, string holder, TimeSpan timeToLive, CancellationToken cancellationToken) =>
+        Inner.TryAcquireLeaseAsync(key, expectedVersion, holder, TimeSpan.FromDays(365), cancellationToken);
+}
+
 public abstract class DelegatingStore(ISharedTokenStore inner) : ISharedTokenStore
 {
     protected ISharedTokenStore Inner => inner;
