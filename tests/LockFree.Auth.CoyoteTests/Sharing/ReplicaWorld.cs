@@ -165,7 +165,12 @@ internal sealed class ReplicaWorld : IAsyncDisposable
             Advanced += by;
             if (Advanced > bound)
             {
-                var stuck = string.Join("; ", Replicas.Where(r => r.Unfinished > 0).Select(r => $"replica {r.Name}: {r.Unfinished} caller(s) waiting"));
+                string stuck;
+                lock (_gate)
+                {
+                    stuck = string.Join("; ", Replicas.Where(r => r.Unfinished > 0 && !IsStopped(r)).Select(r => $"replica {r.Name}: {r.Unfinished} caller(s) waiting"));
+                }
+
                 Specification.Assert(false,
                     $"{property}: the replicas needed more than {bound.TotalSeconds:0.###} s of clock time ({Advanced.TotalSeconds:0.###} s so far; {stuck}).");
             }
