@@ -42,7 +42,7 @@ public sealed class ExplorationRunTests(ITestOutputHelper output)
     [Fact]
     public void Catalog_NamesEveryScenarioTestAndNothingElse()
     {
-        var tests = new[] { typeof(CoordinatorScenarioTests), typeof(ProviderScenarioTests) }
+        var tests = new[] { typeof(CoordinatorScenarioTests), typeof(ProviderScenarioTests), typeof(SharingScenarioTests) }
             .SelectMany(t => t.GetMethods().Where(m => m.GetCustomAttribute<FactAttribute>() is not null).Select(m => $"{t.Name}.{m.Name}"))
             .ToArray();
         foreach (var test in tests)

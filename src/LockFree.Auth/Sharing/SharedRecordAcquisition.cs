@@ -90,6 +90,13 @@ internal sealed class SharedRecordAcquisition<T>
     /// <summary>The name in logs and metrics (<see cref="SharedTokenOptions.Name"/> unless given).</summary>
     internal string Name { get; }
 
+    /// <summary>
+    /// A new holder id for each acquisition: this process's id and a random GUID. An internal seam only for the Coyote
+    /// scenarios (spec/coyote.md, "Replica scenarios"), which give deterministic ids because Coyote cannot control
+    /// <see cref="Guid.NewGuid"/>; an id is only ever compared for equality, so any unique string behaves the same.
+    /// </summary>
+    internal Func<string> NewHolder { get; set; } = static () => string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId}-{Guid.NewGuid():N}");
+
     /// <summary>The shared acquisition; a store failure before the work started follows <see cref="SharedTokenOptions.FailureMode"/>.</summary>
     internal async Task<T> AcquireAsync(AcquisitionContext<T> context, CancellationToken cancellationToken)
     {
@@ -152,7 +159,7 @@ internal sealed class SharedRecordAcquisition<T>
     {
         // A holder per acquisition, not per process: after an invalidation, a second acquisition of the same coordinator
         // may run beside the first, and it must not renew the first one's lease.
-        var holder = string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var holder = NewHolder();
         var previousFingerprint = context.Previous is { } previous ? _codec.Fingerprint(previous) : null;
         var deadline = _time.GetUtcNow() + _options.MaxWait;
         while (true)

@@ -78,6 +78,16 @@ public sealed class SharedTokenAcquisition
             instruments: instruments);
     }
 
+    /// <summary>
+    /// The holder ids of this wrapper's acquisitions (<see cref="SharedRecordAcquisition{T}.NewHolder"/>): an internal seam
+    /// only for the Coyote scenarios, never set by the product. Set once, at creation.
+    /// </summary>
+    internal Func<string> NewHolder
+    {
+        get => _core.NewHolder;
+        init => _core.NewHolder = value;
+    }
+
     /// <summary>The acquisition delegate for an <see cref="AuthCoordinator{T}"/> of <see cref="TokenContainer"/>.</summary>
     public Task<TokenContainer> AcquireAsync(AcquisitionContext<TokenContainer> context, CancellationToken cancellationToken) =>
         _core.AcquireAsync(context, cancellationToken);

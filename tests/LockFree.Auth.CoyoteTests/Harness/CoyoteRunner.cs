@@ -175,11 +175,19 @@ internal static class CoyoteRunner
         return string.Equals(at < 0 ? stem : stem[..at], name, StringComparison.Ordinal);
     }
 
-    /// <summary>The test filter that runs exactly scenario <paramref name="name"/> (core: <c>ColdStart</c>; providers: <c>ClientOAuth.ColdCallers</c>).</summary>
+    /// <summary>
+    /// The test filter that runs exactly scenario <paramref name="name"/> (core: <c>ColdStart</c>; providers:
+    /// <c>ClientOAuth.ColdCallers</c>; replicas sharing a token: <c>Sharing.ColdStart</c>).
+    /// </summary>
     public static string TestFilter(string name)
     {
         var at = name.IndexOf('@', StringComparison.Ordinal);
         var scenario = at < 0 ? name : name[..at];
+        if (scenario.StartsWith("Sharing.", StringComparison.Ordinal))
+        {
+            return $"FullyQualifiedName~SharingScenarioTests.{scenario.Replace('.', '_')}_";
+        }
+
         return scenario.Contains('.', StringComparison.Ordinal)
             ? $"FullyQualifiedName~ProviderScenarioTests.{scenario.Replace('.', '_')}_"
             : $"FullyQualifiedName~CoordinatorScenarioTests.{scenario}_";

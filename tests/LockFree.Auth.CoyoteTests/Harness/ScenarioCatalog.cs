@@ -1,11 +1,12 @@
 using LockFree.Auth.CoyoteTests.Providers;
 using LockFree.Auth.CoyoteTests.Scenarios;
+using LockFree.Auth.CoyoteTests.Sharing;
 
 namespace LockFree.Auth.CoyoteTests.Harness;
 
 /// <summary>
 /// Every Coyote scenario of the suite, by the name its test explores it under (core: <c>ColdStart</c>; providers:
-/// <c>ClientOAuth.ColdCallers</c>). The exploration run goes through them round-robin; <c>ScenarioCatalogTests</c> fails
+/// <c>ClientOAuth.ColdCallers</c>; replicas sharing a token: <c>Sharing.ColdStart</c>). The exploration run goes through them round-robin; <c>ScenarioCatalogTests</c> fails
 /// when a scenario test exists without an entry here (or the other way round).
 /// </summary>
 internal static class ScenarioCatalog
@@ -35,5 +36,10 @@ internal static class ScenarioCatalog
         ("CrossApp.FirstCallerCancelled", CrossAppScenarios.FirstCallerCancelled),
         ("CrossApp.HandlerColdRequests", CrossAppScenarios.HandlerColdRequests),
         ("CrossApp.IssuerPinRace", CrossAppScenarios.IssuerPinRace),
+        ("Sharing.ColdStart", SharingScenarios.ColdStart),
+        ("Sharing.RefreshRotation", SharingScenarios.RefreshRotation),
+        ("Sharing.InvalidationRacesPublication", SharingScenarios.InvalidationRacesPublication),
+        ("Sharing.HolderCrashes", SharingScenarios.HolderCrashes),
+        ("Sharing.StaleHolderReturns", SharingScenarios.StaleHolderReturns),
     ];
 }

@@ -1,6 +1,8 @@
 using System.Text.RegularExpressions;
 using LockFree.Auth.CoyoteTests.Harness;
 using LockFree.Auth.CoyoteTests.Scenarios;
+using LockFree.Auth.CoyoteTests.Sharing;
+using LockFree.Auth.Testing.Sharing;
 
 namespace LockFree.Auth.CoyoteTests.SeededBugs;
 
@@ -45,6 +47,29 @@ internal static class SeededBugCatalog
             () => CoordinatorScenarios.MapInvalidateAllDuringPublication(static factory => new AuthCoordinatorMap<string, TokenContainer>(
                 factory, AuthCoordinatorMap<string, TokenContainer>.DefaultCapacity, seededBugCoordinatorEpoch: new InvalidationEpoch())),
             new Regex(@"I11: a value acquired before InvalidateAll", RegexOptions.CultureInvariant)),
+
+        // Issue 13: the shared token store's seeded-bug twins (tests/LockFree.Auth.Testing/Sharing/SeededSharedStores.cs)
+        // around the real InMemorySharedTokenStore, under the replica scenarios.
+        new SeededBug(
+            "Sharing.FenceIgnored",
+            "the store publishes over whatever version is current (a compare-and-set without the compare: no version fence)",
+            () => SharingScenarios.StaleHolderReturns(static s => new FenceIgnoringStore(s)),
+            new Regex(@"R22 \(the fence stops a stale holder\)", RegexOptions.CultureInvariant)),
+        new SeededBug(
+            "Sharing.BlindSharedInvalidation",
+            "the store's InvalidateIf retires whatever token the record holds (the rejected token's fingerprint is ignored)",
+            () => SharingScenarios.InvalidationRacesPublication(static s => new BlindInvalidationStore(s)),
+            new Regex(@"R20 \(a 401 for T retires only T\)", RegexOptions.CultureInvariant)),
+        new SeededBug(
+            "Sharing.UnfencedLease",
+            "the store grants a lease whatever the version and whoever holds it (Stale and Held become Granted)",
+            () => SharingScenarios.ColdStart(static s => new UnfencedLeaseStore(s)),
+            new Regex(@"R18 \(one exchange per version\)", RegexOptions.CultureInvariant)),
+        new SeededBug(
+            "Sharing.EternalLease",
+            "the store ignores the lease's time to live (a crashed holder's lease never runs out)",
+            () => SharingScenarios.HolderCrashes(static s => new EternalLeaseStore(s)),
+            new Regex(@"R21 \(a crashed holder is replaced in time\)", RegexOptions.CultureInvariant)),
     }.ToDictionary(b => b.Name, StringComparer.Ordinal);
 
     public static TheoryData<string> Names()

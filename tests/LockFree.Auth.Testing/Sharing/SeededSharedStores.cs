@@ -1,8 +1,8 @@
 namespace LockFree.Auth.Testing.Sharing;
 
-// Seeded-bug twins of a shared token store, used by the Redis directed tests (tests/LockFree.Auth.Redis.Tests/SeededBugTests.cs)
-// and by the CsCheck search (tests/LockFree.Auth.PropertyTests/Sharing/SeededStoreSearchTests.cs): each wraps a correct store
-// and breaks one transition.
+// Seeded-bug twins of a shared token store, used by the Redis directed tests (tests/LockFree.Auth.Redis.Tests/SeededBugTests.cs),
+// the CsCheck search (tests/LockFree.Auth.PropertyTests/Sharing/SeededStoreSearchTests.cs) and the Coyote replica scenarios
+// (tests/LockFree.Auth.CoyoteTests/Sharing, SeededBugCatalog): each wraps a correct store and breaks one transition.
 
 /// <summary>Bug: publishes over whatever version is current (a compare-and-set without the compare).</summary>
 public sealed class FenceIgnoringStore(ISharedTokenStore inner) : DelegatingStore(inner)
@@ -24,6 +24,33 @@ public sealed class EveryoneGetsTheLeaseStore(ISharedTokenStore inner) : Delegat
     }
 }
 
+/// <summary>Bug: a lease is granted whatever the version and whoever holds it (no fencing of the lease): Stale and Held become Granted at the caller's version.</summary>
+public sealed class UnfencedLeaseStore(ISharedTokenStore inner) : DelegatingStore(inner)
+{
+    public override async ValueTask<SharedLease> TryAcquireLeaseAsync(string key, long expectedVersion, string holder, TimeSpan timeToLive, CancellationToken cancellationToken)
+    {
+        var lease = await Inner.TryAcquireLeaseAsync(key, expectedVersion, holder, timeToLive, cancellationToken);
+        return lease.Status == SharedLeaseStatus.Granted ? lease : SharedLease.Granted(expectedVersion, holder);
+    }
+}
+
+/// <summary>Bug: a shared invalidation retires whatever token the record holds (the fingerprint of the rejected token is ignored).</summary>
+public sealed class BlindInvalidationStore(ISharedTokenStore inner) : DelegatingStore(inner)
+{
+    public override async ValueTask<bool> InvalidateIfAsync(string key, string fingerprint, CancellationToken cancellationToken)
+    {
+        var current = await Inner.ReadAsync(key, cancellationToken);
+        return current is not null && await Inner.InvalidateIfAsync(key, current.Value.Fingerprint, cancellationToken);
+    }
+}
+
+/// <summary>Bug: a lease never expires (its time to live is ignored): a holder that crashed blocks every other replica for good.</summary>
+public sealed class EternalLeaseStore(ISharedTokenStore inner) : DelegatingStore(inner)
+{
+    public override ValueTask<SharedLease> TryAcquireLeaseAsync(string key, long expectedVersion, string holder, TimeSpan timeToLive, CancellationToken cancellationToken) =>
+        Inner.TryAcquireLeaseAsync(key, expectedVersion, holder, TimeSpan.FromDays(365), cancellationToken);
+}
+
 public abstract class DelegatingStore(ISharedTokenStore inner) : ISharedTokenStore
 {
     protected ISharedTokenStore Inner => inner;
@@ -38,7 +65,7 @@ public abstract class DelegatingStore(ISharedTokenStore inner) : ISharedTokenSto
 
     public ValueTask ReleaseLeaseAsync(string key, SharedLease lease, CancellationToken cancellationToken) => inner.ReleaseLeaseAsync(key, lease, cancellationToken);
 
-    public ValueTask<bool> InvalidateIfAsync(string key, string fingerprint, CancellationToken cancellationToken) => inner.InvalidateIfAsync(key, fingerprint, cancellationToken);
+    public virtual ValueTask<bool> InvalidateIfAsync(string key, string fingerprint, CancellationToken cancellationToken) => inner.InvalidateIfAsync(key, fingerprint, cancellationToken);
 
     public ValueTask WaitForChangeAsync(string key, long knownVersion, TimeSpan bound, CancellationToken cancellationToken) =>
         inner.WaitForChangeAsync(key, knownVersion, bound, cancellationToken);
