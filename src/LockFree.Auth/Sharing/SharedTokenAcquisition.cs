@@ -22,7 +22,9 @@ namespace LockFree.Auth;
 /// <para>
 /// When the store fails, <see cref="SharedTokenOptions.FailureMode"/> decides: exchange anyway with per-process
 /// coalescing (a warning, the <c>lockfree.auth.shared.store_failures</c> metric), or fail with
-/// <see cref="SharedTokenStoreUnavailableException"/>. The store is tried again on every acquisition, so recovery is
+/// <see cref="SharedTokenStoreUnavailableException"/>. A degraded exchange never presents a refresh token that came
+/// through the store (other replicas may hold it; presenting it twice revokes the chain): it uses the configured grant.
+/// The store is tried again on every acquisition, so recovery is
 /// automatic. A token set that was exchanged is always returned, even if publishing it failed (its refresh token was
 /// already spent).
 /// </para>
@@ -101,9 +103,25 @@ public sealed class SharedTokenAcquisition
                 throw;
             }
 
-            // Degrade: this process's coordinator still coalesces its callers into this one exchange.
-            return await _exchange(context, cancellationToken).ConfigureAwait(false);
+            // Degrade: this process's coordinator still coalesces its callers into this one exchange. A refresh token that
+            // came through the store may be held by every replica; without the lease two of them would present it, and
+            // reuse detection revokes the whole chain. So it is withheld: the exchange uses the configured grant
+            // (client credentials, jwt-bearer; an authorization-code client must sign in again). A token set this
+            // process obtained while degraded is its own, so its refresh token is used (spec/redis.md, R18).
+            return await _exchange(WithoutSharedRefreshToken(context), cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The degraded exchange's context: <see cref="AcquisitionContext{T}.Previous"/> without a refresh token that came through the store.</summary>
+    private AcquisitionContext<TokenContainer> WithoutSharedRefreshToken(AcquisitionContext<TokenContainer> context)
+    {
+        if (context.Previous is not { IsShared: true, RefreshToken: not null } previous)
+        {
+            return context;
+        }
+
+        Log.Sharing.SharedRefreshTokenWithheld(_logger, _options.Name);
+        return context with { Previous = previous with { RefreshToken = null } };
     }
 
     /// <summary>
@@ -215,7 +233,8 @@ public sealed class SharedTokenAcquisition
                 atFence = context.Previous;
             }
 
-            value = await _exchange(context with { Previous = atFence }, cancellationToken).ConfigureAwait(false);
+            // Marked shared before publication: even a publication that seems to fail may have reached the store.
+            value = (await _exchange(context with { Previous = atFence }, cancellationToken).ConfigureAwait(false)) with { IsShared = true };
         }
         catch (Exception)
         {
@@ -304,7 +323,7 @@ public sealed class SharedTokenAcquisition
     {
         try
         {
-            return SharedTokenPayload.Deserialize(_protector.Unprotect(record.Value.ProtectedPayload.Span, _key));
+            return SharedTokenPayload.Deserialize(_protector.Unprotect(record.Value.ProtectedPayload.Span, _key)) with { IsShared = true };
         }
         catch (Exception exception) when (exception is System.Security.Cryptography.CryptographicException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
