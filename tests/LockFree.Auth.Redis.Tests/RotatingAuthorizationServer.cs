@@ -128,53 +128,51 @@ internal sealed class RotatingAuthorizationServer : IAsyncDisposable
     // Under _gate; null = invalid_grant.
     private IResult? TokenLocked(IFormCollection form)
     {
+        _firstGrant ??= _clock.Elapsed;
+        int family;
+        switch (form["grant_type"].ToString())
         {
-            _firstGrant ??= _clock.Elapsed;
-            int family;
-            switch (form["grant_type"].ToString())
-            {
-                case "client_credentials":
-                    _clientCredentials++;
-                    family = ++_families;
-                    break;
+            case "client_credentials":
+                _clientCredentials++;
+                family = ++_families;
+                break;
 
-                case "refresh_token":
-                    _refreshes++;
-                    var presented = form["refresh_token"].ToString();
-                    if (!_refreshTokens.TryGetValue(presented, out var state) || _revokedFamilies.Contains(state.Family))
-                    {
-                        _invalidGrants++;
-                        return null;
-                    }
+            case "refresh_token":
+                _refreshes++;
+                var presented = form["refresh_token"].ToString();
+                if (!_refreshTokens.TryGetValue(presented, out var state) || _revokedFamilies.Contains(state.Family))
+                {
+                    _invalidGrants++;
+                    return null;
+                }
 
-                    if (state.Used)
-                    {
-                        // Reuse detection: the chain is compromised; revoke it (its current refresh token too).
-                        _reuses++;
-                        _invalidGrants++;
-                        _revokedFamilies.Add(state.Family);
-                        return null;
-                    }
+                if (state.Used)
+                {
+                    // Reuse detection: the chain is compromised; revoke it (its current refresh token too).
+                    _reuses++;
+                    _invalidGrants++;
+                    _revokedFamilies.Add(state.Family);
+                    return null;
+                }
 
-                    _refreshTokens[presented] = state with { Used = true };
-                    family = state.Family;
-                    break;
+                _refreshTokens[presented] = state with { Used = true };
+                family = state.Family;
+                break;
 
-                default:
-                    return Results.Json(new { error = "unsupported_grant_type" }, statusCode: 400);
-            }
-
-            var n = ++_issued;
-            var refreshToken = string.Create(CultureInfo.InvariantCulture, $"rt-{family}-{n}-{Guid.NewGuid():N}");
-            _refreshTokens[refreshToken] = (family, false);
-            return Results.Json(new Dictionary<string, object>
-            {
-                ["access_token"] = string.Create(CultureInfo.InvariantCulture, $"at-{n}-{Guid.NewGuid():N}"),
-                ["token_type"] = "Bearer",
-                ["expires_in"] = _lifetimeSeconds,
-                ["refresh_token"] = refreshToken,
-            });
+            default:
+                return Results.Json(new { error = "unsupported_grant_type" }, statusCode: 400);
         }
+
+        var n = ++_issued;
+        var refreshToken = string.Create(CultureInfo.InvariantCulture, $"rt-{family}-{n}-{Guid.NewGuid():N}");
+        _refreshTokens[refreshToken] = (family, false);
+        return Results.Json(new Dictionary<string, object>
+        {
+            ["access_token"] = string.Create(CultureInfo.InvariantCulture, $"at-{n}-{Guid.NewGuid():N}"),
+            ["token_type"] = "Bearer",
+            ["expires_in"] = _lifetimeSeconds,
+            ["refresh_token"] = refreshToken,
+        });
     }
 
     public async ValueTask DisposeAsync()
@@ -185,5 +183,7 @@ internal sealed class RotatingAuthorizationServer : IAsyncDisposable
             await _app.StopAsync();
             await _app.DisposeAsync();
         }
+
+        _stopping.Dispose();
     }
 }
