@@ -48,6 +48,14 @@ public sealed record TokenContainer
     /// <summary><see cref="ObtainedAt"/> plus <see cref="ExpiresIn"/>; <see langword="null"/> when the lifetime is unknown.</summary>
     public DateTimeOffset? ExpiresAt => ExpiresIn is { } lifetime ? ObtainedAt + lifetime : null;
 
+    /// <summary>
+    /// Whether this token set went through a shared token store (issue 13): adopted from it, or exchanged under its lease
+    /// and published (or attempted to be). Its refresh token may then be held by other replicas, so while the store is
+    /// unavailable it is never presented (<c>spec/redis.md</c>, "Failure modes"). Not serialized, not a public member:
+    /// a token set restored from elsewhere counts as this process's own.
+    /// </summary>
+    internal bool IsShared { get; init; }
+
     /// <summary>Returns a description without any token value.</summary>
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture,

@@ -11,6 +11,7 @@ namespace LockFree.Auth.Redis.Tests;
 /// with reuse detection and a real redis-server. With the store: 0 invalid_grant, 0 failed calls, and about as many
 /// exchanges as ONE client needs; the same run without the store is the baseline, reported.
 /// </summary>
+[Collection(MultiProcessGroup.Name)]
 public sealed class MultiProcessTests(RedisServerFixture fixture, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<RedisServerFixture>
 {
     private const int Replicas = 4;

@@ -275,6 +275,9 @@ internal static partial class Log
 
         [LoggerMessage(5010, LogLevel.Warning, "Shared {Name}: the conditional invalidation after a rejection failed ({ExceptionType}); the shared record is replaced at its next exchange.")]
         internal static partial void InvalidationFailed(ILogger logger, string name, Type exceptionType);
+
+        [LoggerMessage(5011, LogLevel.Information, "Shared {Name}: the store is unavailable and the refresh token at hand came through it (other replicas may hold it); exchanging with the configured grant instead, so the shared token chain is not reused.")]
+        internal static partial void SharedRefreshTokenWithheld(ILogger logger, string name);
     }
 
     /// <summary>The client-credentials token manager (ClientCredentialsTokenManager, its handler): never a token, assertion or secret.</summary>

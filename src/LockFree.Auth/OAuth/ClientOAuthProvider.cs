@@ -312,6 +312,13 @@ public sealed class ClientOAuthProvider : IDisposable
             var restored = await _tokenCache.RestoreAsync(cancellationToken).ConfigureAwait(false);
             if (restored is not null && (ScopeSet.Parse(restored.Scope) ?? ScopeSet.From(_settings.Scopes) ?? ScopeSet.Empty).Key == key)
             {
+                if (_settings.SharedTokens is not null)
+                {
+                    // Issue 13 (R29): with sharing on, a cached token set may have come from the shared store (other
+                    // replicas may hold its refresh token), so it is never refreshed while the store is unavailable.
+                    restored = restored with { IsShared = true };
+                }
+
                 if (restored.ExpiresAt is not { } expires || expires - _time.GetUtcNow() > TimeSpan.FromSeconds(30))
                 {
                     return new TokenEntry(restored, scopes, restored.Issuer, null);

@@ -47,4 +47,10 @@ internal sealed class SharedRegistrationCodec : ISharedRecordCodec<ClientRegistr
     public DateTimeOffset? ExpiresAt(ClientRegistration value) => null;
 
     public bool IsUsable(ClientRegistration value, DateTimeOffset now) => true;
+
+    /// <summary>A registration carries nothing that presenting twice would spend; it is returned as it is.</summary>
+    public ClientRegistration MarkShared(ClientRegistration value) => value;
+
+    /// <summary>Nothing to withhold: a client ID and secret may be used by every replica at once.</summary>
+    public ClientRegistration? WithoutSharedSecrets(ClientRegistration previous) => null;
 }

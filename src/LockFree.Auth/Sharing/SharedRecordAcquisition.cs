@@ -27,6 +27,19 @@ internal interface ISharedRecordCodec<T>
 
     /// <summary>Whether an adopted value is still usable at <paramref name="now"/>.</summary>
     bool IsUsable(T value, DateTimeOffset now);
+
+    /// <summary>
+    /// <paramref name="value"/> marked as having gone through the store (adopted, or produced under its lease): other
+    /// replicas may hold what it carries (a token set's refresh token).
+    /// </summary>
+    T MarkShared(T value);
+
+    /// <summary>
+    /// For an exchange while the store is unavailable: <paramref name="previous"/> without what may not be presented
+    /// without the lease (a marked token set's refresh token: two replicas presenting it revoke the chain), or
+    /// <see langword="null"/> when nothing needs withholding.
+    /// </summary>
+    T? WithoutSharedSecrets(T previous);
 }
 
 /// <summary>
@@ -87,6 +100,18 @@ internal sealed class SharedRecordAcquisition<T>
         _tag = new KeyValuePair<string, object?>(AuthMetrics.CoordinatorTag, Name);
     }
 
+    /// <summary>The degraded exchange's context: <see cref="AcquisitionContext{T}.Previous"/> without what came through the store.</summary>
+    private AcquisitionContext<T> WithoutSharedSecrets(AcquisitionContext<T> context)
+    {
+        if (context.Previous is not { } previous || _codec.WithoutSharedSecrets(previous) is not { } withheld)
+        {
+            return context;
+        }
+
+        Log.Sharing.SharedRefreshTokenWithheld(_logger, Name);
+        return context with { Previous = withheld };
+    }
+
     /// <summary>The name in logs and metrics (<see cref="SharedTokenOptions.Name"/> unless given).</summary>
     internal string Name { get; }
 
@@ -113,8 +138,12 @@ internal sealed class SharedRecordAcquisition<T>
                 throw;
             }
 
-            // Degrade: this process's coordinator still coalesces its callers into this one exchange.
-            return await _exchange(context, cancellationToken).ConfigureAwait(false);
+            // Degrade: this process's coordinator still coalesces its callers into this one exchange. A refresh token that
+            // came through the store may be held by every replica; without the lease two of them would present it, and
+            // reuse detection revokes the whole chain. So it is withheld: the exchange uses the configured grant
+            // (client credentials, jwt-bearer; an authorization-code client must sign in again). A value this process
+            // obtained while degraded is its own, so its refresh token is used (spec/redis.md, R29).
+            return await _exchange(WithoutSharedSecrets(context), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -220,7 +249,8 @@ internal sealed class SharedRecordAcquisition<T>
                 atFence = context.Previous;
             }
 
-            value = await _exchange(context with { Previous = atFence }, cancellationToken).ConfigureAwait(false);
+            // Marked shared before publication: even a publication that seems to fail may have reached the store.
+            value = _codec.MarkShared(await _exchange(context with { Previous = atFence }, cancellationToken).ConfigureAwait(false));
         }
         catch (Exception)
         {
@@ -294,7 +324,7 @@ internal sealed class SharedRecordAcquisition<T>
     {
         try
         {
-            return _codec.Deserialize(_protector.Unprotect(record.Value.ProtectedPayload.Span, _key));
+            return _codec.MarkShared(_codec.Deserialize(_protector.Unprotect(record.Value.ProtectedPayload.Span, _key)));
         }
         catch (Exception exception) when (exception is System.Security.Cryptography.CryptographicException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {

@@ -6,7 +6,9 @@ public enum SharedStoreFailureMode
     /// <summary>
     /// Exchange anyway, coalesced per process only (the coordinator still makes one exchange per process), write a
     /// warning and count <c>lockfree.auth.shared.store_failures</c>; the store is tried again on the next acquisition.
-    /// Replicas may then exchange the same rotating refresh token (one of them is rejected by reuse detection).
+    /// A refresh token that came through the store is never presented meanwhile (other replicas may hold it, and
+    /// presenting it twice makes a strict server revoke the chain): the configured grant is used instead — for an
+    /// authorization-code client that means a new sign-in; use <see cref="FailClosed"/> where a replica cannot sign in.
     /// </summary>
     Degrade,
 

@@ -19,7 +19,9 @@ namespace LockFree.Auth;
 /// <para>
 /// When the store fails, <see cref="SharedTokenOptions.FailureMode"/> decides: exchange anyway with per-process
 /// coalescing (a warning, the <c>lockfree.auth.shared.store_failures</c> metric), or fail with
-/// <see cref="SharedTokenStoreUnavailableException"/>. The store is tried again on every acquisition, so recovery is
+/// <see cref="SharedTokenStoreUnavailableException"/>. A degraded exchange never presents a refresh token that came
+/// through the store (other replicas may hold it; presenting it twice revokes the chain): it uses the configured grant.
+/// The store is tried again on every acquisition, so recovery is
 /// automatic. A token set that was exchanged is always returned, even if publishing it failed (its refresh token was
 /// already spent).
 /// </para>
@@ -148,5 +150,10 @@ public sealed class SharedTokenAcquisition
         public DateTimeOffset? ExpiresAt(TokenContainer value) => value.ExpiresAt;
 
         public bool IsUsable(TokenContainer value, DateTimeOffset now) => SharedTokenAcquisition.IsUsable(value, now);
+
+        public TokenContainer MarkShared(TokenContainer value) => value.IsShared ? value : value with { IsShared = true };
+
+        public TokenContainer? WithoutSharedSecrets(TokenContainer previous) =>
+            previous is { IsShared: true, RefreshToken: not null } ? previous with { RefreshToken = null } : null;
     }
 }

@@ -141,6 +141,50 @@ public sealed class SharedTokenAcquisitionTests
     }
 
     [Fact]
+    public async Task StoreDown_Degrade_NeverPresentsTheSharedRefreshToken_OnlyEachProcesssOwn_AndTheChainSurvives()
+    {
+        // R29: A exchanged and published t1 (refresh token rt-1), B adopted it; both hold rt-1. With the store down each
+        // exchanges on its own: presenting rt-1 in both would be a reuse (a strict server revokes the chain). The
+        // degraded exchanges use the configured grant; a token a process obtained while degraded is its own and is
+        // refreshed with its own refresh token; after recovery the shared record's rt-1 is still unspent and is the one
+        // exchanged. No refresh token is ever presented twice.
+        using var logs = new RecordingLoggerFactory();
+        var store = new OutageStore(new InMemorySharedTokenStore(_time));
+        var exchange = new Exchange(_time);
+        using var a = Coordinator(store, exchange, logs);
+        using var b = Coordinator(store, exchange, logs);
+        var t1 = await a.GetAsync().Within();
+        Assert.Equal(t1.AccessToken, (await b.GetAsync().Within()).AccessToken);
+        Assert.Equal(1, exchange.Count);
+
+        store.Down = true;
+        _time.Advance(TimeSpan.FromSeconds(81)); // refresh-ahead due in both: two degraded exchanges
+        var a2 = await EventuallyAsync(a, t => t.AccessToken != t1.AccessToken);
+        var b2 = await EventuallyAsync(b, t => t.AccessToken != t1.AccessToken);
+        Assert.NotEqual(a2.AccessToken, b2.AccessToken);
+        Assert.Equal([null, null, null], exchange.Presented); // rt-1 withheld by both: the configured grant
+        Assert.Equal(2, logs.Records.Count(r => r.EventId.Id == 5011));
+
+        _time.Advance(TimeSpan.FromSeconds(81)); // still down: each refreshes its own chain
+        await EventuallyAsync(a, t => t.AccessToken != a2.AccessToken);
+        await EventuallyAsync(b, t => t.AccessToken != b2.AccessToken);
+        Assert.Equal(5, exchange.Count);
+        Assert.Equal( // each presented its own degraded refresh token, nothing else
+            new[] { a2.RefreshToken, b2.RefreshToken }.Order(StringComparer.Ordinal).ToArray(),
+            exchange.Presented.Skip(3).Order(StringComparer.Ordinal).ToArray());
+
+        store.Down = false;
+        _time.Advance(TimeSpan.FromSeconds(81)); // recovered: one exchange for both, with the record's (unspent) rt-1
+        var a4 = await EventuallyAsync(a, t => t.IsShared);
+        var b4 = await EventuallyAsync(b, t => t.IsShared);
+        Assert.Equal(a4.AccessToken, b4.AccessToken);
+        Assert.Equal(6, exchange.Count);
+        Assert.Equal(t1.RefreshToken, exchange.Presented[^1]);
+        var presented = exchange.Presented.Where(p => p is not null).ToList();
+        Assert.Equal(presented.Count, presented.Distinct(StringComparer.Ordinal).Count()); // no reuse, ever
+    }
+
+    [Fact]
     public void Payload_RoundTripsEveryField()
     {
         var token = Token("at", "rt") with { TokenType = "DPoP", Scope = "a b", Issuer = "https://as.example/" };
