@@ -171,6 +171,9 @@ internal sealed class CliOptions
 
     public Option<string> ReplicaClientId { get; } = new("--client-id") { DefaultValueFactory = _ => "storm-client" };
 
+    // The shared sign-in: the replica reads one token set (JSON) from standard input before it starts, never from the command line.
+    public Option<bool> ReplicaSeedStdin { get; } = new("--seed-stdin");
+
     public Option<bool> Json { get; } = new("--json")
     {
         Description = "Print only a JSON document with the results (no progress).",
@@ -217,7 +220,7 @@ internal sealed class CliOptions
         login.SetAction(static _ => ExitCodes.Passed);
         root.SetAction(static _ => ExitCodes.Passed);
         var replica = new Command("replica", "One replica process of 'storm --replicas' (internal).") { Hidden = true };
-        foreach (var option in new Option[] { ReplicaServer, ReplicaRedis, ReplicaPrefix, ReplicaCallers, ReplicaSeconds, ReplicaIndex, ReplicaClientId })
+        foreach (var option in new Option[] { ReplicaServer, ReplicaRedis, ReplicaPrefix, ReplicaCallers, ReplicaSeconds, ReplicaIndex, ReplicaClientId, ReplicaSeedStdin })
         {
             replica.Options.Add(option);
         }
