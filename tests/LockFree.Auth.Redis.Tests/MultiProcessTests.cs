@@ -27,7 +27,7 @@ public sealed class MultiProcessTests(RedisServerFixture fixture, Xunit.Abstract
     private static readonly TimeSpan Duration = TimeSpan.FromSeconds(20);
 
     [Fact]
-    public async Task FourReplicaProcesses_OneSignIn_64CallersEach_ShareOneTokenChain_AsIdealAsOneClient()
+    public async Task FourReplicaProcesses_64CallersEach_ShareOneTokenChain_AsIdealAsOneClient()
     {
         var shared = await RunAsync(withStore: true);
         var baseline = await RunAsync(withStore: false);
