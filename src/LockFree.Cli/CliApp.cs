@@ -89,6 +89,17 @@ internal sealed class CliApp
     private async Task<int> ReplicaAsync(ParseResult parse, CancellationToken cancellationToken)
     {
         var key = _env.GetVariable("LOCKFREE_SHARED_KEY");
+        TokenContainer? seed = null;
+        if (parse.GetValue(_options.ReplicaSeedStdin))
+        {
+            seed = ReplicaProcess.DeserializeSeed(await _env.In.ReadLineAsync(cancellationToken));
+            if (seed is null)
+            {
+                await _env.Error.WriteLineAsync("lockfree replica: --seed-stdin: no token set on standard input.");
+                return ExitCodes.Failed;
+            }
+        }
+
         var settings = new ReplicaSettings(
             parse.GetValue(_options.ReplicaServer)!,
             parse.GetValue(_options.ReplicaRedis),
@@ -98,7 +109,8 @@ internal sealed class CliApp
             parse.GetValue(_options.ReplicaIndex),
             parse.GetValue(_options.ReplicaClientId)!,
             _env.GetVariable("LOCKFREE_CLIENT_SECRET") ?? string.Empty,
-            string.IsNullOrEmpty(key) ? null : Convert.FromHexString(key));
+            string.IsNullOrEmpty(key) ? null : Convert.FromHexString(key),
+            seed);
         try
         {
             var report = await ReplicaProcess.RunAsync(settings, cancellationToken);

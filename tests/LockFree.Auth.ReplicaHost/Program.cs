@@ -17,7 +17,10 @@ using StackExchange.Redis;
 //
 // Usage: LockFree.Auth.ReplicaHost --server http://127.0.0.1:5000 [--redis 127.0.0.1:6379 --prefix p --key <hex>]
 //        [--callers 64] [--seconds 10] [--replica 0] [--clock-offset <seconds, may be negative>]
-//        [--lease-seconds 30] [--redis-timeout-ms 1000] [--stop-on-stdin true]
+//        [--lease-seconds 30] [--redis-timeout-ms 1000] [--stop-on-stdin true] [--seed-file <path>]
+// With --seed-file the replica starts from a token set signed in once and handed to every replica (pods restored from
+// one token cache): the file (0600, written by the test, never a token on the command line) holds one TokenContainer
+// as JSON, which the provider restores through its ITokenCache. Its refresh token is the one every replica holds.
 // With --stop-on-stdin the callers also stop when the line "stop" arrives on standard input (the fault tests end a
 // run when their scenario is done, whatever each process's start-up took); --seconds stays the upper bound.
 var arguments = Arguments.Parse(args);
@@ -32,6 +35,12 @@ var events = new EventCounter();
 
 ConnectionMultiplexer? redis = null;
 var options = new ClientOAuthOptions { GrantType = OAuthGrantType.ClientCredentials, ClientId = "m2m", ClientSecret = "pw" };
+if (arguments.Get("seed-file") is { } seedFile)
+{
+    options.TokenCache = new SeedTokenCache(JsonSerializer.Deserialize<TokenContainer>(File.ReadAllText(seedFile))
+        ?? throw new ArgumentException("--seed-file holds no token set."));
+}
+
 if (redisEndpoint is not null)
 {
     // Short timeouts and a quick reconnect, so that the fault tests see a dead or blackholed Redis within a second.
@@ -156,6 +165,17 @@ internal sealed class Arguments(Dictionary<string, string> values)
     public string? Get(string name) => values.GetValueOrDefault(name);
 }
 
+
+/// <summary>
+/// The shared sign-in: the seed token set, restored once by the provider; later token sets stay in the provider (and, with
+/// the store, in Redis), none is written back.
+/// </summary>
+internal sealed class SeedTokenCache(TokenContainer seed) : ITokenCache
+{
+    public ValueTask StoreTokensAsync(TokenContainer tokens, CancellationToken ct) => ValueTask.CompletedTask;
+
+    public ValueTask<TokenContainer?> GetTokensAsync(CancellationToken ct) => ValueTask.FromResult<TokenContainer?>(seed);
+}
 
 /// <summary>The system clock shifted by a fixed offset: a replica whose clock is wrong (the fault tests' skew).</summary>
 internal sealed class OffsetTimeProvider(TimeSpan offset) : TimeProvider

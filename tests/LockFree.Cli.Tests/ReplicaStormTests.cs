@@ -8,8 +8,9 @@ using LockFree.Cli.Replicas;
 namespace LockFree.Cli.Tests;
 
 /// <summary>
-/// <c>lockfree storm --replicas</c> (issue 13): replica processes of this executable share one token through a
-/// redis-server the storm starts itself. Needs <c>redis-server</c> on PATH (CI installs it); a missing server fails
+/// <c>lockfree storm --replicas</c> (issue 13): replica processes of this executable, all started from one sign-in (the
+/// same token set, so the same rotating refresh token), share one token through a redis-server the storm starts itself;
+/// without the store they burn the shared refresh token. Needs <c>redis-server</c> on PATH (CI installs it); a missing server fails
 /// with the installation hint, it never skips.
 /// </summary>
 [Collection(StormTestGroup.Name)]
@@ -42,7 +43,8 @@ public sealed class ReplicaStormTests
         Assert.Equal(0, total.GetProperty("failed").GetInt64());
         Assert.Equal(0, server.GetProperty("rejected").GetInt64());
         Assert.Equal(0, server.GetProperty("refreshReuses").GetInt64());
-        Assert.Equal(1, server.GetProperty("clientCredentials").GetInt64());
+        Assert.Equal(1, json.GetProperty("seedExchanges").GetInt32());
+        Assert.Equal(0, server.GetProperty("clientCredentials").GetInt64()); // every exchange refreshed the one shared chain
         var exchanges = server.GetProperty("exchanges").GetInt64();
         Assert.Equal(exchanges, total.GetProperty("exchanges").GetInt64());
         Assert.InRange(exchanges, 1, json.GetProperty("idealOneClient").GetInt64());
@@ -61,7 +63,8 @@ public sealed class ReplicaStormTests
         Assert.True(run.ExitCode == 0, run.ToString());
         var json = run.Json();
         Assert.True(json.GetProperty("sharedStore").GetBoolean());
-        Assert.Equal(1, json.GetProperty("server").GetProperty("clientCredentials").GetInt64());
+        Assert.Equal(0, json.GetProperty("server").GetProperty("clientCredentials").GetInt64());
+        Assert.Equal(0, json.GetProperty("server").GetProperty("rejected").GetInt64());
         Assert.All(json.GetProperty("perReplica").EnumerateArray(), r => Assert.True(r.GetProperty("report").GetProperty("shared").GetBoolean(), run.ToString()));
 
         // The storm did not stop a Redis it did not start, and every key it wrote there expires within minutes.
@@ -79,14 +82,24 @@ public sealed class ReplicaStormTests
     }
 
     [Fact]
-    public async Task No_shared_store_is_the_baseline_each_replica_its_own_token_chain()
+    public async Task No_shared_store_is_the_baseline_the_replicas_present_the_same_refresh_token_and_get_invalid_grant()
     {
         var run = await CliHarness.RunAsync(["storm", "--replicas", "2", "-c", "8", "-d", "3s", "--no-shared-store", "--json"]);
 
+        // Deterministic: both replicas start with the seed due, so both present its refresh token; the server honours
+        // the first and sees the second as a reuse (invalid_grant, family revoked), whichever comes first.
         var json = run.Json();
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.False(json.GetProperty("passed").GetBoolean(), run.ToString());
         Assert.False(json.GetProperty("sharedStore").GetBoolean(), run.ToString());
-        Assert.Equal(2, json.GetProperty("server").GetProperty("clientCredentials").GetInt64());
-        Assert.All(json.GetProperty("perReplica").EnumerateArray(), r => Assert.False(r.GetProperty("report").GetProperty("shared").GetBoolean(), run.ToString()));
+        var server = json.GetProperty("server");
+        Assert.True(server.GetProperty("refreshReuses").GetInt64() >= 1, run.ToString());
+        Assert.True(server.GetProperty("rejected").GetInt64() >= 1, run.ToString());
+        var perReplica = json.GetProperty("perReplica").EnumerateArray().ToList();
+        Assert.All(perReplica, r => Assert.False(r.GetProperty("report").GetProperty("shared").GetBoolean(), run.ToString()));
+        Assert.Equal(server.GetProperty("rejected").GetInt64(), perReplica.Sum(r => r.GetProperty("report").GetProperty("invalidGrant").GetInt64()));
+        Assert.Equal(server.GetProperty("exchanges").GetInt64(), perReplica.Sum(r => r.GetProperty("report").GetProperty("exchanges").GetInt64()));
+        Assert.Contains(json.GetProperty("failures").EnumerateArray(), f => f.GetString()!.Contains("presented the same refresh token", StringComparison.Ordinal));
     }
 
     [Fact]

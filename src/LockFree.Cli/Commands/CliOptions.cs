@@ -137,7 +137,7 @@ internal sealed class CliOptions
 
     public Option<int> Replicas { get; } = new("--replicas")
     {
-        Description = "Run N replica processes of one client-credentials client (ClientOAuthProvider) against the embedded server, " +
+        Description = "Run N replica processes of one client-credentials client (ClientOAuthProvider) against the embedded server, all started from one sign-in (the same token set and refresh token), " +
             "sharing one token through a redis-server the storm starts itself on loopback (needs redis-server on PATH; or --redis HOST:PORT). -c is then the callers per replica [default: 64], -d defaults to 10s; " +
             "passes when all replicas together exchange no more than the ideal of ONE client, with 0 invalid_grant (0 = the one-process storm).",
         HelpName = "N",
@@ -146,7 +146,7 @@ internal sealed class CliOptions
 
     public Option<bool> NoSharedStore { get; } = new("--no-shared-store")
     {
-        Description = "With --replicas: the baseline, without Redis: each replica runs its own token chain.",
+        Description = "With --replicas: the baseline, without Redis: the replicas present the same refresh token (invalid_grant, the chain revoked).",
     };
 
     public Option<string?> Redis { get; } = new("--redis")
@@ -170,6 +170,9 @@ internal sealed class CliOptions
     public Option<int> ReplicaIndex { get; } = new("--replica") { DefaultValueFactory = _ => 0 };
 
     public Option<string> ReplicaClientId { get; } = new("--client-id") { DefaultValueFactory = _ => "storm-client" };
+
+    // The shared sign-in: the replica reads one token set (JSON) from standard input before it starts, never from the command line.
+    public Option<bool> ReplicaSeedStdin { get; } = new("--seed-stdin");
 
     public Option<bool> Json { get; } = new("--json")
     {
@@ -217,7 +220,7 @@ internal sealed class CliOptions
         login.SetAction(static _ => ExitCodes.Passed);
         root.SetAction(static _ => ExitCodes.Passed);
         var replica = new Command("replica", "One replica process of 'storm --replicas' (internal).") { Hidden = true };
-        foreach (var option in new Option[] { ReplicaServer, ReplicaRedis, ReplicaPrefix, ReplicaCallers, ReplicaSeconds, ReplicaIndex, ReplicaClientId })
+        foreach (var option in new Option[] { ReplicaServer, ReplicaRedis, ReplicaPrefix, ReplicaCallers, ReplicaSeconds, ReplicaIndex, ReplicaClientId, ReplicaSeedStdin })
         {
             replica.Options.Add(option);
         }

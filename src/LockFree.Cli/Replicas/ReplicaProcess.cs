@@ -11,10 +11,12 @@ namespace LockFree.Cli.Replicas;
 /// <summary>
 /// What one replica process runs (the hidden <c>lockfree replica</c> command): the authorization server's base address
 /// (the protected resource is <c>{Server}/mcp</c>), the Redis endpoint (null: no shared store, the baseline), the key
-/// prefix, callers, duration, replica index, client ID and secret, and the AES-GCM key of the shared payloads.
+/// prefix, callers, duration, replica index, client ID and secret, the AES-GCM key of the shared payloads, and the seed:
+/// the token set of the one sign-in every replica starts from (null: each replica signs in itself).
 /// </summary>
 internal sealed record ReplicaSettings(
-    Uri Server, string? Redis, string Prefix, int Callers, TimeSpan Duration, int Replica, string ClientId, string ClientSecret, byte[]? Key);
+    Uri Server, string? Redis, string Prefix, int Callers, TimeSpan Duration, int Replica, string ClientId, string ClientSecret, byte[]? Key,
+    TokenContainer? Seed = null);
 
 /// <summary>
 /// One replica of a client-credentials client (issue 13): one <see cref="ClientOAuthProvider"/> for the resource,
@@ -27,6 +29,21 @@ internal static class ReplicaProcess
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public static string Serialize(ReplicaReport report) => JsonSerializer.Serialize(report, Json);
+
+    /// <summary>The seed token set as the storm hands it to a replica on its standard input (one line; it holds secrets).</summary>
+    public static string SerializeSeed(TokenContainer seed) => JsonSerializer.Serialize(seed, Json);
+
+    public static TokenContainer? DeserializeSeed(string? line)
+    {
+        try
+        {
+            return string.IsNullOrWhiteSpace(line) ? null : JsonSerializer.Deserialize<TokenContainer>(line, Json);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 
     public static ReplicaReport? Deserialize(string line)
     {
@@ -44,6 +61,12 @@ internal static class ReplicaProcess
     {
         ConnectionMultiplexer? redis = null;
         var options = new ClientOAuthOptions { GrantType = OAuthGrantType.ClientCredentials, ClientId = settings.ClientId, ClientSecret = settings.ClientSecret };
+        if (settings.Seed is { } seed)
+        {
+            // Pods restored from one sign-in: every replica restores the same token set, so the same refresh token.
+            options.TokenCache = new SeedTokenCache(seed);
+        }
+
         if (settings.Redis is not null)
         {
             redis = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
@@ -124,6 +147,14 @@ internal static class ReplicaProcess
                 await redis.DisposeAsync();
             }
         }
+    }
+
+    /// <summary>The shared sign-in as a token cache: restored once by the provider; nothing is written back.</summary>
+    private sealed class SeedTokenCache(TokenContainer seed) : ITokenCache
+    {
+        public ValueTask StoreTokensAsync(TokenContainer tokens, CancellationToken ct) => ValueTask.CompletedTask;
+
+        public ValueTask<TokenContainer?> GetTokensAsync(CancellationToken ct) => ValueTask.FromResult<TokenContainer?>(seed);
     }
 
     /// <summary>Counts the token requests on the provider's back channel: issued tokens and <c>invalid_grant</c> answers.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
+using LockFree.Auth;
 using LockFree.Cli.Embedded;
 using LockFree.Cli.Storm;
 
@@ -10,8 +11,10 @@ namespace LockFree.Cli.Replicas;
 /// <summary>
 /// <c>lockfree storm --replicas N</c>: the embedded authorization server (rotating refresh tokens for the confidential
 /// client, reuse detection revoking the family), a <c>redis-server</c> started here on a free loopback port (or the
-/// existing Redis of <c>--redis HOST:PORT</c>; none with <c>--no-shared-store</c>), and N copies of this executable running the hidden <c>replica</c> command; then the
-/// per-replica and total counts, and the check "exchanges ≤ the ideal of ONE client". See spec/storm.md.
+/// existing Redis of <c>--redis HOST:PORT</c>; none with <c>--no-shared-store</c>), one sign-in (a client-credentials grant
+/// with a refresh token) whose token set is handed to every replica on its standard input, and N copies of this executable
+/// running the hidden <c>replica</c> command; then the per-replica and total counts, and the check "exchanges ≤ the ideal
+/// of ONE client". See spec/storm.md.
 /// </summary>
 internal static class ReplicaStorm
 {
@@ -82,6 +85,12 @@ internal static class ReplicaStorm
     {
         var key = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
         var prefix = "lockfree-storm:" + Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
+        // The one sign-in all replicas start from (pods restored from one token cache): its refresh token is the one they
+        // all hold. It is due at once (a token of --token-lifetime has less than the 30 s a restored token must have left),
+        // so every replica's first exchange presents it: with the store one of them does and the others adopt; without
+        // it the server sees it reused.
+        var before = server.Counters;
+        var seed = SerializeSeed(await SignInOnceAsync(server, time, cancellationToken));
         var start = time.GetTimestamp();
         var replicas = new Task<ReplicaOutcome>[settings.Replicas];
         for (var i = 0; i < replicas.Length; i++)
@@ -91,7 +100,7 @@ internal static class ReplicaStorm
             {
                 "replica", "--server", server.BaseUri.ToString(), "--callers", settings.Clients.ToString(CultureInfo.InvariantCulture),
                 "--seconds", Seconds(settings.Duration), "--replica", i.ToString(CultureInfo.InvariantCulture),
-                "--client-id", server.Settings.ClientId, "--prefix", prefix,
+                "--client-id", server.Settings.ClientId, "--prefix", prefix, "--seed-stdin",
             }.Concat(redis is null ? [] : ["--redis", redis]))
             {
                 startInfo.ArgumentList.Add(arg);
@@ -100,7 +109,7 @@ internal static class ReplicaStorm
             // Secrets go through the environment, never the command line (visible to every user in ps).
             startInfo.Environment["LOCKFREE_CLIENT_SECRET"] = server.Settings.ClientSecret;
             startInfo.Environment["LOCKFREE_SHARED_KEY"] = key;
-            replicas[i] = RunReplicaAsync(i, startInfo, settings.Duration + TimeSpan.FromSeconds(60), cancellationToken);
+            replicas[i] = RunReplicaAsync(i, startInfo, seed, settings.Duration + TimeSpan.FromSeconds(60), cancellationToken);
         }
 
         var outcomes = await Task.WhenAll(replicas);
@@ -108,13 +117,17 @@ internal static class ReplicaStorm
         var interrupted = cancellationToken.IsCancellationRequested;
 
         var issued = server.IssueTimestamps;
-        var first = issued.Count > 0 ? TimeSpan.FromTicks(Math.Max(0, issued.Min() - start) * TimeSpan.TicksPerSecond / time.TimestampFrequency) : end;
+        // The ideal of one client restored from the seed: the refresh of the due seed at the replicas' first exchange, then
+        // one every refresh interval. The seed's own grant (before `start`) is not counted.
+        var afterSeed = issued.Where(t => t >= start).ToList();
+        var first = afterSeed.Count > 0 ? TimeSpan.FromTicks((afterSeed.Min() - start) * TimeSpan.TicksPerSecond / time.TimestampFrequency) : end;
         var interval = IdealExchanges.RefreshInterval(settings.TokenLifetime);
         var ideal = IdealExchanges.Compute(first, end, interval, []).Total;
         var counters = server.Counters;
+        var clientCredentials = counters.ClientCredentialsGrants - before.ClientCredentialsGrants - 1;
+        var refreshes = counters.RefreshGrants - before.RefreshGrants;
         var serverStats = new ReplicaServerStats(
-            counters.ClientCredentialsGrants, counters.RefreshGrants, counters.ClientCredentialsGrants + counters.RefreshGrants,
-            counters.RejectedGrants, server.RefreshReuses);
+            clientCredentials, refreshes, clientCredentials + refreshes, counters.RejectedGrants - before.RejectedGrants, server.RefreshReuses);
         var reports = outcomes.Select(o => o.Report).OfType<ReplicaReport>().ToList();
         var total = new ReplicaTotals(reports.Sum(r => r.Calls), reports.Sum(r => r.Failed), reports.Sum(r => r.Exchanges), reports.Sum(r => r.InvalidGrant));
 
@@ -131,7 +144,10 @@ internal static class ReplicaStorm
 
         if (serverStats.Rejected > 0 || total.InvalidGrant > 0)
         {
-            failures.Add($"{Math.Max(serverStats.Rejected, total.InvalidGrant)} token requests were rejected (invalid_grant; {serverStats.RefreshReuses} refresh-token reuses).");
+            failures.Add(serverStats.RefreshReuses > 0
+                ? $"{Math.Max(serverStats.Rejected, total.InvalidGrant)} token requests were rejected with invalid_grant: the replicas presented the same refresh token, " +
+                  $"the server saw it reused ({serverStats.RefreshReuses}x) and revoked its family; {serverStats.ClientCredentials} client-credentials grants were replicas starting over."
+                : $"{Math.Max(serverStats.Rejected, total.InvalidGrant)} token requests were rejected (invalid_grant).");
         }
 
         if (total.Failed > 0)
@@ -157,12 +173,58 @@ internal static class ReplicaStorm
         };
     }
 
-    private static async Task<ReplicaOutcome> RunReplicaAsync(int index, ProcessStartInfo startInfo, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// The one sign-in: a client-credentials grant at the embedded server (which returns a rotating refresh token), as the
+    /// token set a provider would have cached. No scope on it: the replicas ask for none, so they restore it.
+    /// </summary>
+    private static async Task<TokenContainer> SignInOnceAsync(EmbeddedServer server, TimeProvider time, CancellationToken cancellationToken)
     {
+        using var http = new HttpClient();
+        using var response = await http.PostAsync(
+            new Uri(server.BaseUri, "token"),
+            new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials",
+                ["client_id"] = server.Settings.ClientId,
+                ["client_secret"] = server.Settings.ClientSecret,
+            }),
+            cancellationToken);
+        response.EnsureSuccessStatusCode();
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+        var root = body.RootElement;
+        return new TokenContainer
+        {
+            AccessToken = root.GetProperty("access_token").GetString()!,
+            RefreshToken = root.GetProperty("refresh_token").GetString()
+                ?? throw new InvalidOperationException("The embedded server issued no refresh token for the seed."),
+            ExpiresIn = TimeSpan.FromSeconds(root.GetProperty("expires_in").GetDouble()),
+            ObtainedAt = time.GetUtcNow(),
+            Issuer = server.Issuer,
+        };
+    }
+
+    private static string SerializeSeed(TokenContainer seed) => ReplicaProcess.SerializeSeed(seed);
+
+    private static async Task<ReplicaOutcome> RunReplicaAsync(int index, ProcessStartInfo startInfo, string seed, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        startInfo.RedirectStandardInput = true;
         startInfo.RedirectStandardOutput = true;
         startInfo.RedirectStandardError = true;
         startInfo.UseShellExecute = false;
         using var process = Process.Start(startInfo) ?? throw new InvalidOperationException("A replica process did not start.");
+
+        // The seed (secrets) on standard input, never on the command line.
+        try
+        {
+            await process.StandardInput.WriteLineAsync(seed.AsMemory(), cancellationToken);
+            await process.StandardInput.FlushAsync(cancellationToken);
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // It exited already; its exit code and standard error say why.
+        }
+
         var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -224,10 +286,10 @@ internal static class ReplicaStorm
         await output.WriteLineAsync($"{"total",-8} {r.Total.Calls,12:N0} {r.Total.Failed,7} {r.Total.Exchanges,10} {r.Total.InvalidGrant,14}");
         await output.WriteLineAsync();
         await output.WriteLineAsync(
-            $"server: {r.Server.ClientCredentials} client_credentials + {r.Server.Refreshes} refresh = {r.Server.Exchanges} exchanges; " +
+            $"server (after the one sign-in every replica started from): {r.Server.ClientCredentials} client_credentials + {r.Server.Refreshes} refresh = {r.Server.Exchanges} exchanges; " +
             $"{r.Server.Rejected} rejected (invalid_grant), {r.Server.RefreshReuses} refresh-token reuses");
         await output.WriteLineAsync(
-            $"ideal of ONE client over {r.WindowSeconds:0.0} s (first token -> last replica exit, one exchange every {r.RefreshIntervalSeconds:0.0##} s): {r.IdealOneClient}");
+            $"ideal of ONE client over {r.WindowSeconds:0.0} s (first exchange -> last replica exit, one exchange every {r.RefreshIntervalSeconds:0.0##} s): {r.IdealOneClient}");
         await output.WriteLineAsync(r.Passed
             ? $"PASS: {r.Server.Exchanges} exchanges <= {r.IdealOneClient} (ideal of one client), 0 invalid_grant, 0 failed calls"
             : "FAIL: " + string.Join(" ", r.Failures));

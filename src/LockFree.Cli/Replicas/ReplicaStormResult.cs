@@ -15,7 +15,13 @@ internal sealed record ReplicaStormResult
 
     public required double DurationSeconds { get; init; }
 
-    /// <summary>From the first token the server issued to the exit of the last replica: the window of the ideal.</summary>
+    /// <summary>
+    /// The token requests made before the replicas started: the one sign-in (a client-credentials grant) whose token set
+    /// every replica starts from. Not counted in <see cref="Server"/> nor in the ideal.
+    /// </summary>
+    public int SeedExchanges => 1;
+
+    /// <summary>From the replicas' first exchange (the refresh of the seed) to the exit of the last replica: the window of the ideal.</summary>
     public required double WindowSeconds { get; init; }
 
     public required double TokenLifetimeSeconds { get; init; }
@@ -48,5 +54,5 @@ internal sealed record ReplicaOutcome(int Replica, int ExitCode, ReplicaReport? 
 
 internal sealed record ReplicaTotals(long Calls, long Failed, long Exchanges, long InvalidGrant);
 
-/// <summary>The server's counts: exchanges = client-credentials grants + refresh grants; rejected = every OAuth error it answered.</summary>
+/// <summary>The server's counts after the seed: exchanges = client-credentials grants + refresh grants; rejected = every OAuth error it answered.</summary>
 internal sealed record ReplicaServerStats(long ClientCredentials, long Refreshes, long Exchanges, long Rejected, long RefreshReuses);
