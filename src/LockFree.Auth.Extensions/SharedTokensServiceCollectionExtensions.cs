@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>
-/// Turns on token sharing between replicas (issue 13, <c>spec/redis.md</c>) for every <see cref="ClientOAuthProvider"/>
+/// Turns on token sharing between replicas (issue 13, <c>spec/distributed.md</c>) for every <see cref="ClientOAuthProvider"/>
 /// registered with <c>AddClientOAuthProvider</c> and every client-credentials client registered with
 /// <c>AddClientCredentialsTokenManagement().AddClient</c>: each one takes the <see cref="ISharedTokenStore"/> of the
 /// container (for example <c>AddRedisSharedTokenStore</c> of the LockFree.Auth.Redis package).

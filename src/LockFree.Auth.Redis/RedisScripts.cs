@@ -2,7 +2,7 @@ namespace LockFree.Auth.Redis;
 
 /// <summary>
 /// The Lua scripts of <see cref="RedisSharedTokenStore"/>: one per transition, each one atomic step on the server
-/// (<c>spec/redis.md</c>, "Transitions"). The record is a hash: <c>v</c> version, <c>p</c> protected payload,
+/// (<c>spec/distributed.md</c>, "Transitions"). The record is a hash: <c>v</c> version, <c>p</c> protected payload,
 /// <c>e</c> expiry (Unix milliseconds, empty when unknown), <c>f</c> access-token fingerprint, <c>s</c> <c>live</c> or
 /// <c>retired</c>. The lease is a string <c>"&lt;fence&gt; &lt;holder&gt;"</c> with a millisecond TTL.
 /// </summary>

@@ -7,7 +7,7 @@ namespace LockFree.Auth.Redis;
 /// <summary>
 /// An <see cref="ISharedTokenStore"/> on Redis: one hash per key for the record, one string with a TTL for the lease,
 /// one pub/sub channel per prefix for the notifications; every read-modify-write is one Lua script, so each transition
-/// is one atomic step on the server (<c>spec/redis.md</c>).
+/// is one atomic step on the server (<c>spec/distributed.md</c>).
 /// </summary>
 /// <remarks>
 /// <para>

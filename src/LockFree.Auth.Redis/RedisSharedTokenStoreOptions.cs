@@ -14,7 +14,7 @@ public sealed class RedisSharedTokenStoreOptions
     /// <summary>
     /// How long a record lives after its last publication (Redis <c>PEXPIRE</c>): longer than the refresh token is
     /// useful, so that a rotating refresh token is not lost while replicas still need it; and far longer than an
-    /// exchange takes (a record that expires restarts its versions at 1, see <c>spec/redis.md</c>).
+    /// exchange takes (a record that expires restarts its versions at 1, see <c>spec/distributed.md</c>).
     /// </summary>
     /// <value>The default value is 1 day.</value>
     public TimeSpan RecordTimeToLive { get; set; } = TimeSpan.FromDays(1);

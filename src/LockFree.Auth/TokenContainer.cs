@@ -51,7 +51,7 @@ public sealed record TokenContainer
     /// <summary>
     /// Whether this token set went through a shared token store (issue 13): adopted from it, or exchanged under its lease
     /// and published (or attempted to be). Its refresh token may then be held by other replicas, so while the store is
-    /// unavailable it is never presented (<c>spec/redis.md</c>, "Failure modes"). Not serialized, not a public member:
+    /// unavailable it is never presented (<c>spec/distributed.md</c>, "Failure modes"). Not serialized, not a public member:
     /// a token set restored from elsewhere counts as this process's own.
     /// </summary>
     internal bool IsShared { get; init; }

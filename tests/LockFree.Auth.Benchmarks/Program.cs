@@ -93,7 +93,7 @@ public static class Program
           client-credentials  ClientCredentialsTokenManager vs MSAL.NET 4.92 vs Azure.Core 1.65: fast path + expiry/401 storms
                    (--callers N, default 1024; --hop ms, default 50; --reps N); writes client-credentials.md
           storms   storm scenarios only
-          shared   SharedTokens on/off: fast path, cold adopt vs exchange (private redis-server; spec/redis.md "Cost")
+          shared   SharedTokens on/off: fast path, cold adopt vs exchange (private redis-server; spec/distributed.md "Cost")
           replicas K = 1,2,4 in-process replicas, with and without the Redis store: exchanges, time until every replica
                    holds the new token and Redis commands per expiry (--replicas 1,2,4 --callers 16 --expiries 100 --hop 5)
           child    (internal) one scenario in this process; prints RESULT <json>

@@ -13,7 +13,7 @@ using StackExchange.Redis;
 namespace LockFree.Auth.Benchmarks;
 
 /// <summary>
-/// <c>-- replicas</c> (issue 13, spec/redis.md "Cost"): K in-process replicas of one client, each with its own
+/// <c>-- replicas</c> (issue 13, spec/distributed.md "Cost"): K in-process replicas of one client, each with its own
 /// <see cref="ConnectionMultiplexer"/>, <see cref="RedisSharedTokenStore"/>, <see cref="SharedTokenAcquisition"/> and
 /// <see cref="AuthCoordinator{T}"/> (with the store), or only its own coordinator over the plain exchange (without),
 /// each with C concurrent callers, against one token endpoint with rotating refresh tokens and reuse detection. One

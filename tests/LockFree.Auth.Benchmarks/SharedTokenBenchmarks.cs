@@ -11,7 +11,7 @@ using StackExchange.Redis;
 namespace LockFree.Auth.Benchmarks;
 
 /// <summary>
-/// <c>-- shared</c> (issue 13, spec/redis.md "Cost"): in one process with a private <c>redis-server</c>,
+/// <c>-- shared</c> (issue 13, spec/distributed.md "Cost"): in one process with a private <c>redis-server</c>,
 /// (1) the fast path with a shared store vs without (a coordinator whose acquisition is a
 /// <see cref="SharedTokenAcquisition"/> over <see cref="RedisSharedTokenStore"/>, as the providers wire
 /// <c>SharedTokens</c>, vs the same coordinator with the plain exchange): must be equal, no I/O;

@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 namespace LockFree.Auth.CoyoteTests;
 
 /// <summary>
-/// Replicas sharing one token through the shared store (issue 13, spec/redis.md R18–R22) under Coyote: strict, the real
+/// Replicas sharing one token through the shared store (issue 13, spec/distributed.md R18–R22) under Coyote: strict, the real
 /// <see cref="SharedTokenAcquisition"/> and <see cref="InMemorySharedTokenStore"/>, a controlled clock.
 /// </summary>
 [Collection(CoyoteSerial.Name)]

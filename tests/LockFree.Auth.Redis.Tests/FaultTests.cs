@@ -6,7 +6,7 @@ using StackExchange.Redis;
 namespace LockFree.Auth.Redis.Tests;
 
 /// <summary>
-/// Multi-process fault tests of issue 13 (spec/redis.md, "Fault tests"): 3 replica processes
+/// Multi-process fault tests of issue 13 (spec/distributed.md, "Fault tests"): 3 replica processes
 /// (tests/LockFree.Auth.ReplicaHost) × 32 callers of one client-credentials client, 2-second tokens with rotating
 /// refresh tokens and family-revoking reuse detection (<see cref="RotatingAuthorizationServer"/>), each test with its
 /// own redis-server, and one fault each: the lease holder SIGKILLed mid-exchange, Redis restarted, one replica cut off

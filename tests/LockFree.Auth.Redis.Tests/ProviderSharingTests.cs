@@ -9,7 +9,7 @@ namespace LockFree.Auth.Redis.Tests;
 
 /// <summary>
 /// Both providers with <c>SharedTokens</c> (issue 13, phase 2): two provider instances — two replicas, each with its own
-/// Redis connection and store — share one token through a real Redis (spec/redis.md, R13–R16).
+/// Redis connection and store — share one token through a real Redis (spec/distributed.md, R13–R16).
 /// </summary>
 public sealed class ProviderSharingTests(RedisServerFixture fixture, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<RedisServerFixture>
 {
@@ -160,7 +160,7 @@ public sealed class ProviderSharingTests(RedisServerFixture fixture, Xunit.Abstr
         world.Server.Revoke(t.AccessToken);
 
         // A's retry exchanges behind a held token endpoint, so A's background invalidation meets the record while it
-        // still holds T (deterministic order; the acquisition is correct in either order, see spec/redis.md).
+        // still holds T (deterministic order; the acquisition is correct in either order, see spec/distributed.md).
         var gate = world.Server.HoldTokenEndpoint();
         var retry = a.Client.GetAsync(FakeMcpAuthServer.ResourceUrl);
         Assert.True(await world.Store(0).NextInvalidationAsync().Within(), "the record held T: A's 401 retires it");

@@ -68,7 +68,7 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>A new connection that fails fast while the server is down and reconnects by itself.</summary>
     public Task<ConnectionMultiplexer> ConnectAsync() => ConnectionMultiplexer.ConnectAsync(Options(Endpoint));
 
-    /// <summary>The connection options the tests use (and spec/redis.md recommends).</summary>
+    /// <summary>The connection options the tests use (and spec/distributed.md recommends).</summary>
     public static ConfigurationOptions Options(string endpoint)
     {
         var options = ConfigurationOptions.Parse(endpoint);

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace LockFree.Auth.Redis.Tests;
 
 /// <summary>
-/// Seeded bugs the suite must catch (spec/redis.md): a store that forgets the version fence, and one that grants a
+/// Seeded bugs the suite must catch (spec/distributed.md): a store that forgets the version fence, and one that grants a
 /// lease another holder still has. Each runs the very check the correct stores pass, and must see it fail.
 /// </summary>
 public sealed class SeededBugTests

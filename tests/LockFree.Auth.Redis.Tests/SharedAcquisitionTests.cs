@@ -7,7 +7,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace LockFree.Auth.Redis.Tests;
 
 /// <summary>
-/// Replicas sharing one token through a real Redis (spec/redis.md, invariants R6–R12): each replica has its own
+/// Replicas sharing one token through a real Redis (spec/distributed.md, invariants R6–R12): each replica has its own
 /// connection, store, <see cref="SharedTokenAcquisition"/> and coordinator; the token server rotates refresh tokens and
 /// counts reuse.
 /// </summary>

@@ -4,7 +4,7 @@ using StackExchange.Redis;
 namespace LockFree.Auth.Redis.Tests;
 
 /// <summary>
-/// The store contract (spec/redis.md, invariants R1–R5), run against both stores: the in-memory model and Redis.
+/// The store contract (spec/distributed.md, invariants R1–R5), run against both stores: the in-memory model and Redis.
 /// </summary>
 public abstract class SharedTokenStoreContract
 {

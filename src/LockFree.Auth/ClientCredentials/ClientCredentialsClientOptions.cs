@@ -103,7 +103,7 @@ public sealed class ClientCredentialsClientOptions
 
     /// <summary>
     /// Shares this client's tokens with the other replicas (processes, pods) through an <see cref="ISharedTokenStore"/>
-    /// (issue 13, <c>spec/redis.md</c>): of all replicas only one exchanges, the others adopt its token; a rejected
+    /// (issue 13, <c>spec/distributed.md</c>): of all replicas only one exchanges, the others adopt its token; a rejected
     /// token (<see cref="ClientCredentialsTokenManager.InvalidateToken"/>) retires the shared record too, only while it
     /// still holds that token. Records are keyed by <see cref="TokenSharing.Identity"/>, the token endpoint or
     /// authority, the scope, the resource and the client ID.

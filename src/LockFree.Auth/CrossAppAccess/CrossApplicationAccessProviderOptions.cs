@@ -106,7 +106,7 @@ public sealed class CrossApplicationAccessProviderOptions
     /// Shares the access tokens with the other replicas (processes, pods) through a store such as Redis, so that one
     /// replica exchanges and the others adopt its token. Records are keyed by <see cref="TokenSharing.Identity"/> (give
     /// the user's identity here: cross-app tokens act for a user), the resource and the authorization server; a shared
-    /// token of another authorization server is ignored. See <c>spec/redis.md</c>.
+    /// token of another authorization server is ignored. See <c>spec/distributed.md</c>.
     /// </summary>
     /// <value>The default value is <see langword="null"/>: tokens are kept in this process only.</value>
     public TokenSharing? SharedTokens { get; set; }

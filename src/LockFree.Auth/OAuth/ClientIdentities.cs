@@ -19,7 +19,7 @@ namespace LockFree.Auth.OAuth;
 /// With <see cref="ClientOAuthOptions.SharedTokens"/>, replicas share one dynamic registration per issuer and
 /// registration parameters (issue 13): the registration runs only while this replica holds the record's lease, the
 /// others adopt it from the store (protected like tokens), and a retirement retires the shared record too, only while
-/// it still holds the rejected client ID (<c>spec/redis.md</c>).
+/// it still holds the rejected client ID (<c>spec/distributed.md</c>).
 /// </para>
 /// </remarks>
 internal sealed class ClientIdentities : IDisposable

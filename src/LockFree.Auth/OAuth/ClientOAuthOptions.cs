@@ -159,7 +159,7 @@ public sealed class ClientOAuthOptions
     /// Shares this client's tokens with its other replicas (processes, pods) through a store such as Redis, so that a
     /// cold replica adopts the token another one has and, when it expires, only one replica exchanges the (rotating)
     /// refresh token. Records are keyed by <see cref="TokenSharing.Identity"/>, the server URL, the issuer and the
-    /// scope set; a shared token of an issuer this provider may not use is ignored. See <c>spec/redis.md</c>.
+    /// scope set; a shared token of an issuer this provider may not use is ignored. See <c>spec/distributed.md</c>.
     /// </summary>
     /// <value>The default value is <see langword="null"/>: tokens are kept in this process only.</value>
     public TokenSharing? SharedTokens { get; set; }

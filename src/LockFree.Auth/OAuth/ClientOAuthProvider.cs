@@ -29,7 +29,7 @@ namespace LockFree.Auth.OAuth;
 /// valid (including other scope sets); a caller's <see cref="CancellationToken"/> ends only its own wait, and the
 /// shared work is cancelled only when every waiter left or the provider is disposed. No locks, no blocking waits.
 /// With <see cref="ClientOAuthOptions.SharedTokens"/>, replicas in other processes share the exchange too: the store is
-/// consulted only when a new token is needed (<c>spec/redis.md</c>).
+/// consulted only when a new token is needed (<c>spec/distributed.md</c>).
 /// </para>
 /// </remarks>
 public sealed class ClientOAuthProvider : IDisposable

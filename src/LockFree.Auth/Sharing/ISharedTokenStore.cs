@@ -2,7 +2,7 @@ namespace LockFree.Auth;
 
 /// <summary>
 /// A store of one shared, versioned token record per key, through which replicas (processes, pods) of one client
-/// identity share one token set without burning rotating refresh tokens (<c>spec/redis.md</c>).
+/// identity share one token set without burning rotating refresh tokens (<c>spec/distributed.md</c>).
 /// </summary>
 /// <remarks>
 /// <para>

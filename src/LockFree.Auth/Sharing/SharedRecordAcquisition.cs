@@ -43,7 +43,7 @@ internal interface ISharedRecordCodec<T>
 }
 
 /// <summary>
-/// The replica protocol of <c>spec/redis.md</c> for one record, written once for every kind of shared value: adopt a
+/// The replica protocol of <c>spec/distributed.md</c> for one record, written once for every kind of shared value: adopt a
 /// newer value another replica published, else take the lease at the record's version, run the work with the value
 /// <em>of that version</em> and publish with the version as the fence; if another replica holds the lease, wait for
 /// its notification (bounded) and adopt. <see cref="SharedTokenAcquisition"/> (token sets) and the client
@@ -142,7 +142,7 @@ internal sealed class SharedRecordAcquisition<T>
             // came through the store may be held by every replica; without the lease two of them would present it, and
             // reuse detection revokes the whole chain. So it is withheld: the exchange uses the configured grant
             // (client credentials, jwt-bearer; an authorization-code client must sign in again). A value this process
-            // obtained while degraded is its own, so its refresh token is used (spec/redis.md, R29).
+            // obtained while degraded is its own, so its refresh token is used (spec/distributed.md, R29).
             return await _exchange(WithoutSharedSecrets(context), cancellationToken).ConfigureAwait(false);
         }
     }

@@ -6,7 +6,7 @@ namespace LockFree.Auth;
 /// Wraps a coordinator's acquisition (a token exchange) so that replicas of one client identity share one token set
 /// through an <see cref="ISharedTokenStore"/>: adopt a newer token another replica published, else take the lease at
 /// the record's version, exchange with the refresh token <em>of that version</em> and publish with the version as the
-/// fence; if another replica holds the lease, wait for its notification (bounded) and adopt (<c>spec/redis.md</c>).
+/// fence; if another replica holds the lease, wait for its notification (bounded) and adopt (<c>spec/distributed.md</c>).
 /// </summary>
 /// <remarks>
 /// <para>

@@ -7,7 +7,7 @@ namespace LockFree.Auth;
 /// <summary>
 /// Makes a provider share its tokens with the other replicas (processes, pods) of the same client identity through an
 /// <see cref="ISharedTokenStore"/>: set it as <c>ClientOAuthOptions.SharedTokens</c> or
-/// <c>CrossApplicationAccessProviderOptions.SharedTokens</c> (<c>spec/redis.md</c>).
+/// <c>CrossApplicationAccessProviderOptions.SharedTokens</c> (<c>spec/distributed.md</c>).
 /// </summary>
 /// <remarks>
 /// <para>

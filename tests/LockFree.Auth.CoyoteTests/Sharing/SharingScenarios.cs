@@ -4,9 +4,9 @@ using Microsoft.Coyote.Specifications;
 namespace LockFree.Auth.CoyoteTests.Sharing;
 
 /// <summary>
-/// The cross-replica protocol of issue 13 (spec/redis.md) under Coyote: 2–3 replicas, each its own coordinator and
+/// The cross-replica protocol of issue 13 (spec/distributed.md) under Coyote: 2–3 replicas, each its own coordinator and
 /// <see cref="SharedTokenAcquisition"/>, over one real <see cref="InMemorySharedTokenStore"/> and a controlled clock
-/// (<see cref="ReplicaWorld"/>). Messages start with the invariant they check (R18–R22 of spec/redis.md, R3/R4 where
+/// (<see cref="ReplicaWorld"/>). Messages start with the invariant they check (R18–R22 of spec/distributed.md, R3/R4 where
 /// those are what broke). Each overload with a store wrapper is how a seeded-bug twin of the store is explored.
 /// </summary>
 public static class SharingScenarios
@@ -175,7 +175,7 @@ public static class SharingScenarios
             $"R21 (the takeover uses the record's refresh token): {Describe(more)} (the record's is {seed.RefreshToken}).");
 
         // A holder that crashed after the endpoint spent the refresh token lost the new one with it: the takeover presents
-        // the record's again (spec/redis.md, "Failure modes"). Otherwise no refresh token is presented twice.
+        // the record's again (spec/distributed.md, "Failure modes"). Otherwise no refresh token is presented twice.
         var reuses = w.Endpoint.Reused.Sum(x => x.Times - 1);
         var expectedReuses = stop is HolderStop.DuringExchange or HolderStop.AfterExchange ? 1 : 0;
         Specification.Assert(reuses == expectedReuses,

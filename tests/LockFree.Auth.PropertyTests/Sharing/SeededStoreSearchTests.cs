@@ -6,7 +6,7 @@ namespace LockFree.Auth.PropertyTests.Sharing;
 
 /// <summary>
 /// How fast random search finds the two seeded bugs of <c>tests/LockFree.Auth.Redis.Tests/SeededBugTests.cs</c>
-/// (spec/redis.md, "Seeded bugs: iterations to find"): the same two faults — a publication that ignores the version
+/// (spec/distributed.md, "Seeded bugs: iterations to find"): the same two faults — a publication that ignores the version
 /// fence, a lease granted while another holder has it — wrapped around <see cref="InMemorySharedTokenStore"/> and run
 /// through the linearizability check of <see cref="SharedStoreLinearizabilityTests"/>, one iteration per attempt with a
 /// fresh seed, until CsCheck reports a history with no sequential explanation.

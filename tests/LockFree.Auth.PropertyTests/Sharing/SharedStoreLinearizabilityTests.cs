@@ -8,7 +8,7 @@ namespace LockFree.Auth.PropertyTests.Sharing;
 /// Linearizability of <see cref="InMemorySharedTokenStore"/> (issue 13; CsCheck <c>SampleParallel</c>): leases,
 /// fenced publications, releases, conditional invalidations and reads of one key by two holders run concurrently on
 /// the real store; CsCheck searches for a sequential order of the same operations on <see cref="Model"/> (the contract
-/// of <see cref="ISharedTokenStore"/>, spec/redis.md) that returns the same results and ends in the same record. The
+/// of <see cref="ISharedTokenStore"/>, spec/distributed.md) that returns the same results and ends in the same record. The
 /// clock stands still, so a lease never expires during a run. Its seeded-bug twin — the same contract with a
 /// read-then-write instead of a compare-and-set — must fail.
 /// </summary>
@@ -56,7 +56,7 @@ public sealed class SharedStoreLinearizabilityTests(Xunit.Abstractions.ITestOutp
             record is null ? "none" : $"v{record.Version} {record.Value.Fingerprint}{(record.IsRetired ? " retired" : string.Empty)}";
     }
 
-    /// <summary>The sequential specification of one key (spec/redis.md, "Transitions"); leases never expire here.</summary>
+    /// <summary>The sequential specification of one key (spec/distributed.md, "Transitions"); leases never expire here.</summary>
     internal sealed class Model
     {
         private readonly List<string> _results = [];

@@ -7,7 +7,7 @@ namespace LockFree.Auth.Tests.Sharing;
 
 /// <summary>
 /// <see cref="SharedTokenAcquisition"/> over the in-memory store, on a fake clock: the paths the Redis scenarios do not
-/// pin down deterministically (spec/redis.md). The Redis tests run the same protocol on a real server.
+/// pin down deterministically (spec/distributed.md). The Redis tests run the same protocol on a real server.
 /// </summary>
 public sealed class SharedTokenAcquisitionTests
 {
