@@ -1,3 +1,6 @@
+using System.Text;
+using LockFree.Auth.Testing;
+
 namespace LockFree.Auth.Tests.CrossAppAccess;
 
 /// <summary>
@@ -71,5 +74,30 @@ public sealed class CrossAppMutationGapTests
 
         Assert.True(task.IsFaulted, "the ObjectDisposedException must be delivered through the task");
         await Assert.ThrowsAsync<ObjectDisposedException>(() => task).Within();
+    }
+    [Fact]
+    public async Task IdpDiscoveredFromIdpUrl_SecretNegotiatedAgainstItsMetadata_ClientSecretBasic()
+    {
+        using var provider = _world.CreateProvider(o => { o.IdpTokenEndpoint = null; o.IdpUrl = CrossAppFixture.IdpIssuer; });
+
+        await provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri).Within();
+
+        var exchange = Assert.Single(_world.Idp.TokenRequestsReceived);
+        Assert.NotNull(exchange.Authorization);
+        Assert.Equal("idp-client:" + CrossAppFixture.IdpClientSecret, Encoding.UTF8.GetString(Convert.FromBase64String(exchange.Authorization!["Basic ".Length..])));
+    }
+
+    [Fact]
+    public async Task IdpDiscoveredFromIdpUrl_MetadataWithoutTokenEndpoint_MalformedResponseNamingTheIdp()
+    {
+        _world.Handler.On(HttpMethod.Get, _world.Idp.MetadataUrl, _ => FakeResponses.Json($$"""{"issuer":"{{CrossAppFixture.IdpIssuer}}"}"""));
+        using var provider = _world.CreateProvider(o => { o.IdpTokenEndpoint = null; o.IdpUrl = CrossAppFixture.IdpIssuer; });
+
+        var ex = await Assert.ThrowsAsync<CrossApplicationAccessException>(() => provider.GetAccessTokenAsync(_world.ResourceUri, _world.AsUri)).Within();
+
+        Assert.Equal(OAuthFailureReason.MalformedResponse, ex.Reason);
+        Assert.Contains("The identity provider 'https://idp.example.com", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("publishes no token_endpoint in its metadata.", ex.Message, StringComparison.Ordinal);
+        Assert.Empty(_world.Idp.TokenRequestsReceived);
     }
 }
