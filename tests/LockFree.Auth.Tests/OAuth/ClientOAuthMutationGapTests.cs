@@ -8,7 +8,7 @@ namespace LockFree.Auth.Tests.OAuth;
 /// <summary>
 /// Tests for mutants of <c>ClientOAuthProvider.cs</c> and <c>RejectionPolicy.cs</c> that survived the providers'
 /// Stryker run (spec/mutation-testing.md, "Score: providers"): R1's reset on acceptance and its warning, the back-off
-/// schedule, 403 challenges that must pass through, the logged events of the catalogue, the constructor's guard and
+/// schedule, 403 challenges that must pass through, the token cache restore, the logged events of the catalogue, the constructor's guard and
 /// disposal.
 /// </summary>
 public sealed class ClientOAuthMutationGapTests
@@ -182,5 +182,46 @@ public sealed class ClientOAuthMutationGapTests
 
         Assert.True(coordinator.IsDisposed, "Dispose must release the token coordinators (their timers and work in flight)");
         await Assert.ThrowsAsync<ObjectDisposedException>(() => host.Provider.GetTokensAsync()).Within();
+    }
+    private static TokenContainer Restored(string? scope, TimeSpan lifetime) => new()
+    {
+        AccessToken = "restored-access",
+        RefreshToken = "restored-refresh",
+        TokenType = "Bearer",
+        Scope = scope,
+        Issuer = "https://auth.example.com",
+        ObtainedAt = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero),
+        ExpiresIn = lifetime,
+    };
+
+    [Theory]
+    [InlineData(null, new[] { "mcp:read" })] // no scope in the cache: the configured scopes are the token's set
+    [InlineData("mcp:read mcp:write", new[] { "other" })] // the token's own scope wins over the configured one
+    public async Task TokenCache_RestoredTokenOfTheScopeSet_ServedWithoutExchange(string? scope, string[] configured)
+    {
+        var restored = Restored(scope, TimeSpan.FromHours(1));
+        var cache = new LockFree.Auth.Tests.Security.MemoryTokenCache(restored);
+        using var host = new OAuthTestHost(o => { o.TokenCache = cache; o.Scopes = configured; });
+
+        var tokens = await host.Provider.GetTokensAsync().Within();
+
+        Assert.Same(restored, tokens);
+        Assert.Equal(0, host.Server.TokenRequests);
+        Assert.Equal(0, host.Prompts);
+    }
+
+    [Theory]
+    [InlineData(30, false)] // exactly 30 s left: refreshed, not served
+    [InlineData(31, true)]
+    public async Task TokenCache_RestoredTokenWithThirtySecondsLeft_NotServed(int secondsLeft, bool served)
+    {
+        var restored = Restored("mcp:read", TimeSpan.FromSeconds(secondsLeft));
+        var cache = new LockFree.Auth.Tests.Security.MemoryTokenCache(restored);
+        using var host = new OAuthTestHost(o => { o.TokenCache = cache; o.Scopes = ["mcp:read"]; });
+
+        var tokens = await host.Provider.GetTokensAsync().Within();
+
+        Assert.Equal(served, ReferenceEquals(restored, tokens));
+        Assert.Equal(served, host.Server.TokenRequests == 0);
     }
 }
