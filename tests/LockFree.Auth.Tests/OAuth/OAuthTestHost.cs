@@ -8,7 +8,7 @@ internal sealed class OAuthTestHost : IDisposable
 {
     private int _prompts;
 
-    public OAuthTestHost(Action<ClientOAuthOptions>? configure = null, Action<FakeMcpAuthServer>? server = null)
+    public OAuthTestHost(Action<ClientOAuthOptions>? configure = null, Action<FakeMcpAuthServer>? server = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         Time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         Server = new FakeMcpAuthServer(Time);
@@ -29,7 +29,7 @@ internal sealed class OAuthTestHost : IDisposable
         };
         configure?.Invoke(Options);
         BackChannel = Server.CreateClient();
-        Provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), Options, BackChannel, null, Time);
+        Provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), Options, BackChannel, loggerFactory, Time);
         Client = new HttpClient(new ClientOAuthHandler(Provider, Server), disposeHandler: true);
     }
 
