@@ -18,6 +18,21 @@ public sealed class ClientSecretJwtInteropTests(Servers servers, ITestOutputHelp
     private const string ClientId = "cc-hmac";
     private const string Secret = "interop-hmac-secret-0123456789-abcdefghijklmnopq";
 
+    /// <summary>A manager with one client, "hmac", authenticating with client_secret_jwt signed with <paramref name="secret"/>.</summary>
+    private static ClientCredentialsTokenManager HmacClientManager(IAuthorizationServer server, string secret, HttpClient http) => new(
+        new Dictionary<string, ClientCredentialsClientOptions>
+        {
+            ["hmac"] = new()
+            {
+                Authority = new Uri(server.Issuer),
+                ClientId = ClientId,
+                ClientSecret = secret,
+                ClientAuthenticationMethod = ClientCredentialsClientOptions.ClientSecretJwt,
+                Resource = server.Resource.Url,
+            },
+        },
+        () => http);
+
     [Fact]
     public async Task ClientCredentialsManager_ClientSecretJwt_64ConcurrentCold_OneGrant_ThenAFreshAssertionAccepted()
     {
@@ -25,19 +40,7 @@ public sealed class ClientSecretJwtInteropTests(Servers servers, ITestOutputHelp
         var server = servers[Servers.OidcProvider];
         await server.ResetAsync(timeout.Token);
         using var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false });
-        using var manager = new ClientCredentialsTokenManager(
-            new Dictionary<string, ClientCredentialsClientOptions>
-            {
-                ["hmac"] = new()
-                {
-                    Authority = new Uri(server.Issuer),
-                    ClientId = ClientId,
-                    ClientSecret = Secret,
-                    ClientAuthenticationMethod = ClientCredentialsClientOptions.ClientSecretJwt,
-                    Resource = server.Resource.Url,
-                },
-            },
-            () => http);
+        using var manager = HmacClientManager(server, Secret, http);
 
         var tokens = await Task.WhenAll(Enumerable.Range(0, Concurrency).Select(_ => Task.Run(() => manager.GetAccessTokenAsync("hmac", cancellationToken: timeout.Token))));
         var first = tokens[0];
@@ -65,19 +68,7 @@ public sealed class ClientSecretJwtInteropTests(Servers servers, ITestOutputHelp
         await server.ResetAsync(timeout.Token);
         using var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false });
         const string wrong = "not-the-interop-hmac-secret-0123456789-abcdefghij";
-        using var manager = new ClientCredentialsTokenManager(
-            new Dictionary<string, ClientCredentialsClientOptions>
-            {
-                ["hmac"] = new()
-                {
-                    Authority = new Uri(server.Issuer),
-                    ClientId = ClientId,
-                    ClientSecret = wrong,
-                    ClientAuthenticationMethod = ClientCredentialsClientOptions.ClientSecretJwt,
-                    Resource = server.Resource.Url,
-                },
-            },
-            () => http);
+        using var manager = HmacClientManager(server, wrong, http);
 
         var failure = await Assert.ThrowsAsync<OAuthException>(() => manager.GetAccessTokenAsync("hmac", cancellationToken: timeout.Token));
 
