@@ -11,6 +11,7 @@ internal sealed class StrictTimerProvider(TimeProvider inner) : TimeProvider
 {
     private long _maxDueTicks;
     private int _created;
+    private int _live;
 
     /// <summary>When set, <c>CreateTimer</c> throws this (a TimeProvider that fails for its own reasons).</summary>
     public Exception? CreateFailure { get; set; }
@@ -22,6 +23,9 @@ internal sealed class StrictTimerProvider(TimeProvider inner) : TimeProvider
     public TimeSpan MaxDueRequested => TimeSpan.FromTicks(Interlocked.Read(ref _maxDueTicks));
 
     public int Created => Volatile.Read(ref _created);
+
+    /// <summary>Timers created and not yet disposed (a timer that fired but was never disposed still counts).</summary>
+    public int Live => Volatile.Read(ref _live);
 
     public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
 
@@ -35,6 +39,7 @@ internal sealed class StrictTimerProvider(TimeProvider inner) : TimeProvider
         Check(period, nameof(period));
         if (CreateFailure is { } failure) { throw failure; }
         Interlocked.Increment(ref _created);
+        Interlocked.Increment(ref _live);
         return new StrictTimer(this, inner.CreateTimer(callback, state, dueTime, period));
     }
 
@@ -56,6 +61,8 @@ internal sealed class StrictTimerProvider(TimeProvider inner) : TimeProvider
 
     private sealed class StrictTimer(StrictTimerProvider owner, ITimer timer) : ITimer
     {
+        private int _disposed;
+
         public bool Change(TimeSpan dueTime, TimeSpan period)
         {
             owner.Check(dueTime, nameof(dueTime));
@@ -64,9 +71,21 @@ internal sealed class StrictTimerProvider(TimeProvider inner) : TimeProvider
             return timer.Change(dueTime, period);
         }
 
-        public void Dispose() => timer.Dispose();
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                Interlocked.Decrement(ref owner._live);
+            }
 
-        public ValueTask DisposeAsync() => timer.DisposeAsync();
+            timer.Dispose();
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Dispose();
+            return ValueTask.CompletedTask;
+        }
     }
 }
 
