@@ -328,7 +328,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
 
         // An adopted token is recorded like an exchanged one (the same entry again for an exchanged one), before the
         // coordinator can publish it.
-        RecordIssued(tokens.AccessToken, new KeyEntry(key.Resource, key.AuthorizationServer, coordinator));
+        RecordIssued(tokens.AccessToken, new KeyEntry(key.Resource, key.AuthorizationServer, coordinator, context.Generation));
         return tokens;
     }
 
@@ -436,7 +436,7 @@ public sealed class CrossApplicationAccessProvider : IDisposable
             var tokens = response.Tokens with { Issuer = metadata.Issuer.OriginalString };
 
             // Recorded before this acquisition returns, so before its coordinator can publish the token.
-            RecordIssued(tokens.AccessToken, new KeyEntry(key.Resource, key.AuthorizationServer, coordinator));
+            RecordIssued(tokens.AccessToken, new KeyEntry(key.Resource, key.AuthorizationServer, coordinator, context.Generation));
             return tokens;
         }
         catch (CrossApplicationAccessException ex)
@@ -468,18 +468,19 @@ public sealed class CrossApplicationAccessProvider : IDisposable
             (Token: accessToken, Entry: entry, Capacity: _settings.CacheCapacity));
 
     /// <summary>
-    /// The index without the tokens that can never be served again: a token stays while its coordinator holds it or has
-    /// an acquisition in flight (which may be the one that produced it). Reads only; free of side effects. Once a
-    /// coordinator holds another value and has nothing in flight, the acquisition that produced the token is gone from
-    /// its state, so it can no longer publish (I3); an evicted or disposed coordinator never publishes again. After a
-    /// prune at most two tokens per coordinator remain, so pruning at four times the capacity is amortized O(1).
+    /// The index without the tokens that can never be served again: a token stays while its coordinator holds it or the
+    /// acquisition that produced it (its generation) is still in flight. Reads only; free of side effects. Once a
+    /// coordinator holds another value and that acquisition is no longer in flight, it can no longer publish (I3); an
+    /// evicted or disposed coordinator never publishes again. Not "any acquisition in flight": the prune runs while the
+    /// recording key's own acquisition is in flight, so a single key's old tokens would never go. After a prune at most
+    /// two tokens per coordinator remain, so pruning at four times the capacity is amortized O(1).
     /// </summary>
     private static ImmutableDictionary<string, KeyEntry> Prune(ImmutableDictionary<string, KeyEntry> index)
     {
         var builder = index.ToBuilder();
         foreach (var (token, entry) in index)
         {
-            if (!entry.Coordinator.MayHold(static (value, token) => string.Equals(value.AccessToken, token, StringComparison.Ordinal), token))
+            if (!entry.Coordinator.MayHold(static (value, token) => string.Equals(value.AccessToken, token, StringComparison.Ordinal), token, entry.Generation))
             {
                 builder.Remove(token);
             }
@@ -519,13 +520,16 @@ public sealed class CrossApplicationAccessProvider : IDisposable
     /// <summary>The cache key: one coordinator per (resource, authorization server).</summary>
     private readonly record struct TokenKey(Uri Resource, Uri AuthorizationServer);
 
-    /// <summary>The last key served and its coordinator (immutable).</summary>
-    private sealed class KeyEntry(Uri resource, Uri authorizationServer, AuthCoordinator<TokenContainer> coordinator)
+    /// <summary>The last key served and its coordinator, or an issued token's key, coordinator and generation (immutable).</summary>
+    private sealed class KeyEntry(Uri resource, Uri authorizationServer, AuthCoordinator<TokenContainer> coordinator, long generation = 0)
     {
         public Uri Resource { get; } = resource;
 
         public Uri AuthorizationServer { get; } = authorizationServer;
 
         public AuthCoordinator<TokenContainer> Coordinator { get; } = coordinator;
+
+        /// <summary>In the issued-token index: the generation of the acquisition that produced the token.</summary>
+        public long Generation { get; } = generation;
     }
 }

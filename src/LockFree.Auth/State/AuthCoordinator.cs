@@ -318,6 +318,22 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
         return snapshot.Pending is not null || (snapshot.Value is { } value && matches(value, argument));
     }
 
+    /// <summary>
+    /// Like <see cref="MayHold{TArg}(Func{T, TArg, bool}, TArg)"/> for a value produced by the acquisition of
+    /// <paramref name="generation"/>: an acquisition in flight counts only if it is that one (only the acquisition in
+    /// flight can still publish, and only its own result, I3). Reads only; a <see langword="false"/> is final for that value.
+    /// </summary>
+    internal bool MayHold<TArg>(Func<T, TArg, bool> matches, TArg argument, long generation)
+    {
+        if (Volatile.Read(ref _disposed) != 0 || Volatile.Read(ref _home) is not null)
+        {
+            return false;
+        }
+
+        var snapshot = _cell.Current;
+        return snapshot.Pending?.Generation == generation || (snapshot.Value is { } value && matches(value, argument));
+    }
+
     /// <summary>Whether the map that held this coordinator evicted it (later calls go to the key's current coordinator).</summary>
     internal bool IsEvicted => Volatile.Read(ref _home) is not null;
 

@@ -231,6 +231,34 @@ public sealed class CoordinatorSideEffectTests
         Assert.False(coordinator.MayHold(static (_, _) => true, 0));
     }
 
+    [Fact]
+    public async Task MayHold_OfAGeneration_OnlyThatAcquisitionInFlightOrTheMatchingValueCounts()
+    {
+        var acquirer = new TestAcquirer(_fake, Hour);
+        var coordinator = acquirer.CreateCoordinator();
+        var first = coordinator.GetAsync();
+        var g1 = coordinator.Current.Pending!.Generation;
+        Assert.True(coordinator.MayHold(static (_, _) => false, 0, g1));
+        Assert.False(coordinator.MayHold(static (_, _) => false, 0, g1 - 1)); // an older acquisition can never publish
+
+        coordinator.Invalidate(); // g1 still completes for its waiter, but can no longer publish
+        var second = coordinator.GetAsync();
+        var g2 = coordinator.Current.Pending!.Generation;
+        Assert.NotEqual(g1, g2);
+        Assert.False(coordinator.MayHold(static (_, _) => false, 0, g1));
+        Assert.True(coordinator.MayHold(static (_, _) => false, 0, g2));
+
+        acquirer.Gates[0].Complete();
+        var token = acquirer.Last.Complete();
+        await first.Within();
+        Assert.Same(token, await second.Within());
+        Assert.True(coordinator.MayHold(static (t, x) => ReferenceEquals(t, x), token, g1)); // held: whatever the generation
+        Assert.False(coordinator.MayHold(static (t, x) => !ReferenceEquals(t, x), token, g2)); // nothing in flight any more
+
+        coordinator.Dispose();
+        Assert.False(coordinator.MayHold(static (_, _) => true, 0, g2));
+    }
+
     // ---- Timer callbacks and refresh-ahead ----
 
     [Fact]
