@@ -2,6 +2,7 @@ using System.Net;
 using LockFree.Auth.Protocol;
 using LockFree.Auth.Testing.OAuth;
 using LockFree.Auth.Tests.CrossAppAccess;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LockFree.Auth.Tests.OAuth;
 
@@ -9,7 +10,10 @@ namespace LockFree.Auth.Tests.OAuth;
 /// Tests for mutants of <c>ClientOAuthProvider.cs</c> and <c>RejectionPolicy.cs</c> that survived the providers'
 /// Stryker run (spec/mutation-testing.md, "Score: providers"): R1's reset on acceptance and its warning, the back-off
 /// schedule, 403 challenges that must pass through, the token cache restore, the logged events of the catalogue, the constructor's guard and
-/// disposal.
+/// disposal; and the gaps still open after the first round (spec/mutation-testing.md, "Gaps still open"): the user's
+/// TokenExpiry logger factory, the parts' disposal, the restored token on the first request, a restored refresh token
+/// without issuer, the first challenge's scope limit and remembered hint, a stale 403 after a step-up, and which token
+/// endpoint errors retire a registered client.
 /// </summary>
 public sealed class ClientOAuthMutationGapTests
 {
@@ -223,5 +227,278 @@ public sealed class ClientOAuthMutationGapTests
 
         Assert.Equal(served, ReferenceEquals(restored, tokens));
         Assert.Equal(served, host.Server.TokenRequests == 0);
+    }
+
+    private static ClientOAuthOptions Options(FakeMcpAuthServer server, ITokenCache? cache = null, Action<ClientOAuthOptions>? configure = null)
+    {
+        var options = new ClientOAuthOptions
+        {
+            RedirectUri = new Uri("http://127.0.0.1:7777/callback"),
+            AuthorizationCallbackHandler = (context, _) => Task.FromResult<AuthorizationResult?>(server.Authorize(context.AuthorizationUri)),
+            TokenCache = cache,
+        };
+        configure?.Invoke(options);
+        return options;
+    }
+
+    [Fact]
+    public async Task TokenExpiryLoggerFactory_SetByTheUser_GetsTheCoreEvents_NotTheProvidersFactory()
+    {
+        var own = new CapturingLoggerFactory();
+        var providerLogs = new CapturingLoggerFactory();
+        using var host = new OAuthTestHost(o => o.TokenExpiry = new AuthCoordinatorOptions { LoggerFactory = own }, loggerFactory: providerLogs);
+
+        using var response = await host.GetAsync().Within();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains(own.Messages, m => m.Contains("Coordinator oauth.tokens: the value of generation", StringComparison.Ordinal));
+        Assert.DoesNotContain(providerLogs.Messages, m => m.Contains("Coordinator oauth.tokens:", StringComparison.Ordinal));
+        Assert.Contains(providerLogs.Messages, m => !m.Contains("Coordinator ", StringComparison.Ordinal)); // the provider's own events still go there
+    }
+
+    [Fact]
+    public async Task Dispose_CancelsTheDiscoveryInFlight()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        using var server = new FakeMcpAuthServer(time);
+        var holding = new HoldingHandler(server, r => r.RequestUri!.AbsolutePath.StartsWith("/.well-known/oauth-protected-resource", StringComparison.Ordinal));
+        using var back = new HttpClient(holding);
+        var provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), Options(server), back, null, time);
+        var caller = provider.GetTokensAsync();
+        await holding.Arrived.Task.Within();
+
+        provider.Dispose();
+
+        await holding.Cancelled.Task.Within(TimeSpan.FromSeconds(10)); // "Dispose must cancel the metadata discovery in flight"
+        Assert.NotNull(await Record.ExceptionAsync(() => caller).Within());
+        Assert.Equal(0, server.Registrations);
+    }
+
+    [Fact]
+    public async Task Dispose_CancelsTheRegistrationInFlight()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        using var server = new FakeMcpAuthServer(time);
+        var holding = new HoldingHandler(server, r => r.RequestUri!.AbsolutePath == "/register");
+        using var back = new HttpClient(holding);
+        var provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), Options(server), back, null, time);
+        var caller = provider.GetTokensAsync();
+        await holding.Arrived.Task.Within();
+
+        provider.Dispose();
+
+        await holding.Cancelled.Task.Within(TimeSpan.FromSeconds(10)); // "Dispose must cancel the client registration in flight"
+        Assert.NotNull(await Record.ExceptionAsync(() => caller).Within());
+        Assert.Equal(0, server.TokenRequests);
+    }
+
+    [Fact]
+    public async Task Dispose_CancelsTheTokenCacheReadInFlight()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        using var server = new FakeMcpAuthServer(time);
+        var cache = new HoldingTokenCache();
+        using var back = server.CreateClient();
+        var provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), Options(server, cache), back, null, time);
+        var caller = provider.GetTokensAsync();
+        await cache.Arrived.Task.Within();
+
+        provider.Dispose();
+
+        await cache.Cancelled.Task.Within(TimeSpan.FromSeconds(10)); // "Dispose must cancel the token cache read in flight"
+        Assert.NotNull(await Record.ExceptionAsync(() => caller).Within());
+        Assert.Equal(0, server.PrmRequests);
+    }
+
+    [Fact]
+    public async Task TokenCache_GetTokensAsync_RestoredTokenServedWithoutDiscovery()
+    {
+        var restored = Restored("mcp:read", TimeSpan.FromHours(1));
+        using var host = new OAuthTestHost(o => { o.TokenCache = new LockFree.Auth.Tests.Security.MemoryTokenCache(restored); o.Scopes = ["mcp:read"]; });
+
+        var tokens = await host.Provider.GetTokensAsync().Within();
+
+        Assert.Same(restored, tokens);
+        Assert.Equal(0, host.Server.PrmRequests);
+        Assert.Equal(0, host.Server.AsMetadataRequests);
+        Assert.Equal(["mcp:read"], host.Provider.CurrentScopes);
+    }
+
+    [Fact]
+    public async Task TokenCache_Restart_FirstRequestCarriesTheRestoredToken_NoChallengeNoDiscovery()
+    {
+        var cache = new LockFree.Auth.Tests.Security.MemoryTokenCache(null);
+        using var host = new OAuthTestHost(o => o.TokenCache = cache);
+        (await host.GetAsync().Within()).Dispose();
+        var stored = cache.Stored!;
+        var (unauthorized, prm, asMetadata, grants) = (host.Server.Unauthorized, host.Server.PrmRequests, host.Server.AsMetadataRequests, host.Server.TokenRequests);
+
+        // A new process over the same cache.
+        using var provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), Options(host.Server, cache), host.BackChannel, null, host.Time);
+        using var client = new HttpClient(new ClientOAuthHandler(provider, host.Server), disposeHandler: false);
+        using var response = await client.GetAsync(FakeMcpAuthServer.ResourceUrl).Within();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var sent = host.Server.Requests.Last(r => r.Path == "/mcp");
+        Assert.Equal(stored.AccessToken, sent.Authorization?.Parameter);
+        Assert.Equal(unauthorized, host.Server.Unauthorized); // not sent without a token first
+        Assert.Equal(prm, host.Server.PrmRequests);
+        Assert.Equal(asMetadata, host.Server.AsMetadataRequests);
+        Assert.Equal(grants, host.Server.TokenRequests);
+    }
+
+    [Theory]
+    [InlineData(true)] // trusted by configuration: the refresh token may go there
+    [InlineData(false)] // nothing configured or pinned: T4 keeps the refresh token, the provider authorizes again
+    public async Task TokenCache_RestoredRefreshTokenWithoutIssuer_RefreshedOnlyAtATrustedIssuer(bool trusted)
+    {
+        var cache = new LockFree.Auth.Tests.Security.MemoryTokenCache(null);
+        using var host = new OAuthTestHost(o => o.TokenCache = cache);
+        (await host.GetAsync().Within()).Dispose();
+        await cache.StoreTokensAsync(cache.Stored! with { Issuer = null }, default); // written by an older version
+        host.Time.Advance(TimeSpan.FromHours(2));
+        var codeGrants = host.Server.CodeGrants;
+
+        var options = Options(host.Server, cache, o =>
+        {
+            if (trusted)
+            {
+                o.TrustedAuthorizationServers = [new Uri(host.Server.Issuer)];
+            }
+        });
+        using var provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), options, host.BackChannel, null, host.Time);
+        using var client = new HttpClient(new ClientOAuthHandler(provider, host.Server), disposeHandler: false);
+        using var response = await client.GetAsync(FakeMcpAuthServer.ResourceUrl).Within();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(trusted ? 1 : 0, host.Server.RefreshGrants);
+        Assert.Equal(trusted ? codeGrants : codeGrants + 1, host.Server.CodeGrants);
+    }
+
+    [Fact]
+    public async Task FirstChallenge_ScopeBeyondTheLimit_LimitExceededBeforeAnyRequest()
+    {
+        using var host = new OAuthTestHost();
+        var huge = string.Join(' ', Enumerable.Range(0, ScopeSet.MaxScopes + 1).Select(i => "s" + i));
+
+        var ex = await Assert.ThrowsAsync<OAuthException>(() => host.Provider.HandleChallengeAsync(
+            null, HttpStatusCode.Unauthorized, WwwAuthenticate.Parse($"Bearer scope=\"{huge}\""), default)).Within();
+
+        Assert.Equal(OAuthFailureReason.LimitExceeded, ex.Reason);
+        Assert.Equal(0, host.Server.PrmRequests);
+        Assert.Equal(0, host.Prompts);
+        Assert.Equal(0, host.Server.TokenRequests);
+        Assert.Empty(host.Provider.CurrentScopes);
+    }
+
+    [Fact]
+    public async Task FirstDiscoveryFailed_NextChallengeWithoutHint_UsesTheRememberedMetadataLocation()
+    {
+        using var host = new OAuthTestHost(server: s => { s.PrmLocation = PrmLocation.CustomInChallenge; s.ServeAsMetadata = false; });
+        var hinted = WwwAuthenticate.Parse($"Bearer resource_metadata=\"{host.Server.CustomPrmUrl}\"");
+        await Assert.ThrowsAsync<OAuthException>(() => host.Provider.HandleChallengeAsync(null, HttpStatusCode.Unauthorized, hinted, default)).Within();
+        Assert.Equal(1, host.Server.PrmRequests);
+        host.Server.ServeAsMetadata = true; // the authorization server is back
+
+        // A challenge without resource_metadata: the location the earlier challenge named is still the resource's.
+        var entry = await host.Provider.HandleChallengeAsync(null, HttpStatusCode.Unauthorized, [], default).Within();
+
+        Assert.NotNull(entry);
+        Assert.Equal(2, host.Server.PrmRequests);
+        Assert.Equal(1, host.Prompts);
+    }
+
+    [Fact]
+    public async Task StaleForbiddenAfterACompletedStepUp_NextStepUpKeepsTheScopesGained()
+    {
+        using var host = await AuthorizedHostAsync(s => s.ChallengeScope = "mcp:basic").Within();
+        var old = host.Provider.TryGetCachedEntry()!;
+        var write = await host.Provider.HandleChallengeAsync(
+            old, HttpStatusCode.Forbidden, WwwAuthenticate.Parse("Bearer error=\"insufficient_scope\", scope=\"mcp:write\""), default).Within();
+        Assert.Equal(["mcp:basic", "mcp:write"], host.Provider.CurrentScopes.Order());
+
+        // A 403 for the token from before that step-up, asking for yet another scope.
+        var admin = await host.Provider.HandleChallengeAsync(
+            old, HttpStatusCode.Forbidden, WwwAuthenticate.Parse("Bearer error=\"insufficient_scope\", scope=\"mcp:admin\""), default).Within();
+
+        Assert.NotNull(write);
+        Assert.NotNull(admin);
+        Assert.Equal(["mcp:admin", "mcp:basic", "mcp:write"], admin.Scopes.Key.Split(' ').Order());
+        Assert.Equal(["mcp:admin", "mcp:basic", "mcp:write"], host.Provider.CurrentScopes.Order());
+    }
+
+    [Fact]
+    public async Task TokenEndpointErrorOtherThanInvalidClient_KeepsTheRegisteredClient()
+    {
+        using var host = new OAuthTestHost();
+        var spoil = 1;
+        host.Prompt = (context, _) =>
+        {
+            var result = host.Server.Authorize(context.AuthorizationUri);
+            return Task.FromResult<AuthorizationResult?>(Interlocked.Exchange(ref spoil, 0) == 1
+                ? new AuthorizationResult { Code = "not-the-code", State = result.State, Iss = result.Iss }
+                : result);
+        };
+
+        var ex = await Assert.ThrowsAsync<OAuthException>(() => host.Provider.GetTokensAsync()).Within();
+        Assert.Equal("invalid_grant", ex.Error);
+        Assert.Equal(1, host.Server.Registrations);
+
+        var tokens = await host.Provider.GetTokensAsync().Within();
+
+        Assert.NotNull(tokens.AccessToken);
+        Assert.Equal(1, host.Server.Registrations); // invalid_grant says nothing about the client: it is not registered again
+        Assert.Single(host.Server.TokenEndpointRequests.Select(r => r.Form.GetValueOrDefault("client_id")).Distinct());
+    }
+
+    /// <summary>
+    /// Signals <paramref name="arrived"/>, then waits until <paramref name="token"/> is cancelled, which signals
+    /// <paramref name="cancelled"/> (one callback: a second registration could be removed before it runs, callbacks run
+    /// in reverse order) and ends the wait with an <see cref="OperationCanceledException"/>.
+    /// </summary>
+    private static async Task HoldUntilCancelledAsync(TaskCompletionSource arrived, TaskCompletionSource cancelled, CancellationToken token)
+    {
+        var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = token.Register(() =>
+        {
+            cancelled.TrySetResult();
+            released.TrySetCanceled(token);
+        });
+        arrived.TrySetResult();
+        await released.Task;
+    }
+
+    /// <summary>Holds the requests <paramref name="hold"/> selects until their token is cancelled, and says when one arrived and when it was cancelled.</summary>
+    private sealed class HoldingHandler(HttpMessageHandler inner, Func<HttpRequestMessage, bool> hold) : DelegatingHandler(inner)
+    {
+        public TaskCompletionSource Arrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Cancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (hold(request))
+            {
+                await HoldUntilCancelledAsync(Arrived, Cancelled, cancellationToken);
+            }
+
+            return await base.SendAsync(request, cancellationToken);
+        }
+    }
+
+    /// <summary>An <see cref="ITokenCache"/> whose read waits until its token is cancelled.</summary>
+    private sealed class HoldingTokenCache : ITokenCache
+    {
+        public TaskCompletionSource Arrived { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Cancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async ValueTask<TokenContainer?> GetTokensAsync(CancellationToken ct)
+        {
+            await HoldUntilCancelledAsync(Arrived, Cancelled, ct);
+            return null;
+        }
+
+        public ValueTask StoreTokensAsync(TokenContainer tokens, CancellationToken ct) => ValueTask.CompletedTask;
     }
 }
