@@ -274,6 +274,9 @@ public sealed class ClientOAuthMutationGapTests
         Assert.Equal(0, server.Registrations);
     }
 
+    // Not a mutant killer: removing _clients.Dispose() leaves this green, because the registration's only waiters are
+    // token acquisitions, which _tokens.Dispose() cancels, and the last waiter leaving cancels the shared work anyway
+    // (spec/mutation-testing.md: that mutant is equivalent). Kept for the property itself.
     [Fact]
     public async Task Dispose_CancelsTheRegistrationInFlight()
     {
@@ -394,17 +397,25 @@ public sealed class ClientOAuthMutationGapTests
     [Fact]
     public async Task FirstDiscoveryFailed_NextChallengeWithoutHint_UsesTheRememberedMetadataLocation()
     {
-        using var host = new OAuthTestHost(server: s => { s.PrmLocation = PrmLocation.CustomInChallenge; s.ServeAsMetadata = false; });
+        // The first discovery fails after reading the resource metadata (the selector chooses no server the first time),
+        // before any scope set is in use; the resource metadata is served only at the location its challenge names.
+        var refuse = 1;
+        using var host = new OAuthTestHost(
+            o => o.AuthServerSelector = servers => Interlocked.Exchange(ref refuse, 0) == 1 ? null : servers[0],
+            s => { s.PrmLocation = PrmLocation.CustomInChallenge; s.PrmScopesSupported = ["mcp:read", "mcp:write"]; });
         var hinted = WwwAuthenticate.Parse($"Bearer resource_metadata=\"{host.Server.CustomPrmUrl}\"");
-        await Assert.ThrowsAsync<OAuthException>(() => host.Provider.HandleChallengeAsync(null, HttpStatusCode.Unauthorized, hinted, default)).Within();
+        var ex = await Assert.ThrowsAsync<OAuthException>(() => host.Provider.HandleChallengeAsync(null, HttpStatusCode.Unauthorized, hinted, default)).Within();
+        Assert.Equal(OAuthFailureReason.InvalidInput, ex.Reason);
         Assert.Equal(1, host.Server.PrmRequests);
-        host.Server.ServeAsMetadata = true; // the authorization server is back
+        Assert.Null(host.Provider.ActiveCoordinator);
 
         // A challenge without resource_metadata: the location the earlier challenge named is still the resource's.
         var entry = await host.Provider.HandleChallengeAsync(null, HttpStatusCode.Unauthorized, [], default).Within();
 
         Assert.NotNull(entry);
+        Assert.Equal(["mcp:read", "mcp:write"], host.Provider.CurrentScopes); // the scopes of the metadata found there
         Assert.Equal(2, host.Server.PrmRequests);
+        Assert.DoesNotContain(host.Server.Requests, r => r.Path.StartsWith("/.well-known/", StringComparison.Ordinal) && r.Uri.Host == "mcp.example.com"); // no well-known probing, no 2025-03-26 fallback
         Assert.Equal(1, host.Prompts);
     }
 
