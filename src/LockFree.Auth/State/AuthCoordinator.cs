@@ -303,25 +303,10 @@ public sealed class AuthCoordinator<T> : IDisposable where T : class
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>
-    /// Whether this coordinator may serve a value matching <paramref name="matches"/> now or later: it is neither
-    /// disposed nor evicted, and it holds such a value or has an acquisition in flight. Reads only (no state change);
-    /// a <see langword="false"/> is final for any value that is not produced by a later acquisition.
-    /// </summary>
-    internal bool MayHold<TArg>(Func<T, TArg, bool> matches, TArg argument)
-    {
-        if (Volatile.Read(ref _disposed) != 0 || Volatile.Read(ref _home) is not null)
-        {
-            return false;
-        }
-
-        var snapshot = _cell.Current;
-        return snapshot.Pending is not null || (snapshot.Value is { } value && matches(value, argument));
-    }
-
-    /// <summary>
-    /// Like <see cref="MayHold{TArg}(Func{T, TArg, bool}, TArg)"/> for a value produced by the acquisition of
-    /// <paramref name="generation"/>: an acquisition in flight counts only if it is that one (only the acquisition in
-    /// flight can still publish, and only its own result, I3). Reads only; a <see langword="false"/> is final for that value.
+    /// Whether this coordinator may still serve a value matching <paramref name="matches"/> that was produced by the
+    /// acquisition of <paramref name="generation"/>: it is neither disposed nor evicted, and it holds such a value or that
+    /// very acquisition is still in flight (only the acquisition in flight can publish, and only its own result, I3).
+    /// Reads only (no state change); a <see langword="false"/> is final for that value.
     /// </summary>
     internal bool MayHold<TArg>(Func<T, TArg, bool> matches, TArg argument, long generation)
     {

@@ -177,6 +177,27 @@ public sealed class CoordinatorSideEffectTests
     }
 
     [Fact]
+    public async Task FullMapAfterInvalidateAll_EvictsTheKeyStillHoldingAStaleValueBeforeALessRecentlyUsedCurrentOne()
+    {
+        // After InvalidateAll a value of the old epoch counts as nothing (I11), even before its coordinator is touched:
+        // the map evicts that key first, although LRU alone would pick the other one.
+        var acquirers = new Dictionary<string, TestAcquirer> { ["current"] = new(_fake, Hour), ["stale"] = new(_fake, Hour), ["new"] = new(_fake, Hour) };
+        using var map = new AuthCoordinatorMap<string, TokenContainer>(key => acquirers[key].CreateCoordinator(), capacity: 2);
+        var current = map.For("current");
+        await WarmAsync(current, acquirers["current"]);
+        var stale = map.For("stale"); // used after "current": LRU would keep it
+        await WarmAsync(stale, acquirers["stale"]);
+
+        map.InvalidateAll();
+        await WarmAsync(current, acquirers["current"]); // through the reference: a value of the new epoch, no LRU touch
+
+        map.For("new");
+        Assert.True(stale.IsEvicted, "The key holding only a value of the old epoch must be evicted first.");
+        Assert.False(current.IsEvicted);
+        Assert.NotNull(current.Current.Value);
+    }
+
+    [Fact]
     public async Task EvictedCoordinatorKeptByACaller_UnconditionalInvalidateReachesTheKeysCurrentCoordinator()
     {
         var acquirer = new TestAcquirer(_fake, Hour);
@@ -211,31 +232,14 @@ public sealed class CoordinatorSideEffectTests
         Assert.Equal(0, acquirer.Started);
     }
 
-    // ---- MayHold (the providers' "is this value still mine" check) ----
-
-    [Fact]
-    public async Task MayHold_FalseWhenEmptyOrDisposed_TrueWhileAcquiringOrHoldingAMatchingValue()
-    {
-        var acquirer = new TestAcquirer(_fake, Hour);
-        var coordinator = acquirer.CreateCoordinator();
-        Assert.False(coordinator.MayHold(static (_, _) => true, 0));
-
-        var waiter = coordinator.GetAsync();
-        Assert.True(coordinator.MayHold(static (_, _) => false, 0));
-        var token = acquirer.Last.Complete();
-        await waiter.Within();
-        Assert.True(coordinator.MayHold(static (t, x) => ReferenceEquals(t, x), token));
-        Assert.False(coordinator.MayHold(static (t, x) => !ReferenceEquals(t, x), token));
-
-        coordinator.Dispose();
-        Assert.False(coordinator.MayHold(static (_, _) => true, 0));
-    }
+    // ---- MayHold (the cross-app provider's "can this issued token still be served" check) ----
 
     [Fact]
     public async Task MayHold_OfAGeneration_OnlyThatAcquisitionInFlightOrTheMatchingValueCounts()
     {
         var acquirer = new TestAcquirer(_fake, Hour);
         var coordinator = acquirer.CreateCoordinator();
+        Assert.False(coordinator.MayHold(static (_, _) => true, 0, 1)); // idle and empty: nothing to serve, nothing coming
         var first = coordinator.GetAsync();
         var g1 = coordinator.Current.Pending!.Generation;
         Assert.True(coordinator.MayHold(static (_, _) => false, 0, g1));
