@@ -109,6 +109,38 @@ public sealed class ProviderSharingTests
         Assert.NotEqual(t.AccessToken, (await b.GetAccessTokenAsync(fx.ResourceUri, fx.AsUri).Within()).AccessToken);
     }
 
+    [Fact]
+    public async Task CrossApp_SharedRecordNamingAnotherIssuer_IsNotAdopted_TheReplicaExchangesItsOwn()
+    {
+        // T5 at adoption: a record for this key whose token set names another issuer (written by a misconfigured or
+        // hostile replica holding the key) is never served; the cold replica exchanges with its own (pinned) server and
+        // the fence replaces the record.
+        var fx = new CrossAppFixture();
+        var inner = new InMemorySharedTokenStore(fx.Time);
+        var store = new RecordingSharedStore(inner);
+        var sharing = new TokenSharing(store, "alice", new SharedTokenOptions { StorePlainText = true });
+        using var a = fx.CreateProvider(o => o.SharedTokens = sharing);
+        await a.GetAccessTokenAsync(fx.ResourceUri, fx.AsUri).Within();
+        var key = Assert.Single(store.Keys.Keys);
+        var forged = new TokenContainer
+        {
+            AccessToken = "forged-access-token",
+            Issuer = "https://evil.example.com",
+            ObtainedAt = fx.Time.GetUtcNow(),
+            ExpiresIn = TimeSpan.FromHours(1),
+        };
+        var lease = await inner.TryAcquireLeaseAsync(key, 1, "forger", TimeSpan.FromSeconds(30), default);
+        Assert.Equal(SharedLeaseStatus.Granted, lease.Status);
+        Assert.True((await inner.PublishAsync(key, lease, new SharedTokenValue(SharedTokenPayload.Serialize(forged), SharedTokenPayload.Fingerprint(forged.AccessToken), forged.ExpiresAt), default)).IsPublished);
+
+        using var b = fx.CreateProvider(o => o.SharedTokens = sharing);
+        var onB = await b.GetAccessTokenAsync(fx.ResourceUri, fx.AsUri).Within();
+
+        Assert.NotEqual(forged.AccessToken, onB.AccessToken);
+        Assert.Equal(2, fx.As.TokenRequests);
+        Assert.Equal(3, (await inner.ReadAsync(key, default))!.Version); // B's own token replaced the forged record
+    }
+
     private static async Task AssertOkAsync(HttpClient client)
     {
         using var response = await client.GetAsync(FakeMcpAuthServer.ResourceUrl).Within();
