@@ -324,13 +324,13 @@ public sealed class ProviderSharingTests(RedisServerFixture fixture, Xunit.Abstr
 
         public HttpClient BackChannel { get; }
 
-        public List<ObservedStore> Stores { get; } = [];
+        public List<ObservedSharedStore> Stores { get; } = [];
 
         public List<(ClientOAuthProvider Provider, HttpClient Client)> Replicas { get; } = [];
 
         public string Keys => string.Join(", ", Stores.SelectMany(s => s.Keys.Keys).Distinct().Select(k => k[..Math.Min(k.Length, 20)] + "…"));
 
-        public ObservedStore Store(int replica) => Stores[replica];
+        public ObservedSharedStore Store(int replica) => Stores[replica];
 
         public bool DynamicRegistration { get; private set; }
 
@@ -343,7 +343,7 @@ public sealed class ProviderSharingTests(RedisServerFixture fixture, Xunit.Abstr
                 var connection = await redis.ConnectAsync();
                 world._connections.Add(connection);
                 var redisStore = new RedisSharedTokenStore(connection, new RedisSharedTokenStoreOptions { KeyPrefix = world._prefix }, time);
-                var store = new ObservedStore(seededBug is null ? redisStore : seededBug(redisStore));
+                var store = new ObservedSharedStore(seededBug is null ? redisStore : seededBug(redisStore));
                 world.Stores.Add(store);
                 var provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), world.Options(store), world.BackChannel, null, time);
                 world.Replicas.Add((provider, new HttpClient(new ClientOAuthHandler(provider, world.Server), disposeHandler: false)));
@@ -408,14 +408,14 @@ public sealed class ProviderSharingTests(RedisServerFixture fixture, Xunit.Abstr
 }
 
 /// <summary>An in-memory store that, the first time a key is read, finds a live record there naming another issuer.</summary>
-internal sealed class ForgingStore(InMemorySharedTokenStore inner, string issuer, TimeProvider time) : ISharedTokenStore
+internal sealed class ForgingStore(InMemorySharedTokenStore inner, string issuer, TimeProvider time) : DelegatingStore(inner)
 {
     public const string ForgedAccessToken = "forged-access-token";
     public const string ForgedRefreshToken = "forged-refresh-token";
 
     public string? ForgedKey { get; private set; }
 
-    public async ValueTask<SharedTokenRecord?> ReadAsync(string key, CancellationToken cancellationToken)
+    public override async ValueTask<SharedTokenRecord?> ReadAsync(string key, CancellationToken cancellationToken)
     {
         if (ForgedKey is null)
         {
@@ -436,19 +436,4 @@ internal sealed class ForgingStore(InMemorySharedTokenStore inner, string issuer
 
         return await inner.ReadAsync(key, cancellationToken);
     }
-
-    public ValueTask<SharedLease> TryAcquireLeaseAsync(string key, long expectedVersion, string holder, TimeSpan timeToLive, CancellationToken cancellationToken) =>
-        inner.TryAcquireLeaseAsync(key, expectedVersion, holder, timeToLive, cancellationToken);
-
-    public ValueTask<SharedPublishResult> PublishAsync(string key, SharedLease lease, SharedTokenValue value, CancellationToken cancellationToken) =>
-        inner.PublishAsync(key, lease, value, cancellationToken);
-
-    public ValueTask ReleaseLeaseAsync(string key, SharedLease lease, CancellationToken cancellationToken) =>
-        inner.ReleaseLeaseAsync(key, lease, cancellationToken);
-
-    public ValueTask<bool> InvalidateIfAsync(string key, string fingerprint, CancellationToken cancellationToken) =>
-        inner.InvalidateIfAsync(key, fingerprint, cancellationToken);
-
-    public ValueTask WaitForChangeAsync(string key, long knownVersion, TimeSpan bound, CancellationToken cancellationToken) =>
-        inner.WaitForChangeAsync(key, knownVersion, bound, cancellationToken);
 }

@@ -55,7 +55,7 @@ public abstract class DelegatingStore(ISharedTokenStore inner) : ISharedTokenSto
 {
     protected ISharedTokenStore Inner => inner;
 
-    public ValueTask<SharedTokenRecord?> ReadAsync(string key, CancellationToken cancellationToken) => inner.ReadAsync(key, cancellationToken);
+    public virtual ValueTask<SharedTokenRecord?> ReadAsync(string key, CancellationToken cancellationToken) => inner.ReadAsync(key, cancellationToken);
 
     public virtual ValueTask<SharedLease> TryAcquireLeaseAsync(string key, long expectedVersion, string holder, TimeSpan timeToLive, CancellationToken cancellationToken) =>
         inner.TryAcquireLeaseAsync(key, expectedVersion, holder, timeToLive, cancellationToken);

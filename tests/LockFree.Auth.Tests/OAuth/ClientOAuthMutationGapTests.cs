@@ -256,12 +256,21 @@ public sealed class ClientOAuthMutationGapTests
         Assert.Contains(providerLogs.Messages, m => !m.Contains("Coordinator ", StringComparison.Ordinal)); // the provider's own events still go there
     }
 
-    [Fact]
-    public async Task Dispose_CancelsTheDiscoveryInFlight()
+    // Removing _discovery.Dispose() fails the "metadata discovery" case. The "client registration" case stays green when
+    // _clients.Dispose() is removed: the registration's only waiters are token acquisitions, which _tokens.Dispose()
+    // cancels, and the last waiter leaving cancels the shared work anyway (spec/mutation-testing.md: that mutant is
+    // equivalent). Kept for the property itself.
+    [Theory]
+    [InlineData("metadata discovery")]
+    [InlineData("client registration")]
+    public async Task Dispose_CancelsTheBackChannelStepInFlight(string step)
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         using var server = new FakeMcpAuthServer(time);
-        var holding = new HoldingHandler(server, r => r.RequestUri!.AbsolutePath.StartsWith("/.well-known/oauth-protected-resource", StringComparison.Ordinal));
+        Func<HttpRequestMessage, bool> held = step == "metadata discovery"
+            ? static r => r.RequestUri!.AbsolutePath.StartsWith("/.well-known/oauth-protected-resource", StringComparison.Ordinal)
+            : static r => r.RequestUri!.AbsolutePath == "/register";
+        var holding = new HoldingHandler(server, held);
         using var back = new HttpClient(holding);
         var provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), Options(server), back, null, time);
         var caller = provider.GetTokensAsync();
@@ -269,30 +278,9 @@ public sealed class ClientOAuthMutationGapTests
 
         provider.Dispose();
 
-        await holding.Cancelled.Task.Within(TimeSpan.FromSeconds(10)); // "Dispose must cancel the metadata discovery in flight"
+        await holding.Cancelled.Task.Within(TimeSpan.FromSeconds(10)); // "Dispose must cancel the {step} in flight"
         Assert.NotNull(await Record.ExceptionAsync(() => caller).Within());
-        Assert.Equal(0, server.Registrations);
-    }
-
-    // Not a mutant killer: removing _clients.Dispose() leaves this green, because the registration's only waiters are
-    // token acquisitions, which _tokens.Dispose() cancels, and the last waiter leaving cancels the shared work anyway
-    // (spec/mutation-testing.md: that mutant is equivalent). Kept for the property itself.
-    [Fact]
-    public async Task Dispose_CancelsTheRegistrationInFlight()
-    {
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
-        using var server = new FakeMcpAuthServer(time);
-        var holding = new HoldingHandler(server, r => r.RequestUri!.AbsolutePath == "/register");
-        using var back = new HttpClient(holding);
-        var provider = new ClientOAuthProvider(new Uri(FakeMcpAuthServer.ResourceUrl), Options(server), back, null, time);
-        var caller = provider.GetTokensAsync();
-        await holding.Arrived.Task.Within();
-
-        provider.Dispose();
-
-        await holding.Cancelled.Task.Within(TimeSpan.FromSeconds(10)); // "Dispose must cancel the client registration in flight"
-        Assert.NotNull(await Record.ExceptionAsync(() => caller).Within());
-        Assert.Equal(0, server.TokenRequests);
+        Assert.Equal(0, step == "metadata discovery" ? server.Registrations : server.TokenRequests);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Net;
 using LockFree.Auth.CrossAppAccess;
 using LockFree.Auth.OAuth;
 using LockFree.Auth.Testing.OAuth;
+using LockFree.Auth.Testing.Sharing;
 using LockFree.Auth.Tests.CrossAppAccess;
 
 namespace LockFree.Auth.Tests.Sharing;
@@ -27,7 +28,7 @@ public sealed class ProviderSharingTests
         using var server = new FakeMcpAuthServer(time) { IssueRefreshTokensForClientCredentials = true };
         server.Clients["m2m"] = "pw";
         using var backChannel = server.CreateClient();
-        var store = new RecordingSharedStore(new InMemorySharedTokenStore(time));
+        var store = new ObservedSharedStore(new InMemorySharedTokenStore(time));
         ClientOAuthProvider Replica() => new(new Uri(FakeMcpAuthServer.ResourceUrl), new ClientOAuthOptions
         {
             GrantType = OAuthGrantType.ClientCredentials,
@@ -81,7 +82,7 @@ public sealed class ProviderSharingTests
         // InvalidateCache(token) retires it (the adopted token is indexed like an exchanged one) and the shared record
         // with it, so a replica starting cold exchanges a new token instead of adopting the rejected one.
         var fx = new CrossAppFixture();
-        var store = new RecordingSharedStore(new InMemorySharedTokenStore(fx.Time));
+        var store = new ObservedSharedStore(new InMemorySharedTokenStore(fx.Time));
         var sharing = new TokenSharing(store, "alice", new SharedTokenOptions { StorePlainText = true });
         using var a = fx.CreateProvider(o => o.SharedTokens = sharing);
         using var b = fx.CreateProvider(o => o.SharedTokens = sharing);
@@ -117,7 +118,7 @@ public sealed class ProviderSharingTests
         // the fence replaces the record.
         var fx = new CrossAppFixture();
         var inner = new InMemorySharedTokenStore(fx.Time);
-        var store = new RecordingSharedStore(inner);
+        var store = new ObservedSharedStore(inner);
         var sharing = new TokenSharing(store, "alice", new SharedTokenOptions { StorePlainText = true });
         using var a = fx.CreateProvider(o => o.SharedTokens = sharing);
         await a.GetAccessTokenAsync(fx.ResourceUri, fx.AsUri).Within();
